@@ -1,0 +1,157 @@
+// Package config declares: it loads HCL into the model below. It never
+// touches the host (no sockets, no namespaces, no commands).
+package config
+
+import (
+	"net/netip"
+	"regexp"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Config is everything a directory (or one file) of HCL declares.
+type Config struct {
+	// Files are the parser's files by filename, so diagnostics and reports
+	// can print source lines.
+	Files     map[string]*hcl.File
+	Variables []*Variable
+	Hosts     []*Host
+	Endpoints []*Endpoint
+}
+
+// Variable is a `variable "name" {}` block with its resolved value.
+type Variable struct {
+	Name        string
+	Description string
+	Type        cty.Type  // cty.DynamicPseudoType when no type is given
+	Default     cty.Value // cty.NilVal when no default is given
+	Value       cty.Value // the value in force after -var, -var-file, env
+	DeclRange   hcl.Range
+}
+
+// Host is a `host "name" {}` block: a machine (or network namespace) with
+// its addresses and where its local checks (L1 listening) run.
+type Host struct {
+	Name      string
+	Addresses []netip.Addr
+	// Netns is the path of the network namespace its local checks run in
+	// (`netns = "srv"` becomes /run/netns/srv; a path such as
+	// /proc/PID/ns/net is kept); "" = not in a namespace.
+	Netns string
+	// Local is the explicit `local = true|false`; nil means not set, and the
+	// runner decides from the addresses (an address on this machine = local).
+	Local     *bool
+	DeclRange hcl.Range
+}
+
+// PortRange is an inclusive range; a single port has From == To.
+type PortRange struct {
+	From, To int
+}
+
+// Endpoint is an `endpoint "name" {}` block.
+type Endpoint struct {
+	Name string
+	Host *Host
+	// Address is the host address to probe; invalid (zero) = every address
+	// of the host.
+	Address  netip.Addr
+	Ports    PortRange
+	Protocol string // "tcp" or "udp"
+	// From are the vantage hosts it is probed from; empty = the machine
+	// portcheck runs on.
+	From []*Host
+	// State is "open" (must be reachable, the default) or "closed" (must not be).
+	State   string
+	Timeout time.Duration // per probe attempt; default 2s
+	Retries int           // extra attempts after a timeout; default 1
+	Expect  Expectations
+	// Ranges of attributes, for results that cite where something was declared.
+	PortsRange hcl.Range
+	StateRange hcl.Range
+	DeclRange  hcl.Range
+}
+
+// Expectations are the `expect { <layer> { … } }` blocks of an endpoint;
+// nil means not declared (the runner applies defaults).
+type Expectations struct {
+	Listening    *ExpectListening
+	Connectivity *ExpectConnectivity
+	HTTP         *ExpectHTTP
+	TLS          *ExpectTLS
+	GRPC         *ExpectGRPC
+	Banner       *ExpectBanner
+	// Unimplemented are blocks for layers later versions check (firewall,
+	// selinux, path, cloud); the plan shows them as honest skips.
+	Unimplemented []Unimplemented
+}
+
+// Unimplemented records a declared layer block this version cannot check.
+type Unimplemented struct {
+	Block     string // "firewall", "selinux", "path", "cloud"
+	Layer     int
+	DeclRange hcl.Range
+}
+
+// ExpectListening refines L1.
+type ExpectListening struct {
+	// Process, when set, must equal the owning process name (/proc/PID/comm).
+	Process string
+	// Addresses, when set, are the bind addresses the socket must use
+	// (0.0.0.0 and :: included literally).
+	Addresses []netip.Addr
+	DeclRange hcl.Range
+}
+
+// ExpectConnectivity refines L4.
+type ExpectConnectivity struct {
+	Timeout time.Duration // overrides the endpoint's
+	Retries *int
+	// Payload is sent for UDP probes (default: a single zero byte).
+	Payload   []byte
+	DeclRange hcl.Range
+}
+
+// ExpectHTTP is an L7 HTTP(S) check.
+type ExpectHTTP struct {
+	Scheme     string // "http" (default) or "https"
+	Method     string // default GET
+	Path       string // default "/"
+	HostHeader string
+	Headers    map[string]string // request headers
+	Status     []int             // accepted statuses; default [200]
+	BodyRegexp *regexp.Regexp
+	// ResponseHeaders: header name -> regexp its value must match.
+	ResponseHeaders map[string]*regexp.Regexp
+	ServerName      string // SNI for https; default: the host address
+	CAFile          string
+	Insecure        bool // skip verification for https (reported)
+	DeclRange       hcl.Range
+}
+
+// ExpectTLS is an L7 TLS handshake check.
+type ExpectTLS struct {
+	ServerName   string // SNI and the name the certificate must cover
+	CAFile       string // PEM bundle; "" = system roots
+	MinDaysValid int    // fail when the leaf expires sooner; default 14
+	MinVersion   uint16 // tls.VersionTLS12 etc.; 0 = no minimum
+	DeclRange    hcl.Range
+}
+
+// ExpectGRPC is an L7 grpc.health.v1 check.
+type ExpectGRPC struct {
+	Service    string // "" = the server's overall health
+	TLS        bool
+	ServerName string
+	CAFile     string
+	DeclRange  hcl.Range
+}
+
+// ExpectBanner is an L7 raw TCP check: optionally send, then read and match.
+type ExpectBanner struct {
+	Send      string
+	Match     *regexp.Regexp
+	DeclRange hcl.Range
+}

@@ -1,0 +1,108 @@
+// Package providers holds the interface every observer implements and the
+// registry the runner looks providers up in. A provider observes; it never
+// decides pass or fail (that is the runner's job).
+package providers
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+)
+
+// Layer is one of the seven layers of a port's reachability, numbered as in
+// the README; checks run in ascending order.
+type Layer int
+
+const (
+	LayerListening    Layer = 1
+	LayerFirewall     Layer = 2
+	LayerSELinux      Layer = 3
+	LayerConnectivity Layer = 4
+	LayerPath         Layer = 5
+	LayerCloud        Layer = 6
+	LayerApplication  Layer = 7
+)
+
+var layerNames = map[Layer]string{
+	LayerListening:    "listening",
+	LayerFirewall:     "firewall",
+	LayerSELinux:      "selinux",
+	LayerConnectivity: "connectivity",
+	LayerPath:         "path",
+	LayerCloud:        "cloud",
+	LayerApplication:  "application",
+}
+
+func (l Layer) String() string {
+	if n, ok := layerNames[l]; ok {
+		return n
+	}
+	return fmt.Sprintf("layer%d", int(l))
+}
+
+// Exec says where an observation runs: on this machine (Netns == "") or
+// inside a Linux network namespace given by its file path.
+type Exec struct {
+	// Host is the HCL name of the host the observation runs for ("" = the
+	// machine portcheck runs on); display only.
+	Host string `json:"host,omitempty"`
+	// Netns is the path of a network namespace file such as
+	// /run/netns/NAME or /proc/PID/ns/net; "" means this machine's namespace.
+	Netns string `json:"netns,omitempty"`
+}
+
+// NetnsPath turns a namespace given by name (as `ip netns` names it) or by
+// path into a path.
+func NetnsPath(nameOrPath string) string {
+	if nameOrPath == "" || strings.ContainsRune(nameOrPath, '/') {
+		return nameOrPath
+	}
+	return filepath.Join("/run/netns", nameOrPath)
+}
+
+// Kind is "local" or "netns", as shown in plans.
+func (e Exec) Kind() string {
+	if e.Netns == "" {
+		return "local"
+	}
+	return "netns"
+}
+
+// String renders the executor for plans and reports: "local" or
+// "netns:NAME" (the short name when the path is under /run/netns).
+func (e Exec) String() string {
+	if e.Netns == "" {
+		return "local"
+	}
+	if dir, name := filepath.Split(e.Netns); filepath.Clean(dir) == "/run/netns" {
+		return "netns:" + name
+	}
+	return "netns:" + e.Netns
+}
+
+// Target is what is observed: one address and port of an endpoint.
+type Target struct {
+	Address  string `json:"address"`
+	Port     int    `json:"port"`
+	Protocol string `json:"protocol"` // "tcp" or "udp"
+}
+
+// Request is one observation: where it runs, what it looks at, and the
+// provider-specific parameters (a type that provider's package defines).
+type Request struct {
+	Exec   Exec
+	Target Target
+	Params any
+}
+
+// Provider observes one layer for one target from one executor and returns
+// typed, JSON-serialisable facts, or an error when it could not observe.
+type Provider interface {
+	Name() string
+	Layer() Layer
+	// Available reports, without side effects, whether the provider can run
+	// at exec; the error text is shown as the skip reason in plans.
+	Available(exec Exec) error
+	Observe(ctx context.Context, req Request) (any, error)
+}
