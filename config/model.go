@@ -93,6 +93,9 @@ type Unimplemented struct {
 	Block     string // "firewall", "selinux", "path", "cloud"
 	Layer     int
 	DeclRange hcl.Range
+	// Body is the block's content, left undecoded: the version that
+	// implements the layer decodes it against that layer's own spec.
+	Body hcl.Body
 }
 
 // ExpectListening refines L1.

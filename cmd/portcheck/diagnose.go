@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/portcheck/portcheck/config"
+	"github.com/portcheck/portcheck/providers"
+)
+
+// cmdDiagnose checks one port without HCL: it builds the same model the
+// HCL would and runs the same plan and verify path.
+func cmdDiagnose(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("diagnose", "[flags] ADDRESS:PORT", stderr)
+	var froms listFlag
+	fs.Var(&froms, "from", "vantage point to probe from: local, ns:NAME (a network namespace), or a path such as /proc/PID/ns/net (repeatable; default local)")
+	on := fs.String("on", "", "where the server's local checks (L1) run: local, ns:NAME or a namespace path (default: local when the address is on this machine)")
+	udp := fs.Bool("udp", false, "probe UDP instead of TCP")
+	closed := fs.Bool("closed", false, "the port must be closed (fail when it is reachable)")
+	process := fs.String("process", "", "L1: the process name that must own the port")
+	httpPath := fs.String("http", "", "L7: GET this path over HTTP and expect 200")
+	https := fs.Bool("https", false, "with -http: use HTTPS")
+	tlsName := fs.String("tls", "", "L7: TLS handshake with this server name (SNI); \"-\" for none")
+	grpcSvc := fs.String("grpc", "", "L7: grpc.health.v1 check of this service (\"-\" for the server as a whole)")
+	banner := fs.String("banner", "", "L7: read the greeting and match this regexp (e.g. ^SSH-)")
+	timeout := fs.Duration("timeout", 2*time.Second, "per probe attempt")
+	retries := fs.Int("retries", 1, "extra attempts after a timeout")
+	noColor := fs.Bool("no-color", false, "no colour in output")
+	var of outputFlags
+	fs.BoolVar(&of.json, "json", false, "write the JSON report on stdout")
+	fs.StringVar(&of.junit, "junit", "", "also write a JUnit XML report to this file")
+	fs.BoolVar(&of.allLayers, "all-layers", false, "run layers above a failed one")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return flagErr(err)
+	}
+	if len(pos) != 1 {
+		fmt.Fprintln(stderr, "portcheck diagnose: one ADDRESS:PORT expected, e.g. 10.0.0.5:8080 or [fd00::5]:443")
+		fs.Usage()
+		return exitUsage
+	}
+	addrs, port, err := parseTarget(pos[0])
+	if err != nil {
+		fmt.Fprintln(stderr, "portcheck diagnose:", err)
+		return exitUsage
+	}
+	if *timeout <= 0 || *retries < 0 {
+		fmt.Fprintln(stderr, "portcheck diagnose: -timeout must be positive and -retries not negative")
+		return exitUsage
+	}
+
+	src := hcl.Range{Filename: "<command line>", Start: hcl.Pos{Line: 1, Column: 1}, End: hcl.Pos{Line: 1, Column: 1}}
+	server := &config.Host{Name: "target", Addresses: addrs, DeclRange: src}
+	if *on != "" {
+		if err := placeHost(server, *on); err != nil {
+			fmt.Fprintln(stderr, "portcheck diagnose: -on:", err)
+			return exitUsage
+		}
+	}
+	ep := &config.Endpoint{
+		Name: "diagnose", Host: server, Ports: config.PortRange{From: port, To: port}, Protocol: "tcp",
+		State: "open", Timeout: *timeout, Retries: *retries, DeclRange: src, PortsRange: src, StateRange: src,
+	}
+	if *udp {
+		ep.Protocol = "udp"
+	}
+	if *closed {
+		ep.State = "closed"
+	}
+	for i, f := range froms {
+		if f == "local" {
+			ep.From = append(ep.From, &config.Host{Name: "local", DeclRange: src, Local: ptr(true)})
+			continue
+		}
+		h := &config.Host{Name: fmt.Sprintf("from%d", i+1), DeclRange: src}
+		if err := placeHost(h, f); err != nil {
+			fmt.Fprintln(stderr, "portcheck diagnose: -from:", err)
+			return exitUsage
+		}
+		h.Name = strings.TrimPrefix(providers.Exec{Netns: h.Netns}.String(), "netns:")
+		ep.From = append(ep.From, h)
+	}
+	if *process != "" {
+		ep.Expect.Listening = &config.ExpectListening{Process: *process, DeclRange: src}
+	}
+	if *httpPath != "" {
+		scheme := "http"
+		if *https {
+			scheme = "https"
+		}
+		ep.Expect.HTTP = &config.ExpectHTTP{Scheme: scheme, Method: "GET", Path: *httpPath, Status: []int{200}, DeclRange: src}
+	}
+	if *tlsName != "" {
+		ep.Expect.TLS = &config.ExpectTLS{ServerName: strings.TrimPrefix(*tlsName, "-"), MinDaysValid: 14, DeclRange: src}
+	}
+	if *grpcSvc != "" {
+		ep.Expect.GRPC = &config.ExpectGRPC{Service: strings.TrimPrefix(*grpcSvc, "-"), DeclRange: src}
+	}
+	if *banner != "" {
+		re, err := regexp.Compile(*banner)
+		if err != nil {
+			fmt.Fprintln(stderr, "portcheck diagnose: -banner:", err)
+			return exitUsage
+		}
+		ep.Expect.Banner = &config.ExpectBanner{Match: re, DeclRange: src}
+	}
+	cfg := &config.Config{Hosts: append([]*config.Host{server}, ep.From...), Endpoints: []*config.Endpoint{ep}}
+	of.parallelism = 1
+	return verifyConfig(cfg, nil, of, *noColor, stdout, stderr)
+}
+
+// parseTarget takes ADDRESS:PORT; a name is resolved once (every address).
+func parseTarget(s string) ([]netip.Addr, int, error) {
+	host, portStr, err := net.SplitHostPort(s)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%q is not ADDRESS:PORT (IPv6 as [addr]:port): %v", s, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil || port < 1 || port > 65535 {
+		return nil, 0, fmt.Errorf("port %q is not a number from 1 to 65535", portStr)
+	}
+	if a, err := netip.ParseAddr(host); err == nil {
+		return []netip.Addr{a.Unmap()}, port, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	if err != nil || len(ips) == 0 {
+		return nil, 0, fmt.Errorf("cannot resolve %q: %v", host, err)
+	}
+	for i := range ips {
+		ips[i] = ips[i].Unmap()
+	}
+	return ips, port, nil
+}
+
+// placeHost sets where a host's local work runs from a -from/-on value.
+func placeHost(h *config.Host, v string) error {
+	switch {
+	case v == "local":
+		h.Local = ptr(true)
+	case strings.HasPrefix(v, "ns:"), strings.HasPrefix(v, "netns:"):
+		_, name, _ := strings.Cut(v, ":")
+		if name == "" || strings.ContainsRune(name, '/') {
+			return fmt.Errorf("%q: give a namespace name after ns:, or a path", v)
+		}
+		h.Netns = providers.NetnsPath(name)
+	case strings.HasPrefix(v, "/"):
+		h.Netns = v
+	default:
+		return fmt.Errorf("%q: use local, ns:NAME or a namespace path such as /proc/PID/ns/net", v)
+	}
+	return nil
+}
+
+func ptr[T any](v T) *T { return &v }

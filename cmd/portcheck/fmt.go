@@ -1,0 +1,36 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/portcheck/portcheck/config"
+)
+
+func cmdFmt(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("fmt", "[flags] PATH", stderr)
+	check := fs.Bool("check", false, "only check: list files that are not canonical and exit 1 if any")
+	noColor := fs.Bool("no-color", false, "no colour in diagnostics")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return flagErr(err)
+	}
+	path, ok := onePath(fs, pos, stderr)
+	if !ok {
+		return exitUsage
+	}
+	changed, diags := config.FormatPath(path, !*check)
+	if len(diags) > 0 {
+		config.WriteDiagnostics(stderr, nil, diags, style(stderr, *noColor).Color, 0)
+	}
+	if diags.HasErrors() {
+		return exitUsage
+	}
+	for _, f := range changed {
+		fmt.Fprintln(stdout, f)
+	}
+	if *check && len(changed) > 0 {
+		return exitFailed
+	}
+	return exitOK
+}

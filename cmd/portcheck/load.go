@@ -1,0 +1,55 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/portcheck/portcheck/config"
+)
+
+// configFlags are the flags every command that reads HCL takes.
+type configFlags struct {
+	vars, varFiles listFlag
+	noColor        bool
+}
+
+func (c *configFlags) register(fs *flag.FlagSet) {
+	fs.Var(&c.vars, "var", "set a variable: -var name=value (repeatable; wins over -var-file and PORTCHECK_VAR_name)")
+	fs.Var(&c.varFiles, "var-file", "read variables from an HCL file of name = value lines (repeatable)")
+	fs.BoolVar(&c.noColor, "no-color", false, "no colour in output (also NO_COLOR=1)")
+}
+
+// load reads the configuration; on errors it prints the diagnostics
+// Terraform-style to stderr and returns nil. Warnings are printed too.
+func (c *configFlags) load(path string, stderr io.Writer) *config.Config {
+	cfg, diags := config.Load(path, config.Options{Vars: c.vars, VarFiles: c.varFiles, Env: os.Environ()})
+	if len(diags) > 0 {
+		var files map[string]*hcl.File
+		if cfg != nil {
+			files = cfg.Files
+		}
+		config.WriteDiagnostics(stderr, files, diags, style(stderr, c.noColor).Color, 0)
+	}
+	if diags.HasErrors() {
+		return nil
+	}
+	return cfg
+}
+
+// onePath takes the single PATH argument of a command.
+func onePath(fs *flag.FlagSet, positional []string, stderr io.Writer) (string, bool) {
+	switch len(positional) {
+	case 1:
+		return positional[0], true
+	case 0:
+		fmt.Fprintf(stderr, "portcheck %s: missing PATH (a directory of *.pc.hcl files, or one file)\n", fs.Name())
+	default:
+		fmt.Fprintf(stderr, "portcheck %s: one PATH expected, got %d: %v\n", fs.Name(), len(positional), positional)
+	}
+	fs.Usage()
+	return "", false
+}

@@ -1,0 +1,133 @@
+// Command portcheck answers "why is this port unreachable?": it plans and
+// verifies the layers of a port's reachability as declared in HCL. This
+// package only parses flags and wires packages together.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"golang.org/x/term"
+
+	"github.com/portcheck/portcheck/runner/report"
+
+	_ "github.com/portcheck/portcheck/providers/all"
+)
+
+// Exit codes are a contract: 0 as declared, 1 a check failed or drifted,
+// 2 usage or configuration error.
+const (
+	exitOK     = 0
+	exitFailed = 1
+	exitUsage  = 2
+)
+
+var version = "0.1.0-dev"
+
+const usage = `Usage: portcheck <command> [flags] [args]
+
+Commands:
+  validate PATH     check HCL files (*.pc.hcl, *.pc.json) and report errors with file:line
+  fmt PATH          rewrite *.pc.hcl files in canonical format
+  plan PATH         show what will be checked, where, by which provider, and what is skipped
+  verify PATH       run the checks layer by layer and diagnose the broken layer
+  diagnose ADDR:PORT  ad-hoc check of one port without HCL
+  version           print the version
+
+Exit codes: 0 everything as declared; 1 a check failed or drifted; 2 usage or config error.
+Run 'portcheck <command> -h' for the flags of a command.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "validate":
+		return cmdValidate(rest, stdout, stderr)
+	case "fmt":
+		return cmdFmt(rest, stdout, stderr)
+	case "plan":
+		return cmdPlan(rest, stdout, stderr)
+	case "verify":
+		return cmdVerify(rest, stdout, stderr)
+	case "diagnose":
+		return cmdDiagnose(rest, stdout, stderr)
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, "portcheck", version)
+		return exitOK
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "portcheck: unknown command %q\n\n%s", cmd, usage)
+	return exitUsage
+}
+
+// parseArgs parses flags that may stand before or after the positional
+// arguments (`verify ./checks -json` and `verify -json ./checks` both work).
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return positional, nil
+		}
+		if args[0] == "--" {
+			return append(positional, args[1:]...), nil
+		}
+		positional = append(positional, args[0])
+		args = args[1:]
+	}
+}
+
+func newFlagSet(name, argsUsage string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: portcheck %s %s\n\nFlags:\n", name, argsUsage)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// flagErr turns a flag parsing error into the usage exit code.
+func flagErr(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	return exitUsage
+}
+
+// listFlag collects a repeatable flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+// style decides colour: a terminal, no NO_COLOR, no -no-color.
+func style(w io.Writer, noColor bool) report.Style {
+	if noColor || os.Getenv("NO_COLOR") != "" {
+		return report.Style{}
+	}
+	f, ok := w.(*os.File)
+	return report.Style{Color: ok && term.IsTerminal(int(f.Fd()))}
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}

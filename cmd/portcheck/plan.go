@@ -1,0 +1,36 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/portcheck/portcheck/runner"
+	"github.com/portcheck/portcheck/runner/report"
+)
+
+func cmdPlan(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("plan", "[flags] PATH", stderr)
+	var cf configFlags
+	cf.register(fs)
+	var targets listFlag
+	fs.Var(&targets, "target", "plan only this endpoint, e.g. -target endpoint.web (repeatable)")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return flagErr(err)
+	}
+	path, ok := onePath(fs, pos, stderr)
+	if !ok {
+		return exitUsage
+	}
+	cfg := cf.load(path, stderr)
+	if cfg == nil {
+		return exitUsage
+	}
+	plan, err := runner.BuildPlan(cfg, runner.PlanOptions{Targets: targets, Env: runner.CurrentEnvironment()})
+	if err != nil {
+		fmt.Fprintln(stderr, "portcheck plan:", err)
+		return exitUsage
+	}
+	report.WritePlan(stdout, plan, style(stdout, cf.noColor))
+	return exitOK
+}

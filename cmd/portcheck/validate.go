@@ -1,0 +1,51 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/portcheck/portcheck/config"
+)
+
+func cmdValidate(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("validate", "[flags] PATH", stderr)
+	var cf configFlags
+	cf.register(fs)
+	asJSON := fs.Bool("json", false, "print diagnostics as JSON [{severity, summary, detail, range}] on stdout")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return flagErr(err)
+	}
+	path, ok := onePath(fs, pos, stderr)
+	if !ok {
+		return exitUsage
+	}
+	cfg, diags := config.Load(path, config.Options{Vars: cf.vars, VarFiles: cf.varFiles, Env: os.Environ()})
+	if *asJSON {
+		b, err := config.DiagnosticsJSON(diags)
+		if err != nil {
+			fmt.Fprintln(stderr, "portcheck validate:", err)
+			return exitUsage
+		}
+		fmt.Fprintln(stdout, string(b))
+	} else if len(diags) > 0 {
+		var files map[string]*hcl.File
+		if cfg != nil {
+			files = cfg.Files
+		}
+		config.WriteDiagnostics(stderr, files, diags, style(stderr, cf.noColor).Color, 0)
+	}
+	if diags.HasErrors() {
+		if !*asJSON {
+			fmt.Fprintf(stderr, "%d error(s) in %s.\n", len(diags.Errs()), path)
+		}
+		return exitUsage
+	}
+	if !*asJSON {
+		fmt.Fprintf(stdout, "Success! %s is valid: %d hosts, %d endpoints.\n", path, len(cfg.Hosts), len(cfg.Endpoints))
+	}
+	return exitOK
+}

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/portcheck/portcheck/config"
+	"github.com/portcheck/portcheck/runner"
+	"github.com/portcheck/portcheck/runner/report"
+)
+
+// outputFlags are the reporting flags of verify and diagnose.
+type outputFlags struct {
+	json        bool
+	junit       string
+	parallelism int
+	allLayers   bool
+	verbose     bool
+}
+
+func (o *outputFlags) register(fsRegister interface {
+	BoolVar(*bool, string, bool, string)
+	StringVar(*string, string, string, string)
+	IntVar(*int, string, int, string)
+}) {
+	fsRegister.BoolVar(&o.json, "json", false, "write the versioned JSON report (see README) on stdout instead of text")
+	fsRegister.StringVar(&o.junit, "junit", "", "also write a JUnit XML report to this file")
+	fsRegister.IntVar(&o.parallelism, "parallelism", 10, "endpoints verified at once")
+	fsRegister.BoolVar(&o.allLayers, "all-layers", false, "run layers above a failed one instead of marking them blocked")
+	fsRegister.BoolVar(&o.verbose, "v", false, "also show where passing checks were declared")
+}
+
+func cmdVerify(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("verify", "[flags] PATH", stderr)
+	var cf configFlags
+	cf.register(fs)
+	var of outputFlags
+	of.register(fs)
+	var targets listFlag
+	fs.Var(&targets, "target", "verify only this endpoint, e.g. -target endpoint.web (repeatable)")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return flagErr(err)
+	}
+	path, ok := onePath(fs, pos, stderr)
+	if !ok {
+		return exitUsage
+	}
+	if of.parallelism < 1 {
+		fmt.Fprintln(stderr, "portcheck verify: -parallelism must be at least 1")
+		return exitUsage
+	}
+	cfg := cf.load(path, stderr)
+	if cfg == nil {
+		return exitUsage
+	}
+	return verifyConfig(cfg, targets, of, cf.noColor, stdout, stderr)
+}
+
+// verifyConfig plans, runs and reports; shared by verify and diagnose.
+func verifyConfig(cfg *config.Config, targets []string, of outputFlags, noColor bool, stdout, stderr io.Writer) int {
+	plan, err := runner.BuildPlan(cfg, runner.PlanOptions{Targets: targets, Env: runner.CurrentEnvironment()})
+	if err != nil {
+		fmt.Fprintln(stderr, "portcheck:", err)
+		return exitUsage
+	}
+	var reps report.Multi
+	if of.json {
+		reps = append(reps, &report.JSON{W: stdout})
+	} else {
+		reps = append(reps, &report.Text{W: stdout, Style: style(stdout, noColor), Verbose: of.verbose})
+	}
+	var junitFile *os.File
+	if of.junit != "" {
+		junitFile, err = os.Create(of.junit)
+		if err != nil {
+			fmt.Fprintln(stderr, "portcheck: -junit:", err)
+			return exitUsage
+		}
+		defer junitFile.Close()
+		reps = append(reps, &report.JUnit{W: junitFile})
+	}
+
+	// Ctrl-C or SIGTERM: stop starting work, print what finished.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	var done atomic.Int64
+	stopProgress := progress(stderr, len(plan.Endpoints), &done)
+	reps.Start(plan)
+	sum := runner.Verify(ctx, plan, runner.Options{Parallelism: of.parallelism, AllLayers: of.allLayers}, func(er *runner.EndpointResult) {
+		done.Add(1)
+		reps.Endpoint(er)
+	})
+	stopProgress()
+	if sum.Interrupted {
+		fmt.Fprintln(stderr, "portcheck: interrupted; reporting the endpoints that finished")
+	}
+	code, err := reps.Finish(sum)
+	if err != nil {
+		fmt.Fprintln(stderr, "portcheck: writing the report:", err)
+		if code == 0 {
+			code = exitFailed
+		}
+	}
+	return code
+}
+
+// progress shows a status line on stderr for runs longer than ~2 s, only
+// when stderr is a terminal; the returned func clears it.
+func progress(stderr io.Writer, total int, done *atomic.Int64) func() {
+	if !isTerminal(stderr) {
+		return func() {}
+	}
+	quit := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		start := time.Now()
+		tick := time.NewTicker(250 * time.Millisecond)
+		defer tick.Stop()
+		shown := false
+		for {
+			select {
+			case <-quit:
+				if shown {
+					fmt.Fprint(stderr, "\r\x1b[K")
+				}
+				return
+			case <-tick.C:
+				if time.Since(start) < 2*time.Second {
+					continue
+				}
+				shown = true
+				fmt.Fprintf(stderr, "\r\x1b[Kverifying: %d/%d endpoints done (%s)", done.Load(), total, time.Since(start).Truncate(time.Second))
+			}
+		}
+	}()
+	return func() { close(quit); <-finished }
+}

@@ -1,0 +1,143 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+const unformatted = `host "web" {
+address="10.0.0.5"
+    local     = true
+}
+endpoint "web" {
+    host = host.web
+  port=80
+  expect {
+  http { status = [200,204] }
+  }
+}
+`
+
+const formatted = `host "web" {
+  address = "10.0.0.5"
+  local   = true
+}
+endpoint "web" {
+  host = host.web
+  port = 80
+  expect {
+    http { status = [200, 204] }
+  }
+}
+`
+
+func TestFormat(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"unformatted", unformatted, formatted},
+		{"canonical is unchanged", formatted, formatted},
+		{"empty", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, diags := Format("f.pc.hcl", []byte(tt.in))
+			if len(diags) > 0 {
+				t.Fatal(diags)
+			}
+			if diff := cmp.Diff(tt.want, string(got)); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+			again, _ := Format("f.pc.hcl", got)
+			if string(again) != string(got) {
+				t.Errorf("not idempotent:\n%s", cmp.Diff(string(got), string(again)))
+			}
+		})
+	}
+}
+
+// TestFixturesAreCanonical keeps the valid fixtures formatted, as users'
+// files would be after portcheck fmt.
+func TestFixturesAreCanonical(t *testing.T) {
+	names, _ := filepath.Glob("testdata/valid/*.pc.hcl")
+	more, _ := filepath.Glob("testdata/valid/*/*.pc.hcl")
+	for _, name := range append(names, more...) {
+		src, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, diags := Format(name, src)
+		if len(diags) > 0 {
+			t.Fatal(diags)
+		}
+		if diff := cmp.Diff(string(src), string(got)); diff != "" {
+			t.Errorf("%s is not canonical (-file +formatted):\n%s", name, diff)
+		}
+	}
+}
+
+func TestFormatSyntaxError(t *testing.T) {
+	got, diags := Format("bad.pc.hcl", []byte("host \"web\" {\n  address = \n}\n"))
+	if got != nil || !diags.HasErrors() {
+		t.Fatalf("got %q, %v; want nil and an error", got, diags)
+	}
+	if s := diags[0].Subject; s == nil || s.Filename != "bad.pc.hcl" || s.Start.Line != 2 {
+		t.Errorf("subject %v, want bad.pc.hcl line 2", s)
+	}
+}
+
+func TestFormatPath(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, src string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(src), 0o640); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	a := write("a.pc.hcl", unformatted)
+	write("b.pc.hcl", formatted)
+	other := write("c.hcl", unformatted) // not ours: left alone
+	write("d.pc.json", `{"host":{}}`)
+
+	changed, diags := FormatPath(dir, false)
+	if len(diags) > 0 {
+		t.Fatal(diags)
+	}
+	if diff := cmp.Diff([]string{a}, changed); diff != "" {
+		t.Errorf("check: changed (-want +got):\n%s", diff)
+	}
+	if src, _ := os.ReadFile(a); string(src) != unformatted {
+		t.Error("write=false rewrote a file")
+	}
+
+	changed, diags = FormatPath(dir, true)
+	if len(diags) > 0 || len(changed) != 1 {
+		t.Fatalf("write: %v %v", changed, diags)
+	}
+	if src, _ := os.ReadFile(a); string(src) != formatted {
+		t.Errorf("not rewritten:\n%s", src)
+	}
+	if fi, _ := os.Stat(a); fi.Mode().Perm() != 0o640 {
+		t.Errorf("mode %v, want 0640 kept", fi.Mode().Perm())
+	}
+	if src, _ := os.ReadFile(other); string(src) != unformatted {
+		t.Error("a file without the .pc.hcl suffix was rewritten")
+	}
+
+	changed, diags = FormatPath(dir, true)
+	if len(diags) > 0 || len(changed) != 0 {
+		t.Errorf("second run: %v %v; want nothing to do", changed, diags)
+	}
+
+	// One file by name, with a syntax error: reported, not rewritten.
+	bad := write("e.pc.hcl", "host {\n")
+	changed, diags = FormatPath(bad, true)
+	if len(changed) != 0 || !diags.HasErrors() {
+		t.Errorf("broken file: %v %v", changed, diags)
+	}
+	if src, _ := os.ReadFile(bad); string(src) != "host {\n" {
+		t.Error("a file with a syntax error was rewritten")
+	}
+}

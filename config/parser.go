@@ -1,0 +1,286 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/hashicorp/hcl/v2/json"
+)
+
+// Options are the values given on the command line and in the environment.
+type Options struct {
+	Vars     []string // -var name=value, in command-line order (later wins)
+	VarFiles []string // -var-file paths (HCL or HCL-JSON attribute files: name = value)
+	Env      []string // os.Environ() style; PORTCHECK_VAR_name=value
+}
+
+const (
+	nativeSuffix = ".pc.hcl"
+	jsonSuffix   = ".pc.json"
+)
+
+// Load reads every *.pc.hcl (native) and *.pc.json (HCL JSON) file in dir
+// (not recursive, sorted by name), or the single file path. Filenames in
+// ranges are the path as given joined with the file name.
+func Load(path string, opts Options) (*Config, hcl.Diagnostics) {
+	names, diags := configFiles(path)
+	srcs := make(map[string][]byte, len(names))
+	for _, name := range names {
+		src, err := os.ReadFile(name)
+		if err != nil {
+			diags = diags.Append(&hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Failed to read file",
+				Detail:   fmt.Sprintf("The configuration file %q could not be read: %s.", name, err),
+			})
+			continue
+		}
+		srcs[name] = src
+	}
+	if diags.HasErrors() {
+		return &Config{Files: map[string]*hcl.File{}}, diags
+	}
+	cfg, more := loadSources(srcs, opts)
+	return cfg, append(diags, more...)
+}
+
+// LoadSources is Load over in-memory files (name -> content). A name ending
+// in ".json" is parsed as HCL JSON, anything else as native syntax.
+func LoadSources(files map[string][]byte, opts Options) (*Config, hcl.Diagnostics) {
+	return loadSources(files, opts)
+}
+
+// configFiles lists the files Load reads for path.
+func configFiles(path string) ([]string, hcl.Diagnostics) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Failed to read configuration",
+			Detail:   fmt.Sprintf("Cannot read %q: %s.", path, err),
+		}}
+	}
+	if !info.IsDir() {
+		return []string{path}, nil
+	}
+	entries, err := os.ReadDir(path)
+	if err != nil {
+		return nil, hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Failed to read configuration directory",
+			Detail:   fmt.Sprintf("Cannot list %q: %s.", path, err),
+		}}
+	}
+	var names []string
+	for _, e := range entries {
+		n := e.Name()
+		if e.IsDir() || strings.HasPrefix(n, ".") {
+			continue
+		}
+		if strings.HasSuffix(n, nativeSuffix) || strings.HasSuffix(n, jsonSuffix) {
+			names = append(names, filepath.Join(path, n))
+		}
+	}
+	if len(names) == 0 {
+		return nil, hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "No configuration files",
+			Detail:   fmt.Sprintf("The directory %q contains no *%s or *%s files.", path, nativeSuffix, jsonSuffix),
+		}}
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+func isJSONName(name string) bool { return strings.HasSuffix(name, ".json") }
+
+// loader carries the state shared by the phases of one load.
+type loader struct {
+	parser *hclparse.Parser
+	cfg    *Config
+
+	vars   map[string]*variableDecl
+	locals map[string]*localValue
+	hosts  map[string]*Host
+	// hostOK says a host decoded without errors, so checks that depend on
+	// its addresses are meaningful (no cascades from a broken host).
+	hostOK map[string]bool
+}
+
+func loadSources(srcs map[string][]byte, opts Options) (*Config, hcl.Diagnostics) {
+	l := &loader{
+		parser: hclparse.NewParser(),
+		vars:   map[string]*variableDecl{},
+		locals: map[string]*localValue{},
+		hosts:  map[string]*Host{},
+		hostOK: map[string]bool{},
+	}
+	l.cfg = &Config{}
+
+	names := make([]string, 0, len(srcs))
+	for n := range srcs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+
+	var diags hcl.Diagnostics
+	var files []*hcl.File
+	for i, p := range parseAll(names, srcs) {
+		diags = append(diags, p.diags...)
+		if p.file != nil && p.file.Body != nil {
+			l.parser.AddFile(names[i], p.file)
+			files = append(files, p.file)
+		}
+	}
+	l.cfg.Files = l.parser.Files()
+	// A syntax error leaves a partial tree; decoding it would only add
+	// follow-on errors about things that are really fine.
+	if diags.HasErrors() {
+		return l.cfg, diags
+	}
+
+	var varBlocks, localBlocks, hostBlocks, endpointBlocks hcl.Blocks
+	for _, f := range files {
+		content, d := f.Body.Content(rootSchema)
+		diags = append(diags, d...)
+		if content == nil {
+			continue
+		}
+		for _, b := range content.Blocks {
+			switch b.Type {
+			case "variable":
+				varBlocks = append(varBlocks, b)
+			case "locals":
+				localBlocks = append(localBlocks, b)
+			case "host":
+				hostBlocks = append(hostBlocks, b)
+			case "endpoint":
+				endpointBlocks = append(endpointBlocks, b)
+			}
+		}
+	}
+
+	diags = append(diags, l.declareVariables(varBlocks)...)
+	diags = append(diags, l.assignVariables(opts)...)
+	diags = append(diags, l.resolveLocals(localBlocks)...)
+	diags = append(diags, l.declareHosts(hostBlocks)...)
+	diags = append(diags, l.declareEndpoints(endpointBlocks)...)
+	l.cfg.Files = l.parser.Files() // now including -var-file files
+	return l.cfg, diags
+}
+
+func (l *loader) declareHosts(blocks hcl.Blocks) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	s := l.scope(rootVar, rootLocal)
+	s.denied = "A host block can only refer to var.* and local.*; hosts are decoded before the host object exists."
+	for _, b := range blocks {
+		name := b.Labels[0]
+		diags = append(diags, checkName("host", b)...)
+		if first, dup := l.hosts[name]; dup {
+			diags = append(diags, duplicateDiag("host", name, first.DeclRange, b.DefRange))
+			continue
+		}
+		h, d := decodeHostBlock(b, s)
+		diags = append(diags, d...)
+		l.hosts[name] = h
+		l.hostOK[name] = !d.HasErrors() && len(h.Addresses) > 0
+		l.cfg.Hosts = append(l.cfg.Hosts, h)
+	}
+	return diags
+}
+
+// declareEndpoints decodes endpoints in parallel: each reads only the
+// finished variables, locals and hosts, and writes only its own Endpoint.
+// Names are checked first, in order, so duplicates are reported the same
+// way every time.
+func (l *loader) declareEndpoints(blocks hcl.Blocks) hcl.Diagnostics {
+	s := l.scope(rootVar, rootLocal, rootHost)
+	type result struct {
+		pre   hcl.Diagnostics // name checks
+		skip  bool
+		e     *Endpoint
+		diags hcl.Diagnostics
+	}
+	results := make([]result, len(blocks))
+	seen := map[string]hcl.Range{}
+	for i, b := range blocks {
+		name := b.Labels[0]
+		results[i].pre = checkName("endpoint", b)
+		if first, dup := seen[name]; dup {
+			results[i].pre = append(results[i].pre, duplicateDiag("endpoint", name, first, b.DefRange))
+			results[i].skip = true
+			continue
+		}
+		seen[name] = b.DefRange
+	}
+	parallelFor(len(blocks), func(i int) {
+		if !results[i].skip {
+			results[i].e, results[i].diags = l.decodeEndpointBlock(blocks[i], s)
+		}
+	})
+	var diags hcl.Diagnostics
+	for _, r := range results {
+		diags = append(diags, r.pre...)
+		diags = append(diags, r.diags...)
+		if r.e != nil {
+			l.cfg.Endpoints = append(l.cfg.Endpoints, r.e)
+		}
+	}
+	return diags
+}
+
+type parsed struct {
+	file  *hcl.File
+	diags hcl.Diagnostics
+}
+
+// parseAll parses the files in parallel: lexing is most of the time a large
+// configuration takes to load, and files are independent. The results are
+// registered with the hclparse.Parser in name order afterwards, since the
+// Parser itself is not safe for concurrent use.
+func parseAll(names []string, srcs map[string][]byte) []parsed {
+	out := make([]parsed, len(names))
+	parallelFor(len(names), func(i int) {
+		name := names[i]
+		if isJSONName(name) {
+			out[i].file, out[i].diags = json.Parse(srcs[name], name)
+		} else {
+			out[i].file, out[i].diags = hclsyntax.ParseConfig(srcs[name], name, hcl.InitialPos)
+		}
+	})
+	return out
+}
+
+// parallelFor calls fn(0..n-1) on up to GOMAXPROCS goroutines and waits.
+func parallelFor(n int, fn func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	if workers <= 1 {
+		for i := range n {
+			fn(i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				fn(i)
+			}
+		})
+	}
+	wg.Wait()
+}

@@ -1,0 +1,364 @@
+package config
+
+import (
+	"bytes"
+	"crypto/tls"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// modelOpts compares models by value: ranges are checked separately (they
+// differ between native and JSON syntax by design).
+var modelOpts = cmp.Options{
+	cmp.Comparer(func(a, b netip.Addr) bool { return a == b }),
+	cmp.Comparer(func(a, b *regexp.Regexp) bool {
+		if a == nil || b == nil {
+			return a == b
+		}
+		return a.String() == b.String()
+	}),
+	cmp.Comparer(func(a, b cty.Value) bool {
+		if a == cty.NilVal || b == cty.NilVal {
+			return a == b
+		}
+		return a.RawEquals(b)
+	}),
+	cmp.Comparer(func(a, b cty.Type) bool { return a.Equals(b) }),
+	cmpopts.IgnoreTypes(hcl.Range{}),
+	cmpopts.IgnoreFields(Config{}, "Files"),
+	cmpopts.IgnoreFields(Unimplemented{}, "Body"),
+	cmpopts.EquateEmpty(),
+}
+
+func addrs(ss ...string) []netip.Addr {
+	out := make([]netip.Addr, len(ss))
+	for i, s := range ss {
+		out[i] = netip.MustParseAddr(s)
+	}
+	return out
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func wantMinimal() *Config {
+	web := &Host{Name: "web", Addresses: addrs("10.0.0.5")}
+	return &Config{
+		Hosts: []*Host{web},
+		Endpoints: []*Endpoint{{
+			Name: "web", Host: web, Ports: PortRange{8080, 8080},
+			Protocol: "tcp", State: "open", Timeout: 2 * time.Second, Retries: 1,
+		}},
+	}
+}
+
+func wantFull(dir string) *Config {
+	web := &Host{Name: "web", Addresses: addrs("10.0.0.5", "fd00::5"), Netns: "/run/netns/srv"}
+	client := &Host{Name: "client", Addresses: addrs("10.0.0.10"), Local: ptr(true)}
+	box := &Host{Name: "box", Addresses: addrs("192.0.2.1"), Netns: "/proc/1234/ns/net"}
+	headers := cty.MapVal(map[string]cty.Value{"X-Probe": cty.StringVal("portcheck")})
+	return &Config{
+		Variables: []*Variable{
+			{Name: "web_port", Description: "port the web server listens on", Type: cty.Number,
+				Default: cty.NumberIntVal(8080), Value: cty.NumberIntVal(8080)},
+			{Name: "subnet", Type: cty.String, Default: cty.StringVal("10.0.0.0/24"), Value: cty.StringVal("10.0.0.0/24")},
+			{Name: "probe_headers", Type: cty.Map(cty.String), Default: headers, Value: headers},
+		},
+		Hosts: []*Host{web, client, box},
+		Endpoints: []*Endpoint{
+			{
+				Name: "web", Host: web, Address: netip.MustParseAddr("fd00::5"), Ports: PortRange{8080, 8080},
+				Protocol: "tcp", From: []*Host{client, box}, State: "open", Timeout: 3 * time.Second, Retries: 2,
+				Expect: Expectations{
+					Listening:    &ExpectListening{Process: "nginx", Addresses: addrs("0.0.0.0", "::")},
+					Connectivity: &ExpectConnectivity{Timeout: time.Second, Retries: ptr(0)},
+					HTTP: &ExpectHTTP{
+						Scheme: "https", Method: "HEAD", Path: "/healthz", HostHeader: "web.example",
+						Headers:         map[string]string{"X-Probe": "portcheck"},
+						Status:          []int{200, 204},
+						BodyRegexp:      regexp.MustCompile("ok|healthy"),
+						ResponseHeaders: map[string]*regexp.Regexp{"Content-Type": regexp.MustCompile("^text/html")},
+						ServerName:      "web.example",
+						CAFile:          filepath.Join(dir, "certs/ca.pem"),
+					},
+					TLS: &ExpectTLS{ServerName: "web.example", CAFile: "/etc/ssl/ca.pem", MinDaysValid: 30, MinVersion: tls.VersionTLS12},
+					Unimplemented: []Unimplemented{
+						{Block: "firewall", Layer: 2},
+						{Block: "selinux", Layer: 3},
+					},
+				},
+			},
+			{
+				Name: "dns", Host: web, Ports: PortRange{5300, 5310}, Protocol: "udp", State: "closed",
+				Timeout: 2 * time.Second, Retries: 1,
+				Expect: Expectations{
+					Connectivity: &ExpectConnectivity{Payload: []byte("ping\n")},
+					Unimplemented: []Unimplemented{
+						{Block: "path", Layer: 5},
+						{Block: "cloud", Layer: 6},
+					},
+				},
+			},
+			{
+				Name: "grpc", Host: box, Ports: PortRange{9090, 9090}, Protocol: "tcp", State: "open",
+				Timeout: 2 * time.Second, Retries: 1,
+				Expect: Expectations{GRPC: &ExpectGRPC{
+					Service: "my.Service", TLS: true, ServerName: "grpc.example", CAFile: filepath.Join(dir, "ca.pem"),
+				}},
+			},
+			{
+				Name: "redis", Host: client, Ports: PortRange{6379, 6379}, Protocol: "tcp", State: "open",
+				Timeout: 2 * time.Second, Retries: 1,
+				Expect: Expectations{Banner: &ExpectBanner{Send: "PING\r\n", Match: regexp.MustCompile(`^\+PONG`)}},
+			},
+		},
+	}
+}
+
+func TestValidFixtures(t *testing.T) {
+	tests := []struct {
+		file string
+		want *Config
+	}{
+		{"testdata/valid/minimal.pc.hcl", wantMinimal()},
+		{"testdata/valid/minimal.pc.json", wantMinimal()},
+		{"testdata/valid/full.pc.hcl", wantFull("testdata/valid")},
+		{"testdata/valid/full.pc.json", wantFull("testdata/valid")},
+	}
+	for _, tt := range tests {
+		t.Run(filepath.Base(tt.file), func(t *testing.T) {
+			cfg, diags := Load(tt.file, Options{})
+			if len(diags) > 0 {
+				t.Fatalf("Load: %s", diagText(cfg, diags))
+			}
+			if diff := cmp.Diff(tt.want, cfg, modelOpts); diff != "" {
+				t.Errorf("model (-want +got):\n%s", diff)
+			}
+			if _, ok := cfg.Files[tt.file]; !ok {
+				t.Errorf("Files lacks %s: %v", tt.file, cfg.Files)
+			}
+		})
+	}
+}
+
+// TestDeclRanges checks that results can say where things were declared.
+func TestDeclRanges(t *testing.T) {
+	const file = "testdata/valid/full.pc.hcl"
+	cfg, diags := Load(file, Options{})
+	if diags.HasErrors() {
+		t.Fatal(diagText(cfg, diags))
+	}
+	web := cfg.Endpoints[0]
+	tests := []struct {
+		what string
+		got  hcl.Range
+		line int
+	}{
+		{"variable web_port", cfg.Variables[0].DeclRange, 3},
+		{"host web", cfg.Hosts[0].DeclRange, 30},
+		{"endpoint web", web.DeclRange, 45},
+		{"endpoint web port", web.PortsRange, 47},
+		{"endpoint web state", web.StateRange, 51},
+		{"listening", web.Expect.Listening.DeclRange, 56},
+		{"connectivity", web.Expect.Connectivity.DeclRange, 60},
+		{"http", web.Expect.HTTP.DeclRange, 64},
+		{"tls", web.Expect.TLS.DeclRange, 82},
+		{"firewall", web.Expect.Unimplemented[0].DeclRange, 88},
+		{"endpoint grpc state defaulted to the block", cfg.Endpoints[2].StateRange, 115},
+	}
+	for _, tt := range tests {
+		if want := file + ":" + strconv.Itoa(tt.line); SourceOf(tt.got) != want {
+			t.Errorf("%s declared at %s, want %s", tt.what, SourceOf(tt.got), want)
+		}
+	}
+	if web.Expect.Unimplemented[0].Body == nil {
+		t.Error("Unimplemented.Body is nil; the later layer needs it")
+	}
+}
+
+func TestLoadDirectory(t *testing.T) {
+	cfg, diags := Load("testdata/valid/dir", Options{})
+	if len(diags) > 0 {
+		t.Fatal(diagText(cfg, diags))
+	}
+	lb := &Host{Name: "lb", Addresses: addrs("203.0.113.10")}
+	want := &Config{
+		Variables: []*Variable{{Name: "port", Type: cty.Number, Default: cty.NumberIntVal(443), Value: cty.NumberIntVal(443)}},
+		Hosts:     []*Host{lb},
+		Endpoints: []*Endpoint{{
+			Name: "lb_https", Host: lb, Ports: PortRange{443, 443}, Protocol: "tcp", State: "open",
+			Timeout: 2 * time.Second, Retries: 1,
+			Expect: Expectations{TLS: &ExpectTLS{MinDaysValid: 14}},
+		}},
+	}
+	if diff := cmp.Diff(want, cfg, modelOpts); diff != "" {
+		t.Errorf("model (-want +got):\n%s", diff)
+	}
+	var names []string
+	for name := range cfg.Files {
+		names = append(names, name)
+	}
+	wantNames := []string{"testdata/valid/dir/a_hosts.pc.hcl", "testdata/valid/dir/b_endpoints.pc.json"}
+	if diff := cmp.Diff(wantNames, names, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
+		t.Errorf("files read (-want +got):\n%s", diff)
+	}
+}
+
+func TestLoadPathErrors(t *testing.T) {
+	empty := t.TempDir()
+	tests := []struct {
+		path    string
+		summary string
+	}{
+		{filepath.Join(empty, "missing"), "Failed to read configuration"},
+		{empty, "No configuration files"},
+	}
+	for _, tt := range tests {
+		cfg, diags := Load(tt.path, Options{})
+		if cfg == nil {
+			t.Fatalf("Load(%s) returned a nil Config", tt.path)
+		}
+		if len(diags) != 1 || diags[0].Summary != tt.summary {
+			t.Errorf("Load(%s) = %v, want one %q", tt.path, diags, tt.summary)
+		}
+	}
+}
+
+// TestPartialConfig checks that a configuration with errors still returns
+// what decoded, so the caller can report alongside the diagnostics.
+func TestPartialConfig(t *testing.T) {
+	cfg, diags := LoadSources(map[string][]byte{"web.pc.hcl": []byte(`
+host "web" {
+  address = "10.0.0.5"
+}
+endpoint "ok" {
+  host = host.web
+  port = 80
+}
+endpoint "bad" {
+  host     = host.web
+  port     = 81
+  protocol = "sctp"
+}
+`)}, Options{})
+	if !diags.HasErrors() {
+		t.Fatal("want an error for protocol")
+	}
+	if len(cfg.Hosts) != 1 || len(cfg.Endpoints) != 2 || cfg.Endpoints[1].Protocol != "tcp" {
+		t.Errorf("partial config: %d hosts, %d endpoints", len(cfg.Hosts), len(cfg.Endpoints))
+	}
+}
+
+func TestLoadSourcesEquivalentSyntaxes(t *testing.T) {
+	native, err := os.ReadFile("testdata/valid/full.pc.hcl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := os.ReadFile("testdata/valid/full.pc.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, da := LoadSources(map[string][]byte{"full.pc.hcl": native}, Options{})
+	b, db := LoadSources(map[string][]byte{"full.pc.json": js}, Options{})
+	if len(da)+len(db) > 0 {
+		t.Fatalf("diagnostics: %v %v", da, db)
+	}
+	if diff := cmp.Diff(a, b, modelOpts); diff != "" {
+		t.Errorf("native and JSON differ (-native +json):\n%s", diff)
+	}
+}
+
+func TestEndpointAttributes(t *testing.T) {
+	tests := []struct {
+		name string
+		body string // the endpoint's attributes, host and port included
+		want func(e *Endpoint) any
+		val  any
+	}{
+		{"single port as string", `host = host.web
+port = "443"`, func(e *Endpoint) any { return e.Ports }, PortRange{443, 443}},
+		{"range", `host = host.web
+port = "8000 - 8010"`, func(e *Endpoint) any { return e.Ports }, PortRange{8000, 8010}},
+		{"range of 1024", `host = host.web
+port = "1-1024"`, func(e *Endpoint) any { return e.Ports }, PortRange{1, 1024}},
+		{"port from a function", `host = host.web
+port = max(80, 443)`, func(e *Endpoint) any { return e.Ports }, PortRange{443, 443}},
+		{"null optional attribute keeps the default", `host = host.web
+port = 80
+timeout = null`, func(e *Endpoint) any { return e.Timeout }, 2 * time.Second},
+		{"address written differently", `host = host.web
+port = 80
+address = "FD00:0::5"`, func(e *Endpoint) any { return e.Address }, netip.MustParseAddr("fd00::5")},
+		{"timeout bound is inclusive", `host = host.web
+port = 80
+timeout = "5m"`, func(e *Endpoint) any { return e.Timeout }, 5 * time.Minute},
+		{"retries zero", `host = host.web
+port = 80
+retries = 0`, func(e *Endpoint) any { return e.Retries }, 0},
+		{"host by index", `host = host["web"]
+port = 80`, func(e *Endpoint) any { return e.Host.Name }, "web"},
+		{"http defaults", `host = host.web
+port = 80
+expect {
+  http {}
+}`, func(e *Endpoint) any { return *e.Expect.HTTP }, ExpectHTTP{Scheme: "http", Method: "GET", Path: "/", Status: []int{200}}},
+		{"single status", `host = host.web
+port = 80
+expect {
+  http { status = 301 }
+}`, func(e *Endpoint) any { return e.Expect.HTTP.Status }, []int{301}},
+		{"min_version as a number", `host = host.web
+port = 443
+expect {
+  tls { min_version = 1.3 }
+}`, func(e *Endpoint) any { return e.Expect.TLS.MinVersion }, uint16(tls.VersionTLS13)},
+		{"escapes are HCL's", `host = host.web
+port = 6379
+expect {
+  banner { send = "A\tB\u00e9\r\n" }
+}`, func(e *Endpoint) any { return e.Expect.Banner.Send }, "A\tB\u00e9\r\n"},
+		{"ca_file relative to the declaring file", `host = host.web
+port = 443
+expect {
+  tls { ca_file = "../pki/ca.pem" }
+}`, func(e *Endpoint) any { return e.Expect.TLS.CAFile }, "conf/pki/ca.pem"},
+		{"host attributes in expressions", `host = host.web
+port = 443
+expect {
+  tls { server_name = "${host.web.name}.example" }
+  http { host_header = host.web.address }
+}`, func(e *Endpoint) any { return e.Expect.TLS.ServerName + " " + e.Expect.HTTP.HostHeader }, "web.example 10.0.0.5"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := "host \"web\" {\n  addresses = [\"10.0.0.5\", \"fd00::5\"]\n}\nendpoint \"e\" {\n" + tt.body + "\n}\n"
+			cfg, diags := LoadSources(map[string][]byte{"conf/sub/e.pc.hcl": []byte(src)}, Options{})
+			if len(diags) > 0 {
+				t.Fatal(diagText(cfg, diags))
+			}
+			if diff := cmp.Diff(tt.val, tt.want(cfg.Endpoints[0]), modelOpts); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// diagText renders diagnostics for test failure messages.
+func diagText(cfg *Config, diags hcl.Diagnostics) string {
+	var b bytes.Buffer
+	var files map[string]*hcl.File
+	if cfg != nil {
+		files = cfg.Files
+	}
+	_ = WriteDiagnostics(&b, files, diags, false, 0)
+	return b.String()
+}

@@ -1,0 +1,3 @@
+host "web" {
+  address = # ERROR: Invalid expression
+}

@@ -1,0 +1,4 @@
+port  = 8081
+name  = "from-file"
+list  = ["a", "b"]
+stray = "declared nowhere"

@@ -1,0 +1,9 @@
+// Package all links every built-in provider into a binary; each registers
+// itself in init, so cmd/ needs this one import instead of a list.
+package all
+
+import (
+	_ "github.com/portcheck/portcheck/providers/app"
+	_ "github.com/portcheck/portcheck/providers/probe"
+	_ "github.com/portcheck/portcheck/providers/sockets"
+)

@@ -1,0 +1,194 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
+
+	"github.com/portcheck/portcheck/providers"
+)
+
+// GRPCParams configures a grpc.health.v1 Check.
+type GRPCParams struct {
+	Service   string // "" asks about the server as a whole
+	TLS       bool
+	TLSParams TLSParams // for TLS; its Timeout is ignored (Timeout covers all)
+	Timeout   time.Duration
+}
+
+// GRPCFacts is the health service's answer, or why there was none.
+type GRPCFacts struct {
+	// Status is "SERVING", "NOT_SERVING", "UNKNOWN" or "SERVICE_UNKNOWN".
+	Status string `json:"status,omitempty"`
+	// Code is the gRPC status code name when the RPC failed, e.g.
+	// "Unimplemented" (no health service), "NotFound" (unknown service),
+	// "Unavailable" (no connection).
+	Code       string    `json:"code,omitempty"`
+	Error      string    `json:"error,omitempty"`
+	Phase      string    `json:"phase,omitempty"`
+	TLS        *TLSFacts `json:"tls,omitempty"`
+	DurationMs float64   `json:"duration_ms"`
+}
+
+// grpcTrace records what the connection attempts got to, which the RPC
+// error alone does not say. gRPC dials from its own goroutines.
+type grpcTrace struct {
+	mu        sync.Mutex
+	dialed    bool  // a TCP connection was established
+	dialErr   error // last dial failure
+	nsErr     error // could not enter the namespace
+	secured   bool  // a handshake completed and verified
+	tls       *TLSFacts
+	tlsFailed error
+}
+
+// GRPC calls grpc.health.v1.Health/Check on t for p.Service. A failed RPC
+// is a fact (Code, Error, Phase); over TLS a failed verification ends the
+// attempt with Phase "tls" and the TLS facts filled.
+func GRPC(ctx context.Context, exec providers.Exec, t providers.Target, p GRPCParams) (*GRPCFacts, error) {
+	addr, err := hostPort("grpc", t)
+	if err != nil {
+		return nil, err
+	}
+	timeout := orDuration(p.Timeout, defaultTimeout)
+	tr := &grpcTrace{}
+	creds := insecure.NewCredentials()
+	opts := []grpc.DialOption{
+		grpc.WithContextDialer(func(ctx context.Context, a string) (net.Conn, error) {
+			conn, err := dial(ctx, exec, a)
+			tr.mu.Lock()
+			defer tr.mu.Unlock()
+			switch {
+			case errors.As(err, new(errNamespace)):
+				tr.nsErr = err
+			case err != nil:
+				tr.dialErr = err
+			default:
+				tr.dialed = true
+			}
+			return conn, err
+		}),
+		// The address is dialled as given: no proxy, no name resolution,
+		// no service config or retries that would blur the single attempt.
+		grpc.WithNoProxy(),
+		grpc.WithDisableServiceConfig(),
+		grpc.WithDisableRetry(),
+		grpc.WithUserAgent("portcheck"),
+	}
+	if p.TLS {
+		probe, err := newTLSProbe("grpc", t, p.TLSParams, "", []string{"h2"}, timeout)
+		if err != nil {
+			return nil, err
+		}
+		creds = &probeCreds{probe: probe, trace: tr}
+		if probe.sni != "" {
+			opts = append(opts, grpc.WithAuthority(probe.sni))
+		}
+	}
+	opts = append(opts, grpc.WithTransportCredentials(creds))
+
+	start := time.Now()
+	cc, err := grpc.NewClient("passthrough:///"+addr, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("app/grpc: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	resp, err := healthpb.NewHealthClient(cc).Check(ctx, &healthpb.HealthCheckRequest{Service: p.Service})
+	facts := &GRPCFacts{DurationMs: msSince(start)}
+	// Snapshot before Close: a dial or handshake that Close interrupts
+	// would otherwise overwrite why the RPC really failed.
+	tr.mu.Lock()
+	seen := tr.snapshot()
+	tr.mu.Unlock()
+	cc.Close()
+
+	if seen.nsErr != nil {
+		return nil, seen.nsErr
+	}
+	facts.TLS = seen.tls
+	if err == nil {
+		facts.Status = resp.GetStatus().String()
+		return facts, nil
+	}
+	st := status.Convert(err)
+	facts.Code = st.Code().String()
+	facts.Error = st.Message()
+	if st.Code() == codes.DeadlineExceeded {
+		facts.Error = fmt.Sprintf("timeout after %s: %s", timeout, st.Message())
+	}
+	switch {
+	case !seen.dialed:
+		facts.Phase = PhaseConnect
+		if seen.dialErr != nil {
+			facts.Error = errText(ctx, seen.dialErr, timeout)
+		}
+	case p.TLS && !seen.secured:
+		facts.Phase = PhaseTLS
+		if seen.tlsFailed != nil {
+			facts.Error = seen.tlsFailed.Error()
+		}
+	default:
+		facts.Phase = PhaseRequest
+	}
+	return facts, nil
+}
+
+// snapshot copies the trace's findings; the caller holds mu.
+func (tr *grpcTrace) snapshot() grpcTrace {
+	return grpcTrace{dialed: tr.dialed, dialErr: tr.dialErr, nsErr: tr.nsErr, secured: tr.secured, tls: tr.tls, tlsFailed: tr.tlsFailed}
+}
+
+// probeCreds are gRPC transport credentials doing the probe's handshake,
+// so the TLS facts and the verification details reach the report.
+type probeCreds struct {
+	probe tlsProbe
+	trace *grpcTrace
+}
+
+func (c *probeCreds) ClientHandshake(ctx context.Context, _ string, raw net.Conn) (net.Conn, credentials.AuthInfo, error) {
+	tc, facts := c.probe.handshake(ctx, raw)
+	var err error
+	switch {
+	case tc == nil:
+		err = errors.New(facts.Error)
+	case !facts.Verified:
+		err = errors.New("certificate verification failed: " + facts.VerifyError)
+	}
+	c.trace.mu.Lock()
+	c.trace.tls = facts
+	c.trace.tlsFailed = err
+	c.trace.secured = c.trace.secured || err == nil
+	c.trace.mu.Unlock()
+	if err != nil {
+		raw.Close()
+		return nil, nil, err
+	}
+	info := credentials.TLSInfo{
+		State:          tc.ConnectionState(),
+		CommonAuthInfo: credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity},
+	}
+	return tc, info, nil
+}
+
+func (c *probeCreds) ServerHandshake(net.Conn) (net.Conn, credentials.AuthInfo, error) {
+	return nil, nil, errors.New("app/grpc: probe credentials are client-only")
+}
+
+func (c *probeCreds) Info() credentials.ProtocolInfo {
+	return credentials.ProtocolInfo{SecurityProtocol: "tls", ServerName: c.probe.sni}
+}
+
+func (c *probeCreds) Clone() credentials.TransportCredentials { cp := *c; return &cp }
+
+func (c *probeCreds) OverrideServerName(string) error { return nil } // unused by gRPC

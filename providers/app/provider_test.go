@@ -1,0 +1,182 @@
+package app
+
+import (
+	"crypto/tls"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+
+	"github.com/portcheck/portcheck/internal/lab"
+	"github.com/portcheck/portcheck/providers"
+)
+
+func TestRegistered(t *testing.T) {
+	for _, name := range []string{"http", "tls", "grpc", "banner"} {
+		p, ok := providers.Lookup(name)
+		if !ok {
+			t.Fatalf("provider %q not registered", name)
+		}
+		if p.Name() != name || p.Layer() != providers.LayerApplication {
+			t.Errorf("%s: Name %q Layer %v", name, p.Name(), p.Layer())
+		}
+		if err := p.Available(providers.Exec{}); err != nil {
+			t.Errorf("%s: Available(local) = %v", name, err)
+		}
+		if err := p.Available(providers.Exec{Netns: "/nonexistent/netns"}); err == nil {
+			t.Errorf("%s: Available(missing namespace) = nil", name)
+		}
+	}
+}
+
+// Observe takes its provider's params by value, by pointer or as nil, and
+// refuses anything else without observing.
+func TestObserveParams(t *testing.T) {
+	ssh := tcpServer(t, sshLike)
+	p, _ := providers.Lookup("banner")
+	for _, tc := range []struct {
+		name    string
+		params  any
+		wantErr bool
+	}{
+		{"nil", nil, false},
+		{"value", BannerParams{Until: "\n"}, false},
+		{"pointer", &BannerParams{Until: "\n"}, false},
+		{"nil pointer", (*BannerParams)(nil), false},
+		{"other provider's params", HTTPParams{}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := p.Observe(t.Context(), providers.Request{Target: ssh, Params: tc.params})
+			if tc.wantErr {
+				if err == nil || got != nil {
+					t.Errorf("Observe = %#v, %v; want nil and an error", got, err)
+				}
+				return
+			}
+			f, ok := got.(*BannerFacts)
+			if err != nil || !ok || f.Banner != "SSH-2.0-OpenSSH_9.6\r\n" {
+				t.Errorf("Observe = %#v, %v", got, err)
+			}
+		})
+	}
+	// A check that cannot be attempted yields a nil interface, not a typed nil.
+	got, err := p.Observe(t.Context(), providers.Request{Target: providers.Target{Address: "localhost", Port: 22}})
+	if err == nil || got != nil {
+		t.Errorf("Observe(hostname) = %#v, %v; want nil and an error", got, err)
+	}
+}
+
+// TestFromNamespace runs every kind from a client namespace against
+// servers in a server namespace. Lab addresses are only ever dialled
+// from inside the client namespace.
+func TestFromNamespace(t *testing.T) {
+	l := lab.New(t)
+	client, server := l.Pair()
+	addr := server.Addr()
+	ca := newTestCA(t, "portcheck test CA")
+	leaf := ca.leaf(t, []string{"web.example"}, []net.IP{addr.AsSlice()}, -day, 30*day)
+	tlsCfg := &tls.Config{Certificates: []tls.Certificate{leaf}}
+
+	listen := func(port int) (net.Listener, providers.Target) {
+		ln := server.Listener("tcp", net.JoinHostPort(addr.String(), strconv.Itoa(port)))
+		return ln, target(t, ln.Addr().String())
+	}
+	serveHTTP := func(ln net.Listener) {
+		s := &http.Server{Handler: webHandler(), ErrorLog: quietLog}
+		go s.Serve(ln)
+		t.Cleanup(func() { s.Close() })
+	}
+	ln, web := listen(8080)
+	serveHTTP(ln)
+	ln, secure := listen(8443)
+	serveHTTP(tls.NewListener(ln, tlsCfg))
+	ln, grpcPlain := listen(50051)
+	serveGRPC(t, ln, true)
+	ln, grpcSecure := listen(50052)
+	serveGRPC(t, ln, true, grpc.Creds(credentials.NewTLS(tlsCfg)))
+	ln, ssh := listen(2222)
+	serveTCP(t, ln, sshLike)
+	refused := providers.Target{Address: addr.String(), Port: 9, Protocol: "tcp"}
+
+	trusted := TLSParams{CAFile: ca.file} // no SNI: verified against the lab IP
+	tests := []struct {
+		name     string
+		provider string
+		target   providers.Target
+		params   any
+		check    func(t *testing.T, facts any)
+	}{
+		{"http", "http", web, HTTPParams{Path: "/old"}, func(t *testing.T, f any) {
+			h := f.(*HTTPFacts)
+			if h.Status != 301 || h.Headers["Location"] != "/new" || h.Error != "" {
+				t.Errorf("facts: %+v", h)
+			}
+		}},
+		{"https", "http", secure, HTTPParams{Scheme: "https", TLS: trusted}, func(t *testing.T, f any) {
+			h := f.(*HTTPFacts)
+			if h.Status != 200 || h.Body != "hello" || h.TLS == nil || !h.TLS.Verified {
+				t.Errorf("facts: %+v tls %+v", h, h.TLS)
+			}
+		}},
+		{"http refused", "http", refused, nil, func(t *testing.T, f any) {
+			h := f.(*HTTPFacts)
+			if h.Phase != "connect" || !strings.Contains(h.Error, "connection refused") {
+				t.Errorf("facts: %+v", h)
+			}
+		}},
+		{"tls", "tls", secure, &trusted, func(t *testing.T, f any) {
+			tf := f.(*TLSFacts)
+			if !tf.Verified || len(tf.Chain) != 1 || tf.Chain[0].IPAddresses[0] != addr.String() {
+				t.Errorf("facts: %+v", tf)
+			}
+		}},
+		{"tls wrong name", "tls", secure, TLSParams{ServerName: "b.example", CAFile: ca.file}, func(t *testing.T, f any) {
+			tf := f.(*TLSFacts)
+			if tf.Verified || !strings.Contains(tf.VerifyError, "not b.example") || len(tf.Chain) != 1 {
+				t.Errorf("facts: %+v", tf)
+			}
+		}},
+		{"grpc", "grpc", grpcPlain, GRPCParams{Service: "svc.down"}, func(t *testing.T, f any) {
+			g := f.(*GRPCFacts)
+			if g.Status != "NOT_SERVING" || g.Error != "" {
+				t.Errorf("facts: %+v", g)
+			}
+		}},
+		{"grpc over tls", "grpc", grpcSecure, GRPCParams{Service: "svc.up", TLS: true, TLSParams: trusted}, func(t *testing.T, f any) {
+			g := f.(*GRPCFacts)
+			if g.Status != "SERVING" || g.TLS == nil || !g.TLS.Verified || g.TLS.ALPN != "h2" {
+				t.Errorf("facts: %+v tls %+v", g, g.TLS)
+			}
+		}},
+		{"grpc refused", "grpc", refused, nil, func(t *testing.T, f any) {
+			g := f.(*GRPCFacts)
+			if g.Code != "Unavailable" || g.Phase != "connect" {
+				t.Errorf("facts: %+v", g)
+			}
+		}},
+		{"banner", "banner", ssh, nil, func(t *testing.T, f any) {
+			b := f.(*BannerFacts)
+			if b.Banner != "SSH-2.0-OpenSSH_9.6\r\n" || b.Error != "" {
+				t.Errorf("facts: %+v", b)
+			}
+		}},
+	}
+	exec := providers.Exec{Host: "client", Netns: client.Path()}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p, _ := providers.Lookup(tc.provider)
+			if err := p.Available(exec); err != nil {
+				t.Fatalf("Available: %v", err)
+			}
+			facts, err := p.Observe(t.Context(), providers.Request{Exec: exec, Target: tc.target, Params: tc.params})
+			if err != nil {
+				t.Fatalf("Observe: %v", err)
+			}
+			tc.check(t, facts)
+		})
+	}
+}

@@ -1,0 +1,279 @@
+package app
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/portcheck/portcheck/providers"
+)
+
+// Cert is one certificate as the server presented it.
+type Cert struct {
+	Subject     string    `json:"subject"` // RFC 2253, e.g. "CN=web.example,O=Acme"
+	Issuer      string    `json:"issuer"`
+	DNSNames    []string  `json:"dns_names,omitempty"`
+	IPAddresses []string  `json:"ip_addresses,omitempty"`
+	NotBefore   time.Time `json:"not_before"`
+	NotAfter    time.Time `json:"not_after"`
+	// DaysLeft is floor((NotAfter-now)/24h), negative when expired.
+	DaysLeft     int    `json:"days_left"`
+	SerialNumber string `json:"serial"` // lowercase hex
+	SHA256       string `json:"sha256"` // of the DER, lowercase hex
+	IsCA         bool   `json:"is_ca,omitempty"`
+}
+
+// TLSParams configures a TLS handshake.
+type TLSParams struct {
+	// ServerName is sent as SNI and verified; "" sends no SNI and verifies
+	// the certificate against the target IP.
+	ServerName string
+	// CAFile is a PEM bundle of trusted roots; "" uses the system roots.
+	CAFile string
+	// Timeout bounds connect and handshake; default 5s.
+	Timeout time.Duration
+	// Now is the clock for verification and DaysLeft (tests); nil = time.Now.
+	Now func() time.Time
+}
+
+// TLSFacts is what a TLS handshake showed.
+type TLSFacts struct {
+	Handshake   bool   `json:"handshake"`         // handshake completed
+	Version     string `json:"version,omitempty"` // "TLS1.3"
+	CipherSuite string `json:"cipher_suite,omitempty"`
+	ServerName  string `json:"server_name,omitempty"` // SNI sent
+	ALPN        string `json:"alpn,omitempty"`
+	// Chain is as presented by the server, leaf first, also when
+	// verification fails (expired, unknown CA, wrong name).
+	Chain    []Cert `json:"chain,omitempty"`
+	Verified bool   `json:"verified"`
+	// VerifyError lists every verification problem found, "; "-separated:
+	// the chain (expiry, unknown authority) and the name are checked apart
+	// so that an expired cert for the wrong name shows both.
+	VerifyError string `json:"verify_error,omitempty"`
+	Error       string `json:"error,omitempty"` // connect or handshake failure
+	Phase       string `json:"phase,omitempty"`
+	// DurationMs is the whole check; inside HTTP or gRPC facts it is the
+	// handshake alone.
+	DurationMs float64 `json:"duration_ms"`
+}
+
+const defaultTimeout = 5 * time.Second
+
+// TLS connects to t, completes a TLS handshake offering ALPN h2 and
+// http/1.1, and reports the negotiated parameters, the presented chain and
+// whether it verifies. A verification failure is not an Error: the
+// handshake worked, and Verified/VerifyError say what is wrong.
+func TLS(ctx context.Context, exec providers.Exec, t providers.Target, p TLSParams) (*TLSFacts, error) {
+	addr, err := hostPort("tls", t)
+	if err != nil {
+		return nil, err
+	}
+	timeout := orDuration(p.Timeout, defaultTimeout)
+	probe, err := newTLSProbe("tls", t, p, "", []string{"h2", "http/1.1"}, timeout)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	start := time.Now()
+
+	conn, err := dial(ctx, exec, addr)
+	if err != nil {
+		if errors.As(err, new(errNamespace)) {
+			return nil, err
+		}
+		return &TLSFacts{Error: errText(ctx, err, timeout), Phase: PhaseConnect, DurationMs: msSince(start)}, nil
+	}
+	defer conn.Close()
+	tc, facts := probe.handshake(ctx, conn)
+	if tc != nil {
+		tc.Close()
+	}
+	facts.DurationMs = msSince(start)
+	return facts, nil
+}
+
+// tlsProbe is a client handshake that accepts any certificate, then
+// verifies by hand so the chain and the reason survive a failure.
+type tlsProbe struct {
+	sni        string // "" = none sent
+	verifyName string // DNS name or IP the leaf must match
+	roots      *x509.CertPool
+	now        func() time.Time
+	alpn       []string
+	timeout    time.Duration
+}
+
+// newTLSProbe prepares a handshake with t. sniFallback is used as SNI when
+// p.ServerName is empty (HTTP passes its Host header, as a browser would).
+func newTLSProbe(kind string, t providers.Target, p TLSParams, sniFallback string, alpn []string, timeout time.Duration) (tlsProbe, error) {
+	pr := tlsProbe{sni: p.ServerName, now: p.Now, alpn: alpn, timeout: timeout}
+	if pr.sni == "" {
+		pr.sni = sniFallback
+	}
+	if pr.now == nil {
+		pr.now = time.Now
+	}
+	pr.verifyName = pr.sni
+	if pr.verifyName == "" {
+		// A zone is not part of an IP SAN.
+		ip, err := netip.ParseAddr(t.Address)
+		if err != nil {
+			return pr, fmt.Errorf("app/%s: address %q is not an IP literal", kind, t.Address)
+		}
+		pr.verifyName = ip.WithZone("").String()
+	}
+	if p.CAFile != "" {
+		pem, err := os.ReadFile(p.CAFile)
+		if err != nil {
+			return pr, fmt.Errorf("app/%s: CA file: %w", kind, err)
+		}
+		pr.roots = x509.NewCertPool()
+		if !pr.roots.AppendCertsFromPEM(pem) {
+			return pr, fmt.Errorf("app/%s: CA file %s holds no PEM certificate", kind, p.CAFile)
+		}
+	}
+	return pr, nil
+}
+
+// probeSuites offers every suite Go implements, insecure ones included
+// (Go still prefers secure ones): an observer must be able to reach a
+// legacy server to report what it negotiates.
+var probeSuites = func() []uint16 {
+	var ids []uint16
+	for _, s := range append(tls.CipherSuites(), tls.InsecureCipherSuites()...) {
+		ids = append(ids, s.ID)
+	}
+	return ids
+}()
+
+// handshake runs the TLS client handshake on conn. It returns the TLS conn
+// (nil when the handshake failed) and the facts, with Error and Phase set
+// on failure and the verification result on success. DurationMs is the
+// handshake alone (TLS replaces it with the whole check's).
+func (pr tlsProbe) handshake(ctx context.Context, conn net.Conn) (*tls.Conn, *TLSFacts) {
+	facts := &TLSFacts{}
+	if net.ParseIP(pr.sni) == nil {
+		facts.ServerName = pr.sni // crypto/tls never sends an IP as SNI
+	}
+	var presented [][]byte
+	cfg := &tls.Config{
+		ServerName:         pr.sni,
+		InsecureSkipVerify: true, // verified below, keeping the details
+		NextProtos:         pr.alpn,
+		MinVersion:         tls.VersionTLS10,
+		CipherSuites:       probeSuites,
+		// Keep the chain even if the handshake fails after the server's
+		// Certificate message (e.g. it then demands a client certificate).
+		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
+			presented = raw
+			return nil
+		},
+	}
+	tc := tls.Client(conn, cfg)
+	start := time.Now()
+	err := tc.HandshakeContext(ctx)
+	facts.DurationMs = msSince(start)
+	if err != nil {
+		facts.Error = errText(ctx, err, pr.timeout)
+		facts.Phase = PhaseTLS
+		for _, der := range presented {
+			if c, err := x509.ParseCertificate(der); err == nil {
+				facts.Chain = append(facts.Chain, certFacts(c, pr.now()))
+			}
+		}
+		return nil, facts
+	}
+	st := tc.ConnectionState()
+	facts.Handshake = true
+	facts.Version = tlsVersionName(st.Version)
+	facts.CipherSuite = tls.CipherSuiteName(st.CipherSuite)
+	facts.ALPN = st.NegotiatedProtocol
+	now := pr.now()
+	for _, c := range st.PeerCertificates {
+		facts.Chain = append(facts.Chain, certFacts(c, now))
+	}
+	if err := pr.verify(st.PeerCertificates, now); err != nil {
+		facts.VerifyError = err.Error()
+	} else {
+		facts.Verified = true
+	}
+	return tc, facts
+}
+
+// verify checks the chain against the roots and the leaf against the
+// name separately, so both problems are reported when both exist.
+func (pr tlsProbe) verify(certs []*x509.Certificate, now time.Time) error {
+	if len(certs) == 0 {
+		return errors.New("server presented no certificate")
+	}
+	leaf := certs[0]
+	inter := x509.NewCertPool()
+	for _, c := range certs[1:] {
+		inter.AddCert(c)
+	}
+	var errs []string
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: pr.roots, Intermediates: inter, CurrentTime: now}); err != nil {
+		errs = append(errs, err.Error())
+	}
+	if err := leaf.VerifyHostname(pr.verifyName); err != nil {
+		errs = append(errs, err.Error())
+	}
+	if len(errs) > 0 {
+		return errors.New(strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+func certFacts(c *x509.Certificate, now time.Time) Cert {
+	var ips []string
+	for _, ip := range c.IPAddresses {
+		ips = append(ips, ip.String())
+	}
+	sum := sha256.Sum256(c.Raw)
+	serial := ""
+	if c.SerialNumber != nil {
+		serial = c.SerialNumber.Text(16)
+	}
+	return Cert{
+		Subject:      c.Subject.String(),
+		Issuer:       c.Issuer.String(),
+		DNSNames:     c.DNSNames,
+		IPAddresses:  ips,
+		NotBefore:    c.NotBefore.UTC(),
+		NotAfter:     c.NotAfter.UTC(),
+		DaysLeft:     daysLeft(c.NotAfter, now),
+		SerialNumber: serial,
+		SHA256:       hex.EncodeToString(sum[:]),
+		IsCA:         c.IsCA,
+	}
+}
+
+func daysLeft(notAfter, now time.Time) int {
+	return int(math.Floor(notAfter.Sub(now).Hours() / 24))
+}
+
+func tlsVersionName(v uint16) string {
+	switch v {
+	case tls.VersionTLS10:
+		return "TLS1.0"
+	case tls.VersionTLS11:
+		return "TLS1.1"
+	case tls.VersionTLS12:
+		return "TLS1.2"
+	case tls.VersionTLS13:
+		return "TLS1.3"
+	}
+	return fmt.Sprintf("0x%04x", v)
+}

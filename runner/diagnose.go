@@ -1,0 +1,50 @@
+package runner
+
+import (
+	"fmt"
+
+	"github.com/portcheck/portcheck/providers"
+)
+
+// Diagnose names the lowest broken layer: the first failed check (results
+// are in layer order), else the first drift, else ok. Checks that could not
+// run make an "ok" incomplete rather than inventing a cause.
+func Diagnose(results []*Result) Diagnosis {
+	for _, want := range []Status{StatusFail, StatusDrift} {
+		for _, r := range results {
+			if r.Status == want {
+				return Diagnosis{Layer: r.Check.Layer, Cause: r.Cause, Summary: r.Summary, Hint: r.Hint}
+			}
+		}
+	}
+	d := Diagnosis{Cause: CauseOK, Summary: "reachable as declared"}
+	var errs []*Result
+	for _, r := range results {
+		if r.Status == StatusError {
+			errs = append(errs, r)
+		}
+	}
+	if len(errs) > 0 {
+		d.Incomplete = true
+		d.Summary = fmt.Sprintf("no failure found, but %d check(s) could not run; first: L%d %s: %s",
+			len(errs), int(errs[0].Check.Layer), errs[0].Check.Name, errs[0].Summary)
+		d.Hint = errs[0].Hint
+	}
+	if allSkipped(results) {
+		d.Summary = "nothing could be checked: every check was skipped"
+		d.Incomplete = true
+	}
+	return d
+}
+
+func allSkipped(rs []*Result) bool {
+	for _, r := range rs {
+		if r.Status != StatusSkip {
+			return false
+		}
+	}
+	return len(rs) > 0
+}
+
+// LayerName is "L4 connectivity".
+func LayerName(l providers.Layer) string { return fmt.Sprintf("L%d %s", int(l), l) }

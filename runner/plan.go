@@ -1,0 +1,403 @@
+// Package runner compares: it turns declarations into a plan of checks, runs
+// the providers' observations, compares them with what was declared, and
+// decides status and diagnosis.
+package runner
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"runtime"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/portcheck/portcheck/config"
+	"github.com/portcheck/portcheck/providers"
+)
+
+// Check is one planned observation and comparison.
+type Check struct {
+	Layer providers.Layer
+	// Name is the check kind: listening, firewall, selinux, connectivity,
+	// path, cloud, http, tls, grpc, banner.
+	Name     string
+	Provider string // registered provider name ("" for unimplemented layers)
+	Exec     providers.Exec
+	// From is the vantage host's name for checks that run from a vantage
+	// point ("local" for this machine); "" for server-side checks.
+	From    string
+	Target  providers.Target
+	Targets []providers.Target // server-side L1: every address of the port
+	// Skip, when non-empty, is why the check will not run (known ahead).
+	Skip string
+	// Source is where the expectation was declared (the endpoint block when
+	// the check is a default).
+	Source   hcl.Range
+	Declared bool // an expect block asked for it (not a default)
+}
+
+// EndpointPlan is the ordered list of checks of one endpoint.
+type EndpointPlan struct {
+	Endpoint *config.Endpoint
+	Checks   []*Check
+}
+
+// Name is the Terraform-style address, "endpoint.web".
+func (e *EndpointPlan) Name() string { return "endpoint." + e.Endpoint.Name }
+
+// Title is "endpoint.web (10.0.0.5:8080/tcp)".
+func (e *EndpointPlan) Title() string {
+	ep := e.Endpoint
+	addrs := targetAddresses(ep)
+	var a string
+	switch len(addrs) {
+	case 0:
+		a = "?"
+	case 1:
+		a = addrs[0].String()
+	default:
+		a = "{" + joinAddrs(addrs) + "}"
+	}
+	if addrs != nil && len(addrs) == 1 && addrs[0].Is6() {
+		a = "[" + a + "]"
+	}
+	return fmt.Sprintf("%s (%s:%s/%s)", e.Name(), a, portString(ep.Ports), ep.Protocol)
+}
+
+// Plan is every endpoint's checks, in declaration order.
+type Plan struct {
+	Endpoints []*EndpointPlan
+}
+
+// Counts returns the number of checks and how many of them will be skipped.
+func (p *Plan) Counts() (checks, skipped int) {
+	for _, e := range p.Endpoints {
+		for _, c := range e.Checks {
+			checks++
+			if c.Skip != "" {
+				skipped++
+			}
+		}
+	}
+	return
+}
+
+// Environment is what planning needs to know about the machine portcheck
+// runs on; tests pin it so plans are reproducible.
+type Environment struct {
+	GOOS       string
+	Root       bool
+	LocalAddrs []netip.Addr // addresses configured on this machine
+	// NetnsCheck reports whether a namespace path can be entered; nil means
+	// "assume yes" (used by golden tests).
+	NetnsCheck func(path string) error
+}
+
+// CurrentEnvironment reads the facts of this machine (read-only).
+func CurrentEnvironment() Environment {
+	env := Environment{GOOS: runtime.GOOS, Root: os.Geteuid() == 0, NetnsCheck: netnsCheck}
+	env.LocalAddrs = localAddrs()
+	return env
+}
+
+// PlanOptions select what to plan.
+type PlanOptions struct {
+	// Targets are `endpoint.NAME` addresses (as terraform's -target); empty = all.
+	Targets []string
+	Env     Environment
+}
+
+// ErrUnknownTarget is returned for a -target that names no endpoint.
+type ErrUnknownTarget struct{ Target string }
+
+func (e ErrUnknownTarget) Error() string {
+	return fmt.Sprintf("-target %s: no such endpoint (targets look like endpoint.NAME)", e.Target)
+}
+
+// maxChecksPerEndpoint bounds the cross product of ports, addresses and
+// vantage hosts so a typo in a range cannot plan millions of probes.
+const maxChecksPerEndpoint = 8192
+
+// BuildPlan orders the checks of every selected endpoint by layer. It only
+// reads the config and the environment; it observes nothing.
+func BuildPlan(cfg *config.Config, opts PlanOptions) (*Plan, error) {
+	selected := map[string]bool{}
+	for _, t := range opts.Targets {
+		name, ok := strings.CutPrefix(t, "endpoint.")
+		if !ok || !hasEndpoint(cfg, name) {
+			return nil, ErrUnknownTarget{t}
+		}
+		selected[name] = true
+	}
+	plan := &Plan{}
+	for _, ep := range cfg.Endpoints {
+		if len(selected) > 0 && !selected[ep.Name] {
+			continue
+		}
+		e, err := planEndpoint(ep, opts.Env)
+		if err != nil {
+			return nil, err
+		}
+		plan.Endpoints = append(plan.Endpoints, e)
+	}
+	return plan, nil
+}
+
+func hasEndpoint(cfg *config.Config, name string) bool {
+	for _, ep := range cfg.Endpoints {
+		if ep.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// vantage is one place probes are sent from.
+type vantage struct {
+	name string
+	exec providers.Exec
+	skip string
+}
+
+func planEndpoint(ep *config.Endpoint, env Environment) (*EndpointPlan, error) {
+	e := &EndpointPlan{Endpoint: ep}
+	addrs := targetAddresses(ep)
+	ports := ep.Ports
+	if ports.From == 0 {
+		ports.To = 0
+	}
+	x := ep.Expect
+	closed := ep.State == "closed"
+
+	var vantages []vantage
+	if len(ep.From) == 0 {
+		vantages = []vantage{{name: "local", exec: providers.Exec{}}}
+	}
+	for _, h := range ep.From {
+		exec, skip := hostExec(h, env)
+		if skip != "" {
+			skip = "vantage host " + h.Name + ": " + skip
+		}
+		vantages = append(vantages, vantage{name: h.Name, exec: exec, skip: skip})
+	}
+	nPorts := ports.To - ports.From + 1
+	perVantage := len(addrs) * nPorts
+	if n := perVantage * len(vantages) * (2 + countApp(x)); n > maxChecksPerEndpoint {
+		return nil, fmt.Errorf("%s: %s plans %d checks (ports × addresses × vantage hosts × layers), more than the limit of %d; split it into several endpoints",
+			config.SourceOf(ep.DeclRange), "endpoint."+ep.Name, n, maxChecksPerEndpoint)
+	}
+
+	// L1: on the server, one check per port covering every probed address.
+	serverExec, serverSkip := hostExec(ep.Host, env)
+	for port := ports.From; port <= ports.To; port++ {
+		c := &Check{Layer: providers.LayerListening, Name: "listening", Provider: "sockdiag", Exec: serverExec, Source: ep.DeclRange}
+		for _, a := range addrs {
+			c.Targets = append(c.Targets, providers.Target{Address: a.String(), Port: port, Protocol: ep.Protocol})
+		}
+		if len(c.Targets) > 0 {
+			c.Target = c.Targets[0]
+		}
+		if x.Listening != nil {
+			c.Source, c.Declared = x.Listening.DeclRange, true
+		}
+		switch {
+		case closed && x.Listening == nil:
+			c.Skip = "endpoint must be closed: judged from the vantage hosts at L4"
+		case serverSkip != "":
+			c.Skip = "host " + ep.Host.Name + ": " + serverSkip
+		default:
+			c.Skip = providerSkip(c.Provider, serverExec, env)
+		}
+		e.Checks = append(e.Checks, c)
+	}
+
+	// Layers of later versions: honest skips where the HCL asks for them.
+	for _, u := range x.Unimplemented {
+		if u.Layer < int(providers.LayerConnectivity) {
+			e.Checks = append(e.Checks, unimplemented(u))
+		}
+	}
+
+	// L4 from each vantage point to each address and port.
+	for _, v := range vantages {
+		for _, a := range addrs {
+			for port := ports.From; port <= ports.To; port++ {
+				c := &Check{
+					Layer: providers.LayerConnectivity, Name: "connectivity", Provider: "connect",
+					Exec: v.exec, From: v.name, Source: ep.DeclRange,
+					Target: providers.Target{Address: a.String(), Port: port, Protocol: ep.Protocol},
+				}
+				if x.Connectivity != nil {
+					c.Source, c.Declared = x.Connectivity.DeclRange, true
+				}
+				if closed {
+					c.Source = ep.StateRange
+				}
+				c.Skip = firstNonEmpty(v.skip, providerSkip(c.Provider, v.exec, env))
+				e.Checks = append(e.Checks, c)
+			}
+		}
+	}
+	for _, u := range x.Unimplemented {
+		if u.Layer > int(providers.LayerConnectivity) {
+			e.Checks = append(e.Checks, unimplemented(u))
+		}
+	}
+
+	// L7: only what was declared; a protocol cannot be guessed.
+	for _, app := range appChecks(x) {
+		for _, v := range vantages {
+			for _, a := range addrs {
+				for port := ports.From; port <= ports.To; port++ {
+					c := &Check{
+						Layer: providers.LayerApplication, Name: app.name, Provider: app.name,
+						Exec: v.exec, From: v.name, Source: app.decl, Declared: true,
+						Target: providers.Target{Address: a.String(), Port: port, Protocol: ep.Protocol},
+					}
+					switch {
+					case closed:
+						c.Skip = "endpoint must be closed: no application to check"
+					case ep.Protocol != "tcp":
+						c.Skip = app.name + " runs over tcp; the endpoint is " + ep.Protocol
+					default:
+						c.Skip = firstNonEmpty(v.skip, providerSkip(c.Provider, v.exec, env))
+					}
+					e.Checks = append(e.Checks, c)
+				}
+			}
+		}
+	}
+	sortByLayer(e.Checks)
+	return e, nil
+}
+
+func unimplemented(u config.Unimplemented) *Check {
+	return &Check{
+		Layer: providers.Layer(u.Layer), Name: u.Block, Source: u.DeclRange, Declared: true,
+		Skip: "not implemented in this version",
+	}
+}
+
+type appCheck struct {
+	name string
+	decl hcl.Range
+}
+
+func appChecks(x config.Expectations) []appCheck {
+	var out []appCheck
+	if x.TLS != nil {
+		out = append(out, appCheck{"tls", x.TLS.DeclRange})
+	}
+	if x.HTTP != nil {
+		out = append(out, appCheck{"http", x.HTTP.DeclRange})
+	}
+	if x.GRPC != nil {
+		out = append(out, appCheck{"grpc", x.GRPC.DeclRange})
+	}
+	if x.Banner != nil {
+		out = append(out, appCheck{"banner", x.Banner.DeclRange})
+	}
+	return out
+}
+
+func countApp(x config.Expectations) int { return len(appChecks(x)) }
+
+// sortByLayer is a stable insertion sort: checks were appended in a
+// meaningful order within each layer, which must be kept.
+func sortByLayer(cs []*Check) {
+	for i := 1; i < len(cs); i++ {
+		for j := i; j > 0 && cs[j-1].Layer > cs[j].Layer; j-- {
+			cs[j-1], cs[j] = cs[j], cs[j-1]
+		}
+	}
+}
+
+// hostExec decides where a host's local work runs, or why it cannot.
+func hostExec(h *config.Host, env Environment) (providers.Exec, string) {
+	if h.Netns != "" {
+		if env.GOOS != "linux" {
+			return providers.Exec{Host: h.Name, Netns: h.Netns}, "network namespaces need Linux (this is " + env.GOOS + ")"
+		}
+		if env.NetnsCheck != nil {
+			if err := env.NetnsCheck(h.Netns); err != nil {
+				return providers.Exec{Host: h.Name, Netns: h.Netns}, err.Error()
+			}
+		}
+		return providers.Exec{Host: h.Name, Netns: h.Netns}, ""
+	}
+	if h.Local != nil {
+		if *h.Local {
+			return providers.Exec{Host: h.Name}, ""
+		}
+		return providers.Exec{Host: h.Name}, "remote host (local = false): checks on it need an agent or ssh, not in this version"
+	}
+	for _, a := range h.Addresses {
+		if a.IsLoopback() || containsAddr(env.LocalAddrs, a) {
+			return providers.Exec{Host: h.Name}, ""
+		}
+	}
+	return providers.Exec{Host: h.Name}, "remote host (none of its addresses is on this machine; set netns or local = true): checks on it need an agent or ssh, not in this version"
+}
+
+// providerSkip is the provider's own reason it cannot run there, if any.
+func providerSkip(name string, exec providers.Exec, env Environment) string {
+	p, ok := providers.Lookup(name)
+	if !ok {
+		return "provider " + name + " is not built into this binary"
+	}
+	if env.GOOS != "" && env.GOOS != "linux" && (name == "sockdiag" || exec.Netns != "") {
+		return name + " needs Linux (this is " + env.GOOS + ")"
+	}
+	if env.NetnsCheck == nil {
+		return "" // pinned environment (tests): do not look at the machine
+	}
+	if err := p.Available(exec); err != nil {
+		return err.Error()
+	}
+	return ""
+}
+
+func targetAddresses(ep *config.Endpoint) []netip.Addr {
+	if ep.Address.IsValid() {
+		return []netip.Addr{ep.Address}
+	}
+	if ep.Host == nil {
+		return nil
+	}
+	return ep.Host.Addresses
+}
+
+func containsAddr(list []netip.Addr, a netip.Addr) bool {
+	a = a.Unmap()
+	for _, b := range list {
+		if b.Unmap() == a {
+			return true
+		}
+	}
+	return false
+}
+
+func joinAddrs(as []netip.Addr) string {
+	s := make([]string, len(as))
+	for i, a := range as {
+		s[i] = a.String()
+	}
+	return strings.Join(s, ",")
+}
+
+func portString(p config.PortRange) string {
+	if p.To > p.From {
+		return fmt.Sprintf("%d-%d", p.From, p.To)
+	}
+	return fmt.Sprint(p.From)
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}

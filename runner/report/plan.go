@@ -1,0 +1,58 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/portcheck/portcheck/config"
+	"github.com/portcheck/portcheck/runner"
+)
+
+// WritePlan prints the plan in Terraform's grammar: a legend of the symbols
+// in use, one header per endpoint, one line per check with its provider
+// and where it runs, skips with their reason, and a closing count.
+func WritePlan(w io.Writer, p *runner.Plan, s Style) {
+	checks, skipped := p.Counts()
+	var legend []string
+	if checks > skipped {
+		legend = append(legend, "  "+s.paint(ansiGreen, "+")+" check")
+	}
+	if skipped > 0 {
+		legend = append(legend, "  "+s.paint(ansiDim, "−")+" skip (with the reason)")
+	}
+	if len(legend) > 0 {
+		fmt.Fprintf(w, "portcheck will run the following checks. Symbols:\n%s\n\n", strings.Join(legend, "\n"))
+	}
+	for _, e := range p.Endpoints {
+		fmt.Fprintf(w, "  %s\n", s.paint(ansiBold, "# "+e.Title()))
+		for _, c := range e.Checks {
+			label := runner.LayerName(c.Layer)
+			if c.Layer == 7 {
+				label = "L7 " + c.Name
+			}
+			src := ""
+			if c.Declared {
+				src = " (declared at " + config.SourceOf(c.Source) + ")"
+			}
+			if c.Skip != "" {
+				fmt.Fprintf(w, "  %s %s\n", s.paint(ansiDim, "−"), s.paint(ansiDim, fmt.Sprintf("%-17s skip: %s%s", label, c.Skip, src)))
+				continue
+			}
+			fmt.Fprintf(w, "  %s %-17s %s%s\n", s.paint(ansiGreen, "+"), label, planWhat(c), src)
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintf(w, "Plan: %d checks on %d endpoints, %d skipped.\n", checks, len(p.Endpoints), skipped)
+}
+
+func planWhat(c *runner.Check) string {
+	if c.From == "" {
+		var addrs []string
+		for _, t := range c.Targets {
+			addrs = append(addrs, t.Address)
+		}
+		return fmt.Sprintf("%s on %s: %s/%d serves %s", c.Provider, c.Exec, c.Target.Protocol, c.Target.Port, strings.Join(addrs, ", "))
+	}
+	return fmt.Sprintf("%s from %s (%s) → %s/%s", c.Provider, c.From, c.Exec, hostPort(c.Target), c.Target.Protocol)
+}

@@ -1,0 +1,89 @@
+// Package report renders plans and verify results: text (a Terraform-like
+// ladder), JSON (the versioned contract) and JUnit XML.
+package report
+
+import (
+	"github.com/portcheck/portcheck/runner"
+)
+
+// Reporter receives a plan, then one result per endpoint as it finishes,
+// then the summary; Finish returns the exit code.
+type Reporter interface {
+	Start(plan *runner.Plan)
+	Endpoint(er *runner.EndpointResult)
+	Finish(sum runner.Summary) (int, error)
+}
+
+// Multi fans out to several reporters (e.g. text on stdout and JUnit to a
+// file); the exit code is the first non-zero one, the error the first one.
+type Multi []Reporter
+
+func (m Multi) Start(p *runner.Plan) {
+	for _, r := range m {
+		r.Start(p)
+	}
+}
+
+func (m Multi) Endpoint(er *runner.EndpointResult) {
+	for _, r := range m {
+		r.Endpoint(er)
+	}
+}
+
+func (m Multi) Finish(sum runner.Summary) (int, error) {
+	code, var1 := sum.ExitCode(), error(nil)
+	for _, r := range m {
+		c, err := r.Finish(sum)
+		if c != 0 && code == 0 {
+			code = c
+		}
+		if err != nil && var1 == nil {
+			var1 = err
+		}
+	}
+	return code, var1
+}
+
+// inPlanOrder re-orders endpoints that finish in any order into plan order,
+// releasing each as soon as all before it are done, so streaming output is
+// deterministic.
+type inPlanOrder struct {
+	index   map[*runner.EndpointPlan]int
+	pending map[int]*runner.EndpointResult
+	next    int
+}
+
+func newInPlanOrder(p *runner.Plan) *inPlanOrder {
+	o := &inPlanOrder{index: map[*runner.EndpointPlan]int{}, pending: map[int]*runner.EndpointResult{}}
+	for i, e := range p.Endpoints {
+		o.index[e] = i
+	}
+	return o
+}
+
+// add stores er and returns the results now ready, in order.
+func (o *inPlanOrder) add(er *runner.EndpointResult) []*runner.EndpointResult {
+	o.pending[o.index[er.Plan]] = er
+	var out []*runner.EndpointResult
+	for {
+		r, ok := o.pending[o.next]
+		if !ok {
+			return out
+		}
+		delete(o.pending, o.next)
+		o.next++
+		out = append(out, r)
+	}
+}
+
+// rest returns what is still held back (after an interruption), in order.
+func (o *inPlanOrder) rest() []*runner.EndpointResult {
+	var out []*runner.EndpointResult
+	for i := o.next; len(o.pending) > 0; i++ {
+		if r, ok := o.pending[i]; ok {
+			out = append(out, r)
+			delete(o.pending, i)
+		}
+	}
+	return out
+}

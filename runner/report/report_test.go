@@ -1,0 +1,168 @@
+package report_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"flag"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/portcheck/portcheck/config"
+	"github.com/portcheck/portcheck/providers/probe"
+	"github.com/portcheck/portcheck/runner"
+	"github.com/portcheck/portcheck/runner/report"
+
+	_ "github.com/portcheck/portcheck/providers/all"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// outcome assigns a recorded result to every check of a plan: the
+// reporters are tested on fixed results, the runner elsewhere.
+type outcome func(c *runner.Check) *runner.Result
+
+var outcomes = map[string]outcome{
+	"healthy": func(c *runner.Check) *runner.Result {
+		r := &runner.Result{Check: c, Status: runner.StatusPass, Duration: 1500 * time.Microsecond}
+		switch {
+		case c.Skip != "":
+			r.Status, r.Summary = runner.StatusSkip, c.Skip
+		case c.Name == "listening":
+			r.Summary = "nginx (pid 412) on 0.0.0.0:8080"
+		case c.Name == "connectivity" && c.Target.Port == 6379:
+			r.Summary = "refused from client (TCP RST from 10.20.0.5:6379)"
+			r.Evidence = probe.Outcome{State: probe.StateRefused, Detail: "TCP RST from 10.20.0.5:6379", Attempts: 1}
+		case c.Name == "connectivity":
+			r.Summary = "open from client in 0.3 ms"
+			r.Evidence = probe.Outcome{State: probe.StateOpen, RTTms: 0.3, Attempts: 1}
+		case c.Name == "http":
+			r.Summary = "http://10.20.0.5:8080/healthz answered 200 OK"
+		}
+		return r
+	},
+	"broken": func(c *runner.Check) *runner.Result {
+		r := &runner.Result{Check: c, Status: runner.StatusPass, Duration: 2 * time.Second}
+		switch {
+		case c.Skip != "":
+			r.Status, r.Summary = runner.StatusSkip, c.Skip
+		case c.Name == "listening":
+			r.Summary = "nginx (pid 412) on 0.0.0.0:8080"
+		case c.Name == "connectivity" && c.Target.Port == 6379:
+			r.Status, r.Cause = runner.StatusFail, runner.CauseUnexpectedlyOpen
+			r.Summary = "10.20.0.5:6379/tcp is open from client, but it is declared closed"
+			r.Hint = "stop the service on port 6379 or block it"
+			r.Evidence = probe.Outcome{State: probe.StateOpen, RTTms: 0.2, Attempts: 1}
+			r.Expected = map[string]string{"state": "closed"}
+		case c.Name == "connectivity":
+			r.Status, r.Cause = runner.StatusFail, runner.CauseFiltered
+			r.Summary = "filtered from client: no answer to 2 SYNs within 1s each"
+			r.Hint = "packets to port 8080 are dropped silently: open it in the server's firewall"
+			r.Evidence = probe.Outcome{State: probe.StateFiltered, Attempts: 2, Detail: "no answer to 2 SYNs within 1s each"}
+			r.Expected = map[string]string{"state": "open"}
+		case c.Name == "http":
+			r.Status, r.Summary = runner.StatusSkip, "blocked by L4 connectivity"
+		}
+		return r
+	},
+}
+
+func TestReportGoldens(t *testing.T) {
+	fixtures, _ := filepath.Glob("testdata/fixtures/*.pc.hcl")
+	for _, f := range fixtures {
+		cfg, diags := config.Load(f, config.Options{})
+		if diags.HasErrors() {
+			t.Fatalf("%s: %v", f, diags)
+		}
+		env := runner.Environment{GOOS: "linux", Root: true, LocalAddrs: []netip.Addr{netip.MustParseAddr("127.0.0.1")}}
+		plan, err := runner.BuildPlan(cfg, runner.PlanOptions{Env: env})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, oc := range outcomes {
+			t.Run(name, func(t *testing.T) {
+				var results []*runner.EndpointResult
+				for _, e := range plan.Endpoints {
+					er := &runner.EndpointResult{Plan: e}
+					for _, c := range e.Checks {
+						er.Results = append(er.Results, oc(c))
+					}
+					er.Diagnosis = runner.Diagnose(er.Results)
+					results = append(results, er)
+				}
+				for _, format := range []string{"txt", "json", "xml"} {
+					var buf bytes.Buffer
+					var rep report.Reporter
+					switch format {
+					case "txt":
+						rep = &report.Text{W: &buf}
+					case "json":
+						rep = &report.JSON{W: &buf}
+					case "xml":
+						rep = &report.JUnit{W: &buf}
+					}
+					rep.Start(plan)
+					var sum runner.Summary
+					sum.Planned = len(results)
+					// Deliver out of order: reporters must restore plan order.
+					for i := len(results) - 1; i >= 0; i-- {
+						sum.Add(results[i])
+						rep.Endpoint(results[i])
+					}
+					code, err := rep.Finish(sum)
+					if err != nil {
+						t.Fatal(err)
+					}
+					out := stripDurations(buf.Bytes())
+					golden := fmt.Sprintf("testdata/out_%s.%d.%s", name, code, format)
+					compareGolden(t, golden, out)
+					switch format {
+					case "json":
+						var doc map[string]any
+						if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
+							t.Errorf("invalid JSON: %v", err)
+						}
+						if doc["version"] != float64(1) {
+							t.Errorf("JSON version = %v, want 1", doc["version"])
+						}
+					case "xml":
+						var v any
+						if err := xml.Unmarshal(buf.Bytes(), &v); err != nil {
+							t.Errorf("invalid XML: %v", err)
+						}
+					}
+				}
+			})
+		}
+	}
+}
+
+var durationRe = regexp.MustCompile(`("duration_ms": )[0-9.]+|( time=")[0-9.]+`)
+
+func stripDurations(b []byte) []byte {
+	return durationRe.ReplaceAll(b, []byte("${1}${2}0"))
+}
+
+func compareGolden(t *testing.T, golden string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if diff := cmp.Diff(string(want), string(got)); diff != "" {
+		t.Errorf("%s mismatch (-want +got):\n%s", golden, diff)
+	}
+}

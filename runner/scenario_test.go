@@ -1,0 +1,308 @@
+package runner_test
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/portcheck/portcheck/config"
+	"github.com/portcheck/portcheck/internal/lab"
+	"github.com/portcheck/portcheck/internal/testcert"
+	"github.com/portcheck/portcheck/providers"
+	"github.com/portcheck/portcheck/runner"
+
+	_ "github.com/portcheck/portcheck/providers/all"
+)
+
+// scenario is one lab setup and the diagnosis portcheck must reach.
+type scenario struct {
+	name string
+	// setup starts listeners / loads rules on the server and returns the
+	// endpoint body (HCL attributes and expect blocks after host/from).
+	setup     func(t *testing.T, server *lab.Host) string
+	allLayers bool
+	wantLayer providers.Layer
+	wantCause string
+	// wantStatuses pins "L<n> check" -> status for checks that must have it.
+	wantStatuses map[string]runner.Status
+}
+
+func serveHTTP(t *testing.T, ln net.Listener, status int, body string) {
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(status)
+		fmt.Fprint(w, body)
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+}
+
+func TestScenarios(t *testing.T) {
+	lab.Require(t, "ip", "nft")
+	ca := testcert.NewCA(t, "portcheck test CA")
+	caFile := ca.WriteCA(t)
+
+	scenarios := []scenario{
+		{
+			name: "healthy",
+			setup: func(t *testing.T, s *lab.Host) string {
+				serveHTTP(t, s.Listener("tcp4", "0.0.0.0:8080"), 200, "ok")
+				return `port = 8080
+				expect {
+				  http { path = "/healthz"  body = "^ok$" }
+				}`
+			},
+			wantLayer: 0, wantCause: runner.CauseOK,
+			wantStatuses: map[string]runner.Status{"L1 listening": runner.StatusPass, "L4 connectivity": runner.StatusPass, "L7 http": runner.StatusPass},
+		},
+		{
+			name:      "not listening",
+			setup:     func(t *testing.T, s *lab.Host) string { return `port = 8080` },
+			wantLayer: 1, wantCause: runner.CauseNotListening,
+			wantStatuses: map[string]runner.Status{"L4 connectivity": runner.StatusSkip},
+		},
+		{
+			name: "bound to 127.0.0.1 only",
+			setup: func(t *testing.T, s *lab.Host) string {
+				s.ListenTCP("tcp4", "127.0.0.1:8080")
+				return `port = 8080`
+			},
+			wantLayer: 1, wantCause: runner.CauseLoopbackOnly,
+		},
+		{
+			name: "port-prefix trap: 808 listening, 8080 declared",
+			setup: func(t *testing.T, s *lab.Host) string {
+				s.ListenTCP("tcp4", "0.0.0.0:808")
+				return `port = 8080`
+			},
+			wantLayer: 1, wantCause: runner.CauseNotListening,
+		},
+		{
+			name: "dual-stack socket on :: serves IPv4",
+			setup: func(t *testing.T, s *lab.Host) string {
+				s.ListenTCP("tcp", ":8080") // Go clears IPV6_V6ONLY for "tcp" wildcard listeners
+				return `port = 8080`
+			},
+			wantLayer: 0, wantCause: runner.CauseOK,
+		},
+		{
+			name: "dropped by nft: filtered",
+			setup: func(t *testing.T, s *lab.Host) string {
+				s.ListenTCP("tcp4", "0.0.0.0:8080")
+				s.NFT("table inet pc { chain input { type filter hook input priority 0; policy accept; tcp dport 8080 drop; } }")
+				return `port = 8080
+				timeout = "300ms"
+				retries = 0`
+			},
+			wantLayer: 4, wantCause: runner.CauseFiltered,
+		},
+		{
+			name: "rejected with tcp reset",
+			setup: func(t *testing.T, s *lab.Host) string {
+				s.ListenTCP("tcp4", "0.0.0.0:8080")
+				s.NFT("table inet pc { chain input { type filter hook input priority 0; policy accept; tcp dport 8080 reject with tcp reset; } }")
+				return `port = 8080`
+			},
+			wantLayer: 4, wantCause: runner.CauseRefused,
+		},
+		{
+			name: "rejected with icmp admin-prohibited",
+			setup: func(t *testing.T, s *lab.Host) string {
+				s.ListenTCP("tcp4", "0.0.0.0:8080")
+				s.NFT("table inet pc { chain input { type filter hook input priority 0; policy accept; tcp dport 8080 reject with icmp type admin-prohibited; } }")
+				return `port = 8080`
+			},
+			wantLayer: 4, wantCause: runner.CauseUnreachable,
+		},
+		{
+			name: "HTTP 503 where 200 is declared",
+			setup: func(t *testing.T, s *lab.Host) string {
+				serveHTTP(t, s.Listener("tcp4", "0.0.0.0:8080"), 503, "down for maintenance")
+				return `port = 8080
+				expect {
+				  http { path = "/" }
+				}`
+			},
+			wantLayer: 7, wantCause: runner.CauseAppMismatch,
+		},
+		{
+			name: "TLS expired certificate",
+			setup: func(t *testing.T, s *lab.Host) string {
+				cert := ca.Expired(t, "web.example")
+				serveTLS(t, s, cert)
+				return fmt.Sprintf(`port = 8443
+				expect {
+				  tls { server_name = "web.example"  ca_file = %q }
+				}`, caFile)
+			},
+			wantLayer: 7, wantCause: runner.CauseTLSError,
+		},
+		{
+			name: "TLS wrong SNI",
+			setup: func(t *testing.T, s *lab.Host) string {
+				serveTLS(t, s, ca.Valid(t, "web.example"))
+				return fmt.Sprintf(`port = 8443
+				expect {
+				  tls { server_name = "api.example"  ca_file = %q }
+				}`, caFile)
+			},
+			wantLayer: 7, wantCause: runner.CauseTLSError,
+		},
+		{
+			name: "TLS valid",
+			setup: func(t *testing.T, s *lab.Host) string {
+				serveTLS(t, s, ca.Valid(t, "web.example"))
+				return fmt.Sprintf(`port = 8443
+				expect {
+				  tls { server_name = "web.example"  ca_file = %q  min_days_valid = 30 }
+				}`, caFile)
+			},
+			wantLayer: 0, wantCause: runner.CauseOK,
+		},
+		{
+			name: "gRPC NOT_SERVING",
+			setup: func(t *testing.T, s *lab.Host) string {
+				ln := s.Listener("tcp4", "0.0.0.0:9090")
+				gs := grpc.NewServer()
+				hs := health.NewServer()
+				hs.SetServingStatus("shop.Cart", healthpb.HealthCheckResponse_NOT_SERVING)
+				healthpb.RegisterHealthServer(gs, hs)
+				go gs.Serve(ln)
+				t.Cleanup(gs.Stop)
+				return `port = 9090
+				expect {
+				  grpc { service = "shop.Cart" }
+				}`
+			},
+			wantLayer: 7, wantCause: runner.CauseAppMismatch,
+		},
+		{
+			name:      "UDP closed port",
+			setup:     func(t *testing.T, s *lab.Host) string { return `port = 5353
+			protocol = "udp"` },
+			allLayers: true,
+			wantLayer: 1, wantCause: runner.CauseNotListening,
+			// With -all-layers the probe still runs: ICMP port unreachable.
+			wantStatuses: map[string]runner.Status{"L4 connectivity": runner.StatusFail},
+		},
+		{
+			name: "UDP open (echo)",
+			setup: func(t *testing.T, s *lab.Host) string {
+				s.ListenUDP("udp4", "0.0.0.0:5353")
+				return `port = 5353
+				protocol = "udp"`
+			},
+			wantLayer: 0, wantCause: runner.CauseOK,
+		},
+		{
+			name: "declared closed but open",
+			setup: func(t *testing.T, s *lab.Host) string {
+				s.ListenTCP("tcp4", "0.0.0.0:6379")
+				return `port = 6379
+				state = "closed"`
+			},
+			wantLayer: 4, wantCause: runner.CauseUnexpectedlyOpen,
+		},
+		{
+			name:      "declared closed and closed",
+			setup:     func(t *testing.T, s *lab.Host) string { return `port = 6379
+			state = "closed"` },
+			wantLayer: 0, wantCause: runner.CauseOK,
+		},
+		{
+			name: "wrong process",
+			setup: func(t *testing.T, s *lab.Host) string {
+				s.ListenTCP("tcp4", "0.0.0.0:8080") // held by the test binary itself
+				return `port = 8080
+				expect {
+				  listening { process = "nginx" }
+				}`
+			},
+			wantLayer: 1, wantCause: runner.CauseWrongProcess,
+		},
+	}
+
+	for _, sc := range scenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			l := lab.New(t)
+			client, server := l.Pair()
+			body := sc.setup(t, server)
+			src := fmt.Sprintf(`
+host "server" {
+  address = %q
+  netns   = %q
+}
+host "client" {
+  address = %q
+  netns   = %q
+}
+endpoint "svc" {
+  host = host.server
+  from = [host.client]
+  %s
+}
+`, server.Addr(), server.Path(), client.Addr(), client.Path(), body)
+			er := verifyOne(t, src, sc.allLayers)
+			d := er.Diagnosis
+			if d.Layer != sc.wantLayer || d.Cause != sc.wantCause {
+				t.Errorf("diagnosis = L%d %s (%s), want L%d %s\n%s", d.Layer, d.Cause, d.Summary, sc.wantLayer, sc.wantCause, dump(er))
+			}
+			for check, want := range sc.wantStatuses {
+				got := statusOf(er, check)
+				if got != want {
+					t.Errorf("%s status = %q, want %q\n%s", check, got, want, dump(er))
+				}
+			}
+		})
+	}
+}
+
+func serveTLS(t *testing.T, s *lab.Host, cert tls.Certificate) {
+	ln := tls.NewListener(s.Listener("tcp4", "0.0.0.0:8443"), &tls.Config{Certificates: []tls.Certificate{cert}})
+	serveHTTP(t, ln, 200, "secure")
+}
+
+func verifyOne(t *testing.T, src string, allLayers bool) *runner.EndpointResult {
+	t.Helper()
+	cfg, diags := config.LoadSources(map[string][]byte{"lab.pc.hcl": []byte(src)}, config.Options{})
+	if diags.HasErrors() {
+		t.Fatalf("config: %v\n%s", diags, src)
+	}
+	plan, err := runner.BuildPlan(cfg, runner.PlanOptions{Env: runner.CurrentEnvironment()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var got []*runner.EndpointResult
+	runner.Verify(ctx, plan, runner.Options{AllLayers: allLayers}, func(er *runner.EndpointResult) { got = append(got, er) })
+	if len(got) != 1 {
+		t.Fatalf("got %d endpoint results, want 1", len(got))
+	}
+	return got[0]
+}
+
+func statusOf(er *runner.EndpointResult, check string) runner.Status {
+	for _, r := range er.Results {
+		if fmt.Sprintf("L%d %s", int(r.Check.Layer), r.Check.Name) == check {
+			return r.Status
+		}
+	}
+	return ""
+}
+
+func dump(er *runner.EndpointResult) string {
+	var b strings.Builder
+	for _, r := range er.Results {
+		fmt.Fprintf(&b, "  L%d %-12s %-5s %s\n", int(r.Check.Layer), r.Check.Name, r.Status, r.Summary)
+	}
+	return b.String()
+}

@@ -1,0 +1,181 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/portcheck/portcheck/providers"
+)
+
+// Options tune a verify run.
+type Options struct {
+	// Parallelism bounds how many endpoints run at once (default 10).
+	Parallelism int
+	// AllLayers runs layers above a failed one instead of marking them
+	// "blocked by L<n>".
+	AllLayers bool
+	// Now is the clock for evaluation (certificate days left); nil = time.Now.
+	Now func() time.Time
+}
+
+// Verify runs the plan. Endpoints run concurrently, the checks of one
+// endpoint in layer order. emit is called once per finished endpoint, from
+// one goroutine at a time, in completion order. On cancellation it stops
+// starting work, lets running observations end (they honour ctx), and
+// returns a summary marked interrupted.
+func Verify(ctx context.Context, plan *Plan, opts Options, emit func(*EndpointResult)) Summary {
+	if opts.Parallelism <= 0 {
+		opts.Parallelism = 10
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	v := &verifier{opts: opts, snapshots: map[string]*snapshot{}}
+	sum := Summary{Planned: len(plan.Endpoints)}
+	for _, e := range plan.Endpoints {
+		_ = e
+		sum.Endpoints++
+	}
+
+	jobs := make(chan *EndpointPlan)
+	results := make(chan *EndpointResult)
+	var wg sync.WaitGroup
+	workers := min(opts.Parallelism, len(plan.Endpoints))
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for e := range jobs {
+				results <- v.endpoint(ctx, e)
+			}
+		}()
+	}
+	go func() {
+		defer close(jobs)
+		for _, e := range plan.Endpoints {
+			select {
+			case jobs <- e:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	go func() { wg.Wait(); close(results) }()
+
+	for er := range results {
+		if er == nil {
+			continue // cancelled before it finished
+		}
+		sum.Add(er)
+		if emit != nil {
+			emit(er)
+		}
+	}
+	if ctx.Err() != nil && sum.Finished < sum.Planned {
+		sum.Interrupted = true
+	}
+	return sum
+}
+
+type verifier struct {
+	opts      Options
+	mu        sync.Mutex
+	snapshots map[string]*snapshot // L1 socket tables, one per host namespace per run
+}
+
+// endpoint runs one endpoint's checks in order; nil when cancelled midway.
+func (v *verifier) endpoint(ctx context.Context, e *EndpointPlan) *EndpointResult {
+	start := time.Now()
+	er := &EndpointResult{Plan: e}
+	for _, c := range e.Checks {
+		if ctx.Err() != nil {
+			return nil
+		}
+		var r *Result
+		if c.Skip != "" {
+			r = &Result{Check: c, Status: StatusSkip, Summary: c.Skip}
+		} else if b := blocker(er.Results, c); b != nil && !v.opts.AllLayers {
+			r = &Result{Check: c, Status: StatusSkip, Summary: fmt.Sprintf("blocked by L%d %s", int(b.Check.Layer), b.Check.Name)}
+		} else {
+			t0 := time.Now()
+			r = v.run(ctx, e, c)
+			if ctx.Err() != nil {
+				return nil // an observation cut short by Ctrl-C is no result
+			}
+			r.Duration = time.Since(t0)
+		}
+		er.Results = append(er.Results, r)
+	}
+	er.Diagnosis = Diagnose(er.Results)
+	er.Duration = time.Since(start)
+	return er
+}
+
+// blocker returns the failed lower-layer result that c depends on: a
+// server-side failure blocks every check of the same port; a failure seen
+// from a vantage point blocks the checks above it from that same point.
+func blocker(done []*Result, c *Check) *Result {
+	for _, r := range done {
+		if r.Status != StatusFail || r.Check.Layer >= c.Layer {
+			continue
+		}
+		rc := r.Check
+		if rc.From == "" && rc.Target.Port == c.Target.Port {
+			return r
+		}
+		if rc.From != "" && rc.From == c.From && rc.Target == c.Target {
+			return r
+		}
+	}
+	return nil
+}
+
+// run observes and evaluates one check.
+func (v *verifier) run(ctx context.Context, e *EndpointPlan, c *Check) *Result {
+	ep := e.Endpoint
+	if c.Layer == providers.LayerListening {
+		snap := v.snapshot(ctx, c)
+		if snap.err != nil {
+			return errorResult(c, "reading the socket table", snap.err)
+		}
+		return evalListening(c, ep, snap)
+	}
+	p, ok := providers.Lookup(c.Provider)
+	if !ok {
+		return &Result{Check: c, Status: StatusError, Summary: "provider " + c.Provider + " is not built into this binary"}
+	}
+	params, err := paramsFor(c, ep)
+	if err != nil {
+		return errorResult(c, "preparing the check", err)
+	}
+	facts, err := p.Observe(ctx, providers.Request{Exec: c.Exec, Target: c.Target, Params: params})
+	if err != nil {
+		return errorResult(c, "observing", err)
+	}
+	switch c.Layer {
+	case providers.LayerConnectivity:
+		return evalConnectivity(c, ep, facts)
+	case providers.LayerApplication:
+		return evalApp(c, ep, facts, v.opts.Now())
+	}
+	return &Result{Check: c, Status: StatusError, Summary: fmt.Sprintf("no evaluator for layer %d", c.Layer)}
+}
+
+func errorResult(c *Check, doing string, err error) *Result {
+	return &Result{Check: c, Status: StatusError, Summary: doing + ": " + err.Error()}
+}
+
+// snapshot returns the host's socket table, observed once per run.
+func (v *verifier) snapshot(ctx context.Context, c *Check) *snapshot {
+	v.mu.Lock()
+	s, ok := v.snapshots[c.Exec.Netns]
+	if !ok {
+		s = &snapshot{}
+		v.snapshots[c.Exec.Netns] = s
+	}
+	v.mu.Unlock()
+	s.once.Do(func() { s.load(ctx, c.Exec) })
+	return s
+}
