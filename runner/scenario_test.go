@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"strings"
@@ -37,7 +39,7 @@ type scenario struct {
 }
 
 func serveHTTP(t *testing.T, ln net.Listener, status int, body string) {
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := &http.Server{ErrorLog: log.New(io.Discard, "", 0), Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(status)
 		fmt.Fprint(w, body)
 	})}
@@ -57,7 +59,10 @@ func TestScenarios(t *testing.T) {
 				serveHTTP(t, s.Listener("tcp4", "0.0.0.0:8080"), 200, "ok")
 				return `port = 8080
 				expect {
-				  http { path = "/healthz"  body = "^ok$" }
+				  http {
+				    path = "/healthz"
+				    body = "^ok$"
+				  }
 				}`
 			},
 			wantLayer: 0, wantCause: runner.CauseOK,
@@ -97,7 +102,7 @@ func TestScenarios(t *testing.T) {
 			name: "dropped by nft: filtered",
 			setup: func(t *testing.T, s *lab.Host) string {
 				s.ListenTCP("tcp4", "0.0.0.0:8080")
-				s.NFT("table inet pc { chain input { type filter hook input priority 0; policy accept; tcp dport 8080 drop; } }")
+				s.NFT(nftInput("tcp dport 8080 drop"))
 				return `port = 8080
 				timeout = "300ms"
 				retries = 0`
@@ -108,7 +113,7 @@ func TestScenarios(t *testing.T) {
 			name: "rejected with tcp reset",
 			setup: func(t *testing.T, s *lab.Host) string {
 				s.ListenTCP("tcp4", "0.0.0.0:8080")
-				s.NFT("table inet pc { chain input { type filter hook input priority 0; policy accept; tcp dport 8080 reject with tcp reset; } }")
+				s.NFT(nftInput("tcp dport 8080 reject with tcp reset"))
 				return `port = 8080`
 			},
 			wantLayer: 4, wantCause: runner.CauseRefused,
@@ -117,7 +122,7 @@ func TestScenarios(t *testing.T) {
 			name: "rejected with icmp admin-prohibited",
 			setup: func(t *testing.T, s *lab.Host) string {
 				s.ListenTCP("tcp4", "0.0.0.0:8080")
-				s.NFT("table inet pc { chain input { type filter hook input priority 0; policy accept; tcp dport 8080 reject with icmp type admin-prohibited; } }")
+				s.NFT(nftInput("tcp dport 8080 reject with icmp type admin-prohibited"))
 				return `port = 8080`
 			},
 			wantLayer: 4, wantCause: runner.CauseUnreachable,
@@ -140,7 +145,10 @@ func TestScenarios(t *testing.T) {
 				serveTLS(t, s, cert)
 				return fmt.Sprintf(`port = 8443
 				expect {
-				  tls { server_name = "web.example"  ca_file = %q }
+				  tls {
+				    server_name = "web.example"
+				    ca_file = %q
+				  }
 				}`, caFile)
 			},
 			wantLayer: 7, wantCause: runner.CauseTLSError,
@@ -151,7 +159,10 @@ func TestScenarios(t *testing.T) {
 				serveTLS(t, s, ca.Valid(t, "web.example"))
 				return fmt.Sprintf(`port = 8443
 				expect {
-				  tls { server_name = "api.example"  ca_file = %q }
+				  tls {
+				    server_name = "api.example"
+				    ca_file = %q
+				  }
 				}`, caFile)
 			},
 			wantLayer: 7, wantCause: runner.CauseTLSError,
@@ -162,7 +173,11 @@ func TestScenarios(t *testing.T) {
 				serveTLS(t, s, ca.Valid(t, "web.example"))
 				return fmt.Sprintf(`port = 8443
 				expect {
-				  tls { server_name = "web.example"  ca_file = %q  min_days_valid = 30 }
+				  tls {
+				    server_name = "web.example"
+				    ca_file = %q
+				    min_days_valid = 30
+				  }
 				}`, caFile)
 			},
 			wantLayer: 0, wantCause: runner.CauseOK,
@@ -263,6 +278,11 @@ endpoint "svc" {
 			}
 		})
 	}
+}
+
+// nftInput is a ruleset whose input chain accepts all but the given rule.
+func nftInput(rule string) string {
+	return "table inet pc {\n  chain input {\n    type filter hook input priority 0; policy accept;\n    " + rule + "\n  }\n}\n"
 }
 
 func serveTLS(t *testing.T, s *lab.Host, cert tls.Certificate) {

@@ -60,6 +60,7 @@ host "container" {
 endpoint "case3_container_inside" {
   host = host.container
   port = 80
+  from = [host.web]
 
   expect {
     listening {}

@@ -5,7 +5,9 @@ package netns
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"runtime"
@@ -62,7 +64,12 @@ func Check(path string) error {
 		return nil
 	}
 	fi, err := os.Stat(path)
-	if err != nil {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("network namespace %s does not exist", path)
+	case errors.Is(err, fs.ErrPermission):
+		return fmt.Errorf("network namespace %s is not accessible (permission denied)", path)
+	case err != nil:
 		return fmt.Errorf("network namespace %s: %w", path, err)
 	}
 	if fi.IsDir() {

@@ -2,6 +2,7 @@ package sockets
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/netip"
 	"os"
 	"testing"
@@ -177,4 +178,13 @@ func TestParseSocketLink(t *testing.T) {
 			t.Errorf("parseSocketLink(%q) = %d, %v; want %d, %v", tt.link, ino, ok, tt.ino, tt.ok)
 		}
 	}
+}
+
+func Example_serves() {
+	dual := Socket{Protocol: "tcp", Family: "inet6", Address: netip.IPv6Unspecified(), Port: 8080}
+	v6only := dual
+	v6only.V6Only = true
+	v4 := netip.MustParseAddr("10.0.0.5")
+	fmt.Println(dual.Serves(v4), v6only.Serves(v4))
+	// Output: true false
 }
