@@ -200,9 +200,11 @@ func TestScenarios(t *testing.T) {
 			wantLayer: 7, wantCause: runner.CauseAppMismatch,
 		},
 		{
-			name:      "UDP closed port",
-			setup:     func(t *testing.T, s *lab.Host) string { return `port = 5353
-			protocol = "udp"` },
+			name: "UDP closed port",
+			setup: func(t *testing.T, s *lab.Host) string {
+				return `port = 5353
+			protocol = "udp"`
+			},
 			allLayers: true,
 			wantLayer: 1, wantCause: runner.CauseNotListening,
 			// With -all-layers the probe still runs: ICMP port unreachable.
@@ -227,9 +229,11 @@ func TestScenarios(t *testing.T) {
 			wantLayer: 4, wantCause: runner.CauseUnexpectedlyOpen,
 		},
 		{
-			name:      "declared closed and closed",
-			setup:     func(t *testing.T, s *lab.Host) string { return `port = 6379
-			state = "closed"` },
+			name: "declared closed and closed",
+			setup: func(t *testing.T, s *lab.Host) string {
+				return `port = 6379
+			state = "closed"`
+			},
 			wantLayer: 0, wantCause: runner.CauseOK,
 		},
 		{
