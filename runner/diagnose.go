@@ -17,7 +17,7 @@ func Diagnose(results []*Result) Diagnosis {
 			}
 		}
 	}
-	d := Diagnosis{Cause: CauseOK, Summary: "reachable as declared"}
+	d := Diagnosis{Cause: CauseOK, Summary: "everything as declared"}
 	var errs []*Result
 	for _, r := range results {
 		if r.Status == StatusError {

@@ -330,3 +330,55 @@ func dump(er *runner.EndpointResult) string {
 	}
 	return b.String()
 }
+
+// Ctrl-C: Verify stops promptly, reports nothing half-done, and marks the
+// run interrupted.
+func TestVerifyInterrupted(t *testing.T) {
+	lab.Require(t, "ip", "nft")
+	l := lab.New(t)
+	client, server := l.Pair()
+	server.NFT(nftInput("tcp dport 8080 drop"))
+	src := fmt.Sprintf(`
+host "server" {
+  address = %q
+  netns   = %q
+}
+host "client" {
+  address = %q
+  netns   = %q
+}
+endpoint "a" {
+  host    = host.server
+  from    = [host.client]
+  port    = 8080
+  state   = "closed"
+  timeout = "10s"
+}
+endpoint "b" {
+  host    = host.server
+  from    = [host.client]
+  port    = 8080
+  state   = "closed"
+  timeout = "10s"
+}
+`, server.Addr(), server.Path(), client.Addr(), client.Path())
+	cfg, diags := config.LoadSources(map[string][]byte{"lab.pc.hcl": []byte(src)}, config.Options{})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	plan, err := runner.BuildPlan(cfg, runner.PlanOptions{Env: runner.CurrentEnvironment()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	var emitted int
+	sum := runner.Verify(ctx, plan, runner.Options{Parallelism: 1}, func(*runner.EndpointResult) { emitted++ })
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("Verify took %v after cancellation", took)
+	}
+	if !sum.Interrupted || emitted != 0 || sum.Finished != 0 || sum.ExitCode() != 1 {
+		t.Errorf("summary %+v, emitted %d: want interrupted with nothing finished and exit 1", sum, emitted)
+	}
+}

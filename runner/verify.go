@@ -34,10 +34,7 @@ func Verify(ctx context.Context, plan *Plan, opts Options, emit func(*EndpointRe
 	}
 	v := &verifier{opts: opts, snapshots: map[string]*snapshot{}}
 	sum := Summary{Planned: len(plan.Endpoints)}
-	for _, e := range plan.Endpoints {
-		_ = e
-		sum.Endpoints++
-	}
+	sum.Endpoints = len(plan.Endpoints)
 
 	jobs := make(chan *EndpointPlan)
 	results := make(chan *EndpointResult)
@@ -73,7 +70,7 @@ func Verify(ctx context.Context, plan *Plan, opts Options, emit func(*EndpointRe
 			emit(er)
 		}
 	}
-	if ctx.Err() != nil && sum.Finished < sum.Planned {
+	if ended(ctx) && sum.Finished < sum.Planned {
 		sum.Interrupted = true
 	}
 	return sum
@@ -101,7 +98,7 @@ func (v *verifier) endpoint(ctx context.Context, e *EndpointPlan) *EndpointResul
 		} else {
 			t0 := time.Now()
 			r = v.run(ctx, e, c)
-			if ctx.Err() != nil {
+			if ended(ctx) {
 				return nil // an observation cut short by Ctrl-C is no result
 			}
 			r.Duration = time.Since(t0)
@@ -161,6 +158,16 @@ func (v *verifier) run(ctx context.Context, e *EndpointPlan, c *Check) *Result {
 		return evalApp(c, ep, facts, v.opts.Now())
 	}
 	return &Result{Check: c, Status: StatusError, Summary: fmt.Sprintf("no evaluator for layer %d", c.Layer)}
+}
+
+// ended reports whether ctx is done or its deadline has passed; a provider's
+// derived context can time out a moment before its parent reports it.
+func ended(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	d, ok := ctx.Deadline()
+	return ok && !time.Now().Before(d)
 }
 
 func errorResult(c *Check, doing string, err error) *Result {
