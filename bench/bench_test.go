@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/portcheck/portcheck/config"
 	"github.com/portcheck/portcheck/runner"
 
@@ -60,26 +62,44 @@ func loopbackFleet(b *testing.B, n int) *config.Config {
 	local := true
 	h := &config.Host{Name: "lo", Addresses: []netip.Addr{netip.MustParseAddr("127.0.0.1")}, Local: &local}
 	cfg := &config.Config{Hosts: []*config.Host{h}}
-	var closedPorts []int
 	for i := range n {
-		ln, err := net.Listen("tcp4", "127.0.0.1:0")
-		if err != nil {
-			b.Fatal(err)
-		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		ep := &config.Endpoint{Name: fmt.Sprint("e", i), Host: h, Ports: config.PortRange{From: port, To: port},
-			Protocol: "tcp", State: "open", Timeout: 2 * time.Second}
+		ep := &config.Endpoint{Name: fmt.Sprint("e", i), Host: h, Protocol: "tcp", State: "open", Timeout: 2 * time.Second}
+		var port int
 		if i%2 == 1 {
-			ln.Close() // now refuses with RST
+			// A port closed by listen-then-close is soon handed to the next
+			// listener; a bound socket that never listens keeps it refusing.
+			port = boundNotListening(b)
 			ep.State = "closed"
-			closedPorts = append(closedPorts, port)
 		} else {
+			ln, err := net.Listen("tcp4", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			port = ln.Addr().(*net.TCPAddr).Port
 			b.Cleanup(func() { ln.Close() })
 			go acceptAndClose(ln)
 		}
+		ep.Ports = config.PortRange{From: port, To: port}
 		cfg.Endpoints = append(cfg.Endpoints, ep)
 	}
 	return cfg
+}
+
+// boundNotListening reserves a loopback port that answers SYNs with RST.
+func boundNotListening(b *testing.B) int {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { unix.Close(fd) })
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		b.Fatal(err)
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return sa.(*unix.SockaddrInet4).Port
 }
 
 func acceptAndClose(ln net.Listener) {
