@@ -82,7 +82,7 @@ func unreachableHint(o probe.Outcome, c *Check) string {
 	if o.ICMP != nil {
 		switch o.ICMP.Name {
 		case "admin-prohibited", "host-prohibited", "net-prohibited":
-			return fmt.Sprintf("a firewall at %s rejects the packet with ICMP %s (firewalld's and iptables REJECT's default): allow port %d/%s there (firewall-cmd --add-port=%d/%s --permanent && firewall-cmd --reload)",
+			return fmt.Sprintf("a firewall at %s rejects the packet with ICMP %s (as firewalld's REJECT target and RHEL's classic iptables rules send): allow port %d/%s there (firewall-cmd --add-port=%d/%s --permanent && firewall-cmd --reload)",
 				orDash(o.ICMP.From), o.ICMP.Name, c.Target.Port, c.Target.Protocol, c.Target.Port, c.Target.Protocol)
 		}
 	}
