@@ -12,8 +12,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 
 	"github.com/portcheck/portcheck/internal/netns"
@@ -65,9 +68,39 @@ func Require(t testing.TB, bins ...string) {
 func New(t testing.TB) *Lab {
 	t.Helper()
 	Require(t, "ip")
-	l := &Lab{t: t, prefix: fmt.Sprintf("pc%d%d", os.Getpid()%10000, seq.Add(1))}
+	sweepOnce.Do(sweepStale)
+	l := &Lab{t: t, prefix: fmt.Sprintf("%s%d-%d", nsPrefix, os.Getpid(), seq.Add(1))}
 	t.Cleanup(l.teardown)
 	return l
+}
+
+// nsPrefix marks lab namespaces; the pid after it says which test process
+// owns one, so a later run can remove what a killed run left behind
+// (t.Cleanup does not run when a test binary is killed or times out).
+const nsPrefix = "pclab-"
+
+var sweepOnce sync.Once
+
+func sweepStale() {
+	entries, err := os.ReadDir("/run/netns")
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		rest, ok := strings.CutPrefix(e.Name(), nsPrefix)
+		if !ok {
+			continue
+		}
+		pidStr, _, _ := strings.Cut(rest, "-")
+		pid, err := strconv.Atoi(pidStr)
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		if err := syscall.Kill(pid, 0); err == nil || err == syscall.EPERM {
+			continue // its owner still runs
+		}
+		exec.Command("ip", "netns", "delete", e.Name()).Run()
+	}
 }
 
 func (l *Lab) teardown() {
@@ -94,8 +127,10 @@ func (l *Lab) Host(name string) *Host {
 func (l *Lab) Link(a, b *Host, net24 string) (netip.Addr, netip.Addr) {
 	l.t.Helper()
 	l.links++
-	ia := fmt.Sprintf("%sa%d", l.prefix, l.links)
-	ib := fmt.Sprintf("%sb%d", l.prefix, l.links)
+	// Interface names (at most 15 bytes) are created inside the namespaces,
+	// so they only need to be unique within a lab.
+	ia := fmt.Sprintf("pcv%da", l.links)
+	ib := fmt.Sprintf("pcv%db", l.links)
 	l.run("ip", "link", "add", ia, "netns", a.NS, "type", "veth", "peer", "name", ib, "netns", b.NS)
 	aa := netip.MustParseAddr(net24 + ".1")
 	ab := netip.MustParseAddr(net24 + ".2")
