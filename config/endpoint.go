@@ -111,16 +111,8 @@ func (l *loader) decodeEndpointBlock(block *hcl.Block, s *scope) (*Endpoint, hcl
 		}
 	}
 
-	timeout, st, d := s.duration(attr("timeout"), "timeout")
-	diags = append(diags, d...)
-	if st == valid {
-		e.Timeout = timeout
-	}
-	retries, st, d := s.integer(attr("retries"), "retries", 0, maxRetries)
-	diags = append(diags, d...)
-	if st == valid {
-		e.Retries = retries
-	}
+	into(&e.Timeout, &diags)(s.duration(attr("timeout"), "timeout"))
+	into(&e.Retries, &diags)(s.integer(attr("retries"), "retries", 0, maxRetries))
 
 	diags = append(diags, l.decodeExpect(content.Blocks, s, e)...)
 	return e, diags

@@ -28,6 +28,22 @@ const (
 	invalid              // an error was reported, or the value is unknown
 )
 
+// into takes what a decode helper returns: it keeps the diagnostics and
+// stores the value in *dst only if it is valid, leaving the default
+// otherwise. It covers the attributes that go straight into the model:
+//
+//	into(&x.Send, &diags)(s.str(spec.Send, "send"))
+//
+// Attributes that check or convert the value first spell the steps out.
+func into[T any](dst *T, diags *hcl.Diagnostics) func(T, state, hcl.Diagnostics) {
+	return func(v T, st state, d hcl.Diagnostics) {
+		*diags = append(*diags, d...)
+		if st == valid {
+			*dst = v
+		}
+	}
+}
+
 // scope is where an expression is evaluated: the EvalContext plus which
 // roots may be referenced there, so undefined references are reported with
 // their own range before HCL reports something vaguer.

@@ -105,11 +105,7 @@ func decodeListeningBlock(b *hcl.Block, s *scope) (*ExpectListening, hcl.Diagnos
 	default:
 		x.Process = p
 	}
-	addrs, st, d := s.ipList(spec.Addresses, "addresses")
-	diags = append(diags, d...)
-	if st == valid {
-		x.Addresses = addrs
-	}
+	into(&x.Addresses, &diags)(s.ipList(spec.Addresses, "addresses"))
 	return x, diags
 }
 
@@ -117,11 +113,7 @@ func decodeConnectivityBlock(b *hcl.Block, s *scope) (*ExpectConnectivity, hcl.D
 	x := &ExpectConnectivity{DeclRange: b.DefRange}
 	var spec connectivitySpec
 	diags := decodeSpec(b.Body, &spec)
-	t, st, d := s.duration(spec.Timeout, "timeout")
-	diags = append(diags, d...)
-	if st == valid {
-		x.Timeout = t
-	}
+	into(&x.Timeout, &diags)(s.duration(spec.Timeout, "timeout"))
 	r, st, d := s.integer(spec.Retries, "retries", 0, maxRetries)
 	diags = append(diags, d...)
 	if st == valid {
@@ -202,17 +194,8 @@ func decodeHTTPBlock(b *hcl.Block, s *scope) (*ExpectHTTP, hcl.Diagnostics) {
 		}
 	}
 
-	status, st, d := s.statusList(spec.Status)
-	diags = append(diags, d...)
-	if st == valid {
-		x.Status = status
-	}
-
-	re, st, d := s.regexp(spec.Body, "body")
-	diags = append(diags, d...)
-	if st == valid {
-		x.BodyRegexp = re
-	}
+	into(&x.Status, &diags)(s.statusList(spec.Status))
+	into(&x.BodyRegexp, &diags)(s.regexp(spec.Body, "body"))
 
 	rh, ranges, st, d := s.stringMap(spec.ResponseHeaders, "response_headers")
 	diags = append(diags, d...)
@@ -232,21 +215,9 @@ func decodeHTTPBlock(b *hcl.Block, s *scope) (*ExpectHTTP, hcl.Diagnostics) {
 		}
 	}
 
-	v, st, d = s.str(spec.ServerName, "server_name")
-	diags = append(diags, d...)
-	if st == valid {
-		x.ServerName = v
-	}
-	caFile, st, d := s.path(spec.CAFile, "ca_file")
-	diags = append(diags, d...)
-	if st == valid {
-		x.CAFile = caFile
-	}
-	insecure, st, d := s.boolean(spec.Insecure, "insecure")
-	diags = append(diags, d...)
-	if st == valid {
-		x.Insecure = insecure
-	}
+	into(&x.ServerName, &diags)(s.str(spec.ServerName, "server_name"))
+	into(&x.CAFile, &diags)(s.path(spec.CAFile, "ca_file"))
+	into(&x.Insecure, &diags)(s.boolean(spec.Insecure, "insecure"))
 	return x, diags
 }
 
@@ -254,21 +225,9 @@ func decodeTLSBlock(b *hcl.Block, s *scope) (*ExpectTLS, hcl.Diagnostics) {
 	x := &ExpectTLS{MinDaysValid: defaultMinDaysValid, DeclRange: b.DefRange}
 	var spec tlsSpec
 	diags := decodeSpec(b.Body, &spec)
-	v, st, d := s.str(spec.ServerName, "server_name")
-	diags = append(diags, d...)
-	if st == valid {
-		x.ServerName = v
-	}
-	caFile, st, d := s.path(spec.CAFile, "ca_file")
-	diags = append(diags, d...)
-	if st == valid {
-		x.CAFile = caFile
-	}
-	days, st, d := s.integer(spec.MinDaysValid, "min_days_valid", 0, 36500)
-	diags = append(diags, d...)
-	if st == valid {
-		x.MinDaysValid = days
-	}
+	into(&x.ServerName, &diags)(s.str(spec.ServerName, "server_name"))
+	into(&x.CAFile, &diags)(s.path(spec.CAFile, "ca_file"))
+	into(&x.MinDaysValid, &diags)(s.integer(spec.MinDaysValid, "min_days_valid", 0, 36500))
 	mv, st, d := s.str(spec.MinVersion, "min_version")
 	diags = append(diags, d...)
 	if st == valid {
@@ -286,26 +245,10 @@ func decodeGRPCBlock(b *hcl.Block, s *scope) (*ExpectGRPC, hcl.Diagnostics) {
 	x := &ExpectGRPC{DeclRange: b.DefRange}
 	var spec grpcSpec
 	diags := decodeSpec(b.Body, &spec)
-	v, st, d := s.str(spec.Service, "service")
-	diags = append(diags, d...)
-	if st == valid {
-		x.Service = v
-	}
-	t, st, d := s.boolean(spec.TLS, "tls")
-	diags = append(diags, d...)
-	if st == valid {
-		x.TLS = t
-	}
-	v, st, d = s.str(spec.ServerName, "server_name")
-	diags = append(diags, d...)
-	if st == valid {
-		x.ServerName = v
-	}
-	caFile, st, d := s.path(spec.CAFile, "ca_file")
-	diags = append(diags, d...)
-	if st == valid {
-		x.CAFile = caFile
-	}
+	into(&x.Service, &diags)(s.str(spec.Service, "service"))
+	into(&x.TLS, &diags)(s.boolean(spec.TLS, "tls"))
+	into(&x.ServerName, &diags)(s.str(spec.ServerName, "server_name"))
+	into(&x.CAFile, &diags)(s.path(spec.CAFile, "ca_file"))
 	return x, diags
 }
 
@@ -313,16 +256,8 @@ func decodeBannerBlock(b *hcl.Block, s *scope) (*ExpectBanner, hcl.Diagnostics) 
 	x := &ExpectBanner{DeclRange: b.DefRange}
 	var spec bannerSpec
 	diags := decodeSpec(b.Body, &spec)
-	v, st, d := s.str(spec.Send, "send")
-	diags = append(diags, d...)
-	if st == valid {
-		x.Send = v
-	}
-	re, st, d := s.regexp(spec.Match, "match")
-	diags = append(diags, d...)
-	if st == valid {
-		x.Match = re
-	}
+	into(&x.Send, &diags)(s.str(spec.Send, "send"))
+	into(&x.Match, &diags)(s.regexp(spec.Match, "match"))
 	return x, diags
 }
 
