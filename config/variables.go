@@ -229,6 +229,13 @@ func parseRawValue(decl *variableDecl, raw, source string) (assignment, hcl.Diag
 		a.val = cty.StringVal(raw)
 		return a, nil
 	}
+	if decl.Type.IsPrimitiveType() {
+		// number and bool: the text itself, converted with the declared type
+		// later, so "abc" for a number says "a number is required" rather
+		// than complaining about an HCL variable reference.
+		a.val = cty.StringVal(strings.TrimSpace(raw))
+		return a, nil
+	}
 	expr, diags := hclsyntax.ParseExpression([]byte(raw), filename, hcl.InitialPos)
 	if !diags.HasErrors() {
 		var d hcl.Diagnostics

@@ -126,8 +126,8 @@ func TestVariableErrors(t *testing.T) {
 		opts Options
 		want []want
 	}{
-		{"not an expression", Options{Vars: []string{"port=abc"}},
-			[]want{{"Invalid value for variable", "<value for var.port>", "from -var for var.port"}}},
+		{"text for a number", Options{Vars: []string{"port=abc"}},
+			[]want{{"Invalid value for variable", "<value for var.port>", "is not suitable for var.port (type number, declared at vars.pc.hcl:2): a number is required"}}},
 		{"wrong type", Options{Vars: []string{"port=[1]"}},
 			[]want{{"Invalid value for variable", "<value for var.port>", "The value from -var is not suitable for var.port (type number, declared at vars.pc.hcl:2)"}}},
 		{"env wrong type", Options{Env: []string{"PORTCHECK_VAR_flag=maybe"}},

@@ -18,30 +18,69 @@ import (
 	"time"
 )
 
-// CA is a self-signed certificate authority.
+// CA is a certificate authority: a self-signed root (NewCA) or an
+// intermediate (Intermediate).
 type CA struct {
 	Cert *x509.Certificate
 	Key  *ecdsa.PrivateKey
-	PEM  []byte
+	PEM  []byte // Cert alone
+
+	// chain is what a server presents after a leaf this CA issued: the
+	// intermediates up to, not including, the root.
+	chain [][]byte
 }
 
-// NewCA creates a CA valid from an hour ago for ten years.
-func NewCA(t testing.TB, name string) *CA {
+// Option adjusts a CA certificate before it is signed.
+type Option func(*x509.Certificate)
+
+// Organization sets the subject's O attribute, so the subject reads
+// "CN=<name>,O=<org>".
+func Organization(org ...string) Option {
+	return func(c *x509.Certificate) { c.Subject.Organization = org }
+}
+
+// Validity sets the certificate's NotBefore and NotAfter exactly.
+func Validity(notBefore, notAfter time.Time) Option {
+	return func(c *x509.Certificate) { c.NotBefore, c.NotAfter = notBefore, notAfter }
+}
+
+// NewCA creates a self-signed CA with subject CN=name, valid from an hour
+// ago for ten years unless an option says otherwise.
+func NewCA(t testing.TB, name string, opts ...Option) *CA {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	return newCA(t, nil, name, time.Now().Add(10*365*24*time.Hour), opts)
+}
+
+// Intermediate creates a CA with subject CN=name signed by ca, valid from
+// an hour ago for five years unless an option says otherwise. Leaves it
+// issues carry it (and any intermediates above it) in their chain, so a
+// client trusting only the root can verify them.
+func (ca *CA) Intermediate(t testing.TB, name string, opts ...Option) *CA {
+	t.Helper()
+	return newCA(t, ca, name, time.Now().Add(5*365*24*time.Hour), opts)
+}
+
+// newCA makes a CA signed by parent, or self-signed when parent is nil.
+func newCA(t testing.TB, parent *CA, name string, notAfter time.Time, opts []Option) *CA {
+	t.Helper()
+	key := newKey(t)
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial(t),
 		Subject:               pkix.Name{CommonName: name},
 		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(10 * 365 * 24 * time.Hour),
+		NotAfter:              notAfter,
 		IsCA:                  true,
 		BasicConstraintsValid: true,
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	for _, o := range opts {
+		o(tmpl)
+	}
+	issuer, signer := tmpl, key
+	if parent != nil {
+		issuer, signer = parent.Cert, parent.Key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, issuer, &key.PublicKey, signer)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +88,11 @@ func NewCA(t testing.TB, name string) *CA {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &CA{Cert: cert, Key: key, PEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
+	ca := &CA{Cert: cert, Key: key, PEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
+	if parent != nil {
+		ca.chain = append([][]byte{der}, parent.chain...)
+	}
+	return ca
 }
 
 // WriteCA writes the CA's PEM into a temp file and returns its path.
@@ -62,14 +105,15 @@ func (ca *CA) WriteCA(t testing.TB) string {
 	return p
 }
 
-// Leaf issues a server certificate for the names (DNS names or IPs),
-// valid between notBefore and notAfter.
+// Leaf issues a server certificate for the names (DNS names or IPs; the
+// first is the subject's CN), valid between notBefore and notAfter. Its
+// chain holds the leaf, then the intermediates when ca is one.
 func (ca *CA) Leaf(t testing.TB, notBefore, notAfter time.Time, names ...string) tls.Certificate {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
+	if len(names) == 0 {
+		t.Fatal("testcert: Leaf needs at least one name")
 	}
+	key := newKey(t)
 	tmpl := &x509.Certificate{
 		SerialNumber: serial(t),
 		Subject:      pkix.Name{CommonName: names[0]},
@@ -89,20 +133,32 @@ func (ca *CA) Leaf(t testing.TB, notBefore, notAfter time.Time, names ...string)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	return tls.Certificate{Certificate: append([][]byte{der}, ca.chain...), PrivateKey: key}
 }
 
 // Valid issues a leaf valid from an hour ago for a year.
 func (ca *CA) Valid(t testing.TB, names ...string) tls.Certificate {
+	t.Helper()
 	return ca.Leaf(t, time.Now().Add(-time.Hour), time.Now().Add(365*24*time.Hour), names...)
 }
 
 // Expired issues a leaf that expired ten days ago.
 func (ca *CA) Expired(t testing.TB, names ...string) tls.Certificate {
+	t.Helper()
 	return ca.Leaf(t, time.Now().Add(-100*24*time.Hour), time.Now().Add(-10*24*time.Hour), names...)
 }
 
+func newKey(t testing.TB) *ecdsa.PrivateKey {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key
+}
+
 func serial(t testing.TB) *big.Int {
+	t.Helper()
 	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
 	if err != nil {
 		t.Fatal(err)

@@ -92,19 +92,9 @@ func TestBanner(t *testing.T) {
 }
 
 func TestBannerCannotAttempt(t *testing.T) {
-	for _, tc := range []struct {
-		name   string
-		exec   providers.Exec
-		target providers.Target
-	}{
-		{"hostname", providers.Exec{}, providers.Target{Address: "localhost", Port: 22}},
-		{"udp", providers.Exec{}, providers.Target{Address: "127.0.0.1", Port: 22, Protocol: "udp"}},
-		{"namespace", providers.Exec{Netns: "/nonexistent/netns"}, providers.Target{Address: "127.0.0.1", Port: 22}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if got, err := Banner(t.Context(), tc.exec, tc.target, BannerParams{}); err == nil {
-				t.Errorf("Banner = %+v, nil; want an error", got)
-			}
-		})
-	}
+	testCannotAttempt(t, "Banner", Banner, []cannotAttempt[BannerParams]{
+		{"hostname", providers.Exec{}, providers.Target{Address: "localhost", Port: 22}, BannerParams{}},
+		{"udp", providers.Exec{}, providers.Target{Address: "127.0.0.1", Port: 22, Protocol: "udp"}, BannerParams{}},
+		{"namespace", providers.Exec{Netns: "/nonexistent/netns"}, providers.Target{Address: "127.0.0.1", Port: 22}, BannerParams{}},
+	})
 }

@@ -1,7 +1,6 @@
 package app
 
 import (
-	"crypto/tls"
 	"net"
 	"testing"
 	"time"
@@ -13,12 +12,13 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/portcheck/portcheck/internal/testcert"
 	"github.com/portcheck/portcheck/providers"
 )
 
 // serveGRPC runs a gRPC server on ln; withHealth registers the standard
 // health service with svc.up SERVING and svc.down NOT_SERVING.
-func serveGRPC(t testing.TB, ln net.Listener, withHealth bool, opts ...grpc.ServerOption) {
+func serveGRPC(t testing.TB, ln net.Listener, withHealth bool, opts ...grpc.ServerOption) providers.Target {
 	t.Helper()
 	s := grpc.NewServer(opts...)
 	if withHealth {
@@ -29,27 +29,25 @@ func serveGRPC(t testing.TB, ln net.Listener, withHealth bool, opts ...grpc.Serv
 	}
 	go s.Serve(ln)
 	t.Cleanup(s.Stop)
-}
-
-func grpcServer(t testing.TB, withHealth bool, opts ...grpc.ServerOption) providers.Target {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	serveGRPC(t, ln, withHealth, opts...)
 	return target(t, ln.Addr().String())
 }
 
+// grpcServer is serveGRPC on loopback.
+func grpcServer(t testing.TB, withHealth bool, opts ...grpc.ServerOption) providers.Target {
+	t.Helper()
+	return serveGRPC(t, listenLoopback(t), withHealth, opts...)
+}
+
 func TestGRPC(t *testing.T) {
-	ca := newTestCA(t, "portcheck test CA")
-	good := ca.leaf(t, []string{"grpc.example"}, loopback, -day, 30*day)
+	ca := testcert.NewCA(t, "portcheck test CA")
+	caFile := ca.WriteCA(t)
+	good := leaf(t, ca, -day, 30*day, "grpc.example", "127.0.0.1")
 
 	plain := grpcServer(t, true)
 	bare := grpcServer(t, false)
-	secure := grpcServer(t, true, grpc.Creds(credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{good}})))
+	secure := grpcServer(t, true, grpc.Creds(credentials.NewTLS(serving(good))))
 	silent := tcpServer(t, silentServer) // accepts, never speaks HTTP/2
-	trusted := TLSParams{ServerName: "grpc.example", CAFile: ca.file}
+	trusted := TLSParams{ServerName: "grpc.example", CAFile: caFile}
 
 	tests := []struct {
 		name    string
@@ -84,7 +82,7 @@ func TestGRPC(t *testing.T) {
 			},
 		},
 		{
-			name: "TLS without SNI verifies the IP", target: secure, params: GRPCParams{TLS: true, TLSParams: TLSParams{CAFile: ca.file}},
+			name: "TLS without SNI verifies the IP", target: secure, params: GRPCParams{TLS: true, TLSParams: TLSParams{CAFile: caFile}},
 			want: GRPCFacts{Status: "SERVING"},
 			wantTLS: func(t *testing.T, f *TLSFacts) {
 				if !f.Verified || f.ServerName != "" {
@@ -93,7 +91,7 @@ func TestGRPC(t *testing.T) {
 			},
 		},
 		{
-			name: "TLS wrong name", target: secure, params: GRPCParams{TLS: true, TLSParams: TLSParams{ServerName: "other.example", CAFile: ca.file}},
+			name: "TLS wrong name", target: secure, params: GRPCParams{TLS: true, TLSParams: TLSParams{ServerName: "other.example", CAFile: caFile}},
 			want: GRPCFacts{Code: "Unavailable", Phase: "tls"}, wantErr: "certificate is valid for grpc.example, not other.example",
 			wantTLS: func(t *testing.T, f *TLSFacts) {
 				if !f.Handshake || f.Verified || len(f.Chain) != 1 || f.Chain[0].DNSNames[0] != "grpc.example" {
@@ -139,34 +137,17 @@ func TestGRPC(t *testing.T) {
 			if tc.wantErr != "" {
 				wantContains(t, "Error", got.Error, tc.wantErr)
 			}
-			if (got.TLS != nil) != (tc.wantTLS != nil) {
-				t.Errorf("TLS = %+v, want TLS facts: %v", got.TLS, tc.wantTLS != nil)
-			} else if tc.wantTLS != nil {
-				tc.wantTLS(t, got.TLS)
-			}
-			if got.DurationMs <= 0 {
-				t.Errorf("DurationMs = %v, want > 0", got.DurationMs)
-			}
+			wantTLSFacts(t, got.TLS, tc.wantTLS)
+			wantDuration(t, got.DurationMs)
 		})
 	}
 }
 
 func TestGRPCCannotAttempt(t *testing.T) {
 	ok := providers.Target{Address: "127.0.0.1", Port: 50051}
-	for _, tc := range []struct {
-		name   string
-		exec   providers.Exec
-		target providers.Target
-		params GRPCParams
-	}{
+	testCannotAttempt(t, "GRPC", GRPC, []cannotAttempt[GRPCParams]{
 		{"hostname", providers.Exec{}, providers.Target{Address: "localhost", Port: 50051}, GRPCParams{}},
 		{"CA file", providers.Exec{}, ok, GRPCParams{TLS: true, TLSParams: TLSParams{CAFile: "/nonexistent"}}},
 		{"namespace", providers.Exec{Netns: "/nonexistent/netns"}, ok, GRPCParams{}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if got, err := GRPC(t.Context(), tc.exec, tc.target, tc.params); err == nil {
-				t.Errorf("GRPC = %+v, nil; want an error", got)
-			}
-		})
-	}
+	})
 }

@@ -1,27 +1,18 @@
 package app
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
+	"context"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"io"
 	"log"
-	"math/big"
 	"net"
 	"net/http"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/portcheck/portcheck/internal/testcert"
 	"github.com/portcheck/portcheck/providers"
 )
 
@@ -29,108 +20,22 @@ import (
 // lifetimes are set relative to it so DaysLeft is exact.
 var testNow = time.Now().Truncate(time.Second)
 
-var serials atomic.Int64
-
-// testCA is a throw-away certificate authority.
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	file string // PEM, for TLSParams.CAFile
-}
-
-func newTestCA(t testing.TB, cn string) *testCA {
-	t.Helper()
-	key := newKey(t)
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(serials.Add(1)),
-		Subject:               pkix.Name{CommonName: cn, Organization: []string{"portcheck test"}},
-		NotBefore:             testNow.Add(-time.Hour),
-		NotAfter:              testNow.Add(10 * 365 * 24 * time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return &testCA{cert: cert, key: key, file: file}
-}
-
-// intermediate returns a CA signed by ca; its leaves chain through it.
-func (ca *testCA) intermediate(t testing.TB, cn string) *testCA {
-	t.Helper()
-	key := newKey(t)
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(serials.Add(1)),
-		Subject:               pkix.Name{CommonName: cn},
-		NotBefore:             testNow.Add(-time.Hour),
-		NotAfter:              testNow.Add(5 * 365 * 24 * time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &testCA{cert: cert, key: key, file: ca.file}
-}
-
-// leaf issues a server certificate valid from notBefore to notAfter
-// (relative to testNow); when ca is an intermediate the chain includes it.
-func (ca *testCA) leaf(t testing.TB, dns []string, ips []net.IP, notBefore, notAfter time.Duration) tls.Certificate {
-	t.Helper()
-	key := newKey(t)
-	cn := "leaf"
-	if len(dns) > 0 {
-		cn = dns[0]
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serials.Add(1)),
-		Subject:      pkix.Name{CommonName: cn},
-		DNSNames:     dns,
-		IPAddresses:  ips,
-		NotBefore:    testNow.Add(notBefore),
-		NotAfter:     testNow.Add(notAfter),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	chain := [][]byte{der}
-	if ca.cert.Subject.String() != ca.cert.Issuer.String() {
-		chain = append(chain, ca.cert.Raw)
-	}
-	return tls.Certificate{Certificate: chain, PrivateKey: key}
-}
-
-func newKey(t testing.TB) *ecdsa.PrivateKey {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return key
-}
-
 const day = 24 * time.Hour
 
-var loopback = []net.IP{net.IPv4(127, 0, 0, 1)}
+// testOrg is the O of the test roots, so their subjects have two parts.
+var testOrg = testcert.Organization("portcheck test")
+
+// leaf issues a server certificate for names (DNS names or IPs) valid
+// from testNow+notBefore to testNow+notAfter.
+func leaf(t testing.TB, ca *testcert.CA, notBefore, notAfter time.Duration, names ...string) tls.Certificate {
+	t.Helper()
+	return ca.Leaf(t, testNow.Add(notBefore), testNow.Add(notAfter), names...)
+}
+
+// serving is a server TLS config presenting cert.
+func serving(cert tls.Certificate) *tls.Config {
+	return &tls.Config{Certificates: []tls.Certificate{cert}}
+}
 
 // target turns a listener address into a Target.
 func target(t testing.TB, addr string) providers.Target {
@@ -146,53 +51,68 @@ func target(t testing.TB, addr string) providers.Target {
 	return providers.Target{Address: host, Port: p, Protocol: "tcp"}
 }
 
-// closedPort is a loopback address nothing listens on.
-func closedPort(t testing.TB) providers.Target {
+// listenLoopback opens a TCP listener on a free loopback port; the
+// serve helpers close it when the test ends.
+func listenLoopback(t testing.TB) net.Listener {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return target(t, addr)
+	return ln
+}
+
+// closedPort is a loopback address nothing listens on.
+func closedPort(t testing.TB) providers.Target {
+	t.Helper()
+	ln := listenLoopback(t)
+	defer ln.Close()
+	return target(t, ln.Addr().String())
 }
 
 var quietLog = log.New(io.Discard, "", 0)
 
-// httpsServer serves h over TLS on loopback with cfg (certificates set).
-func httpsServer(t testing.TB, cfg *tls.Config, h http.Handler) *httptest.Server {
+// serveHTTP serves h on ln until the test ends, over TLS with cfg unless
+// cfg is nil, and returns its address. As httptest does, TLS offers
+// http/1.1 by ALPN unless cfg names protocols. Handshake failures are the
+// point of some tests, so the server does not log them.
+func serveHTTP(t testing.TB, ln net.Listener, cfg *tls.Config, h http.Handler) providers.Target {
 	t.Helper()
-	s := httptest.NewUnstartedServer(h)
-	s.TLS = cfg
-	s.Config.ErrorLog = quietLog // handshake failures are the point of some tests
-	s.StartTLS()
-	t.Cleanup(s.Close)
-	return s
-}
-
-func httpServer(t testing.TB, h http.Handler) *httptest.Server {
-	t.Helper()
-	s := httptest.NewUnstartedServer(h)
-	s.Config.ErrorLog = quietLog
-	s.Start()
-	t.Cleanup(s.Close)
-	return s
-}
-
-// tcpServer accepts on loopback and runs handle per connection; handle
-// owns the connection, which is closed when it returns or the test ends.
-func tcpServer(t testing.TB, handle func(net.Conn)) providers.Target {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	if cfg != nil {
+		cfg = cfg.Clone()
+		if cfg.NextProtos == nil {
+			cfg.NextProtos = []string{"http/1.1"}
+		}
+		ln = tls.NewListener(ln, cfg)
 	}
-	serveTCP(t, ln, handle)
+	s := &http.Server{Handler: h, ErrorLog: quietLog}
+	go s.Serve(ln)
+	t.Cleanup(func() { s.Close() })
 	return target(t, ln.Addr().String())
 }
 
-func serveTCP(t testing.TB, ln net.Listener, handle func(net.Conn)) {
+// httpServer serves h on loopback.
+func httpServer(t testing.TB, h http.Handler) providers.Target {
+	t.Helper()
+	return serveHTTP(t, listenLoopback(t), nil, h)
+}
+
+// httpsServer serves h over TLS with cfg (certificates set) on loopback.
+func httpsServer(t testing.TB, cfg *tls.Config, h http.Handler) providers.Target {
+	t.Helper()
+	return serveHTTP(t, listenLoopback(t), cfg, h)
+}
+
+// tcpServer runs handle per connection accepted on loopback; see serveTCP.
+func tcpServer(t testing.TB, handle func(net.Conn)) providers.Target {
+	t.Helper()
+	return serveTCP(t, listenLoopback(t), handle)
+}
+
+// serveTCP accepts on ln and runs handle per connection; handle owns the
+// connection, which is closed when it returns or the test ends.
+func serveTCP(t testing.TB, ln net.Listener, handle func(net.Conn)) providers.Target {
+	t.Helper()
 	done := make(chan struct{})
 	t.Cleanup(func() { close(done); ln.Close() })
 	go func() {
@@ -208,6 +128,7 @@ func serveTCP(t testing.TB, ln net.Listener, handle func(net.Conn)) {
 			}()
 		}
 	}()
+	return target(t, ln.Addr().String())
 }
 
 func wantContains(t testing.TB, what, got, want string) {
@@ -220,5 +141,45 @@ func wantContains(t testing.TB, what, got, want string) {
 	}
 	if !strings.Contains(got, want) {
 		t.Errorf("%s = %q, want it to contain %q", what, got, want)
+	}
+}
+
+// wantTLSFacts checks a probe's TLS facts: present exactly when check is
+// set, and then passing it.
+func wantTLSFacts(t *testing.T, got *TLSFacts, check func(t *testing.T, f *TLSFacts)) {
+	t.Helper()
+	if (got != nil) != (check != nil) {
+		t.Errorf("TLS = %+v, want TLS facts: %v", got, check != nil)
+	} else if check != nil {
+		check(t, got)
+	}
+}
+
+func wantDuration(t testing.TB, ms float64) {
+	t.Helper()
+	if ms <= 0 {
+		t.Errorf("DurationMs = %v, want > 0", ms)
+	}
+}
+
+// cannotAttempt is a call a probe must refuse with an error, without
+// observing anything.
+type cannotAttempt[P any] struct {
+	name   string
+	exec   providers.Exec
+	target providers.Target
+	params P
+}
+
+// testCannotAttempt runs probe (called name in messages) on each case and
+// wants an error from every one.
+func testCannotAttempt[P, F any](t *testing.T, name string, probe func(context.Context, providers.Exec, providers.Target, P) (F, error), cases []cannotAttempt[P]) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got, err := probe(t.Context(), tc.exec, tc.target, tc.params); err == nil {
+				t.Errorf("%s = %+v, nil; want an error", name, got)
+			}
+		})
 	}
 }

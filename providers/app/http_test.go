@@ -2,7 +2,6 @@ package app
 
 import (
 	"bufio"
-	"crypto/tls"
 	"fmt"
 	"net"
 	"net/http"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/portcheck/portcheck/internal/testcert"
 	"github.com/portcheck/portcheck/providers"
 )
 
@@ -58,13 +58,14 @@ func hf(f *HTTPFacts) *HTTPFacts {
 }
 
 func TestHTTP(t *testing.T) {
-	ca := newTestCA(t, "portcheck test CA")
-	good := ca.leaf(t, []string{"web.example"}, loopback, -day, 30*day)
-	expired := ca.leaf(t, []string{"web.example"}, loopback, -60*day, -day)
+	ca := testcert.NewCA(t, "portcheck test CA")
+	caFile := ca.WriteCA(t)
+	good := leaf(t, ca, -day, 30*day, "web.example", "127.0.0.1")
+	expired := leaf(t, ca, -60*day, -day, "web.example", "127.0.0.1")
 
-	plain := target(t, httpServer(t, webHandler()).Listener.Addr().String())
-	secure := target(t, httpsServer(t, &tls.Config{Certificates: []tls.Certificate{good}}, webHandler()).Listener.Addr().String())
-	stale := target(t, httpsServer(t, &tls.Config{Certificates: []tls.Certificate{expired}}, webHandler()).Listener.Addr().String())
+	plain := httpServer(t, webHandler())
+	secure := httpsServer(t, serving(good), webHandler())
+	stale := httpsServer(t, serving(expired), webHandler())
 	// Reads the request, then hangs up without answering.
 	hangup := tcpServer(t, func(c net.Conn) { http.ReadRequest(bufio.NewReader(c)) })
 	// Reads the request and never answers.
@@ -72,7 +73,7 @@ func TestHTTP(t *testing.T) {
 		http.ReadRequest(bufio.NewReader(c))
 		time.Sleep(time.Minute)
 	})
-	trusted := TLSParams{ServerName: "web.example", CAFile: ca.file}
+	trusted := TLSParams{ServerName: "web.example", CAFile: caFile}
 	textHeaders := func(n string) map[string]string {
 		return map[string]string{"Content-Length": n, "Content-Type": "text/plain; charset=utf-8"}
 	}
@@ -165,7 +166,7 @@ func TestHTTP(t *testing.T) {
 		{
 			name:   "https takes SNI from the Host header",
 			target: secure,
-			params: HTTPParams{Scheme: "https", Path: "/echo", HostHeader: "web.example:443", TLS: TLSParams{CAFile: ca.file}},
+			params: HTTPParams{Scheme: "https", Path: "/echo", HostHeader: "web.example:443", TLS: TLSParams{CAFile: caFile}},
 			want: HTTPFacts{Status: 200, StatusText: "OK", Proto: "HTTP/1.1", Body: "GET /echo host=web.example:443 x-req= q=", BodyBytes: 40,
 				Headers: textHeaders("40")},
 			wantTLS: func(t *testing.T, f *TLSFacts) {
@@ -244,26 +245,15 @@ func TestHTTP(t *testing.T) {
 			if tc.wantURL != "" && got.URL != tc.wantURL {
 				t.Errorf("URL = %q, want %q", got.URL, tc.wantURL)
 			}
-			if (got.TLS != nil) != (tc.wantTLS != nil) {
-				t.Errorf("TLS = %+v, want TLS facts: %v", got.TLS, tc.wantTLS != nil)
-			} else if tc.wantTLS != nil {
-				tc.wantTLS(t, got.TLS)
-			}
-			if got.DurationMs <= 0 {
-				t.Errorf("DurationMs = %v, want > 0", got.DurationMs)
-			}
+			wantTLSFacts(t, got.TLS, tc.wantTLS)
+			wantDuration(t, got.DurationMs)
 		})
 	}
 }
 
 func TestHTTPCannotAttempt(t *testing.T) {
 	ok := providers.Target{Address: "127.0.0.1", Port: 80, Protocol: "tcp"}
-	tests := []struct {
-		name   string
-		exec   providers.Exec
-		target providers.Target
-		params HTTPParams
-	}{
+	testCannotAttempt(t, "HTTP", HTTP, []cannotAttempt[HTTPParams]{
 		{"hostname", providers.Exec{}, providers.Target{Address: "example.com", Port: 80}, HTTPParams{}},
 		{"scheme", providers.Exec{}, ok, HTTPParams{Scheme: "ftp"}},
 		{"method", providers.Exec{}, ok, HTTPParams{Method: "GE T"}},
@@ -271,12 +261,5 @@ func TestHTTPCannotAttempt(t *testing.T) {
 		{"host header", providers.Exec{}, ok, HTTPParams{HostHeader: "a b"}},
 		{"CA file", providers.Exec{}, ok, HTTPParams{Scheme: "https", TLS: TLSParams{CAFile: "/nonexistent"}}},
 		{"namespace", providers.Exec{Netns: "/nonexistent/netns"}, ok, HTTPParams{}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if got, err := HTTP(t.Context(), tc.exec, tc.target, tc.params); err == nil {
-				t.Errorf("HTTP = %+v, nil; want an error", got)
-			}
-		})
-	}
+	})
 }

@@ -1,9 +1,7 @@
 package app
 
 import (
-	"crypto/tls"
 	"net"
-	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -12,6 +10,7 @@ import (
 	"google.golang.org/grpc/credentials"
 
 	"github.com/portcheck/portcheck/internal/lab"
+	"github.com/portcheck/portcheck/internal/testcert"
 	"github.com/portcheck/portcheck/providers"
 )
 
@@ -77,32 +76,21 @@ func TestFromNamespace(t *testing.T) {
 	l := lab.New(t)
 	client, server := l.Pair()
 	addr := server.Addr()
-	ca := newTestCA(t, "portcheck test CA")
-	leaf := ca.leaf(t, []string{"web.example"}, []net.IP{addr.AsSlice()}, -day, 30*day)
-	tlsCfg := &tls.Config{Certificates: []tls.Certificate{leaf}}
+	ca := testcert.NewCA(t, "portcheck test CA")
+	caFile := ca.WriteCA(t)
+	tlsCfg := serving(leaf(t, ca, -day, 30*day, "web.example", addr.String()))
 
-	listen := func(port int) (net.Listener, providers.Target) {
-		ln := server.Listener("tcp", net.JoinHostPort(addr.String(), strconv.Itoa(port)))
-		return ln, target(t, ln.Addr().String())
+	listen := func(port int) net.Listener {
+		return server.Listener("tcp", net.JoinHostPort(addr.String(), strconv.Itoa(port)))
 	}
-	serveHTTP := func(ln net.Listener) {
-		s := &http.Server{Handler: webHandler(), ErrorLog: quietLog}
-		go s.Serve(ln)
-		t.Cleanup(func() { s.Close() })
-	}
-	ln, web := listen(8080)
-	serveHTTP(ln)
-	ln, secure := listen(8443)
-	serveHTTP(tls.NewListener(ln, tlsCfg))
-	ln, grpcPlain := listen(50051)
-	serveGRPC(t, ln, true)
-	ln, grpcSecure := listen(50052)
-	serveGRPC(t, ln, true, grpc.Creds(credentials.NewTLS(tlsCfg)))
-	ln, ssh := listen(2222)
-	serveTCP(t, ln, sshLike)
+	web := serveHTTP(t, listen(8080), nil, webHandler())
+	secure := serveHTTP(t, listen(8443), tlsCfg, webHandler())
+	grpcPlain := serveGRPC(t, listen(50051), true)
+	grpcSecure := serveGRPC(t, listen(50052), true, grpc.Creds(credentials.NewTLS(tlsCfg)))
+	ssh := serveTCP(t, listen(2222), sshLike)
 	refused := providers.Target{Address: addr.String(), Port: 9, Protocol: "tcp"}
 
-	trusted := TLSParams{CAFile: ca.file} // no SNI: verified against the lab IP
+	trusted := TLSParams{CAFile: caFile} // no SNI: verified against the lab IP
 	tests := []struct {
 		name     string
 		provider string
@@ -134,7 +122,7 @@ func TestFromNamespace(t *testing.T) {
 				t.Errorf("facts: %+v", tf)
 			}
 		}},
-		{"tls wrong name", "tls", secure, TLSParams{ServerName: "b.example", CAFile: ca.file}, func(t *testing.T, f any) {
+		{"tls wrong name", "tls", secure, TLSParams{ServerName: "b.example", CAFile: caFile}, func(t *testing.T, f any) {
 			tf := f.(*TLSFacts)
 			if tf.Verified || !strings.Contains(tf.VerifyError, "not b.example") || len(tf.Chain) != 1 {
 				t.Errorf("facts: %+v", tf)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/portcheck/portcheck/internal/testcert"
 	"github.com/portcheck/portcheck/providers"
 )
 
@@ -32,22 +33,23 @@ func stable(f *TLSFacts) *TLSFacts {
 }
 
 func TestTLS(t *testing.T) {
-	ca := newTestCA(t, "portcheck test CA")
-	inter := ca.intermediate(t, "portcheck test intermediate")
-	otherCA := newTestCA(t, "someone else's CA")
+	ca := testcert.NewCA(t, "portcheck test CA", testOrg)
+	inter := ca.Intermediate(t, "portcheck test intermediate", testcert.Validity(testNow.Add(-time.Hour), testNow.Add(5*365*day)))
+	otherCA := testcert.NewCA(t, "someone else's CA", testOrg)
+	caFile := ca.WriteCA(t)
 
-	good := ca.leaf(t, []string{"web.example"}, loopback, -day, 30*day+time.Hour)
-	expired := ca.leaf(t, []string{"web.example"}, loopback, -60*day, -47*time.Hour)
-	otherName := ca.leaf(t, []string{"other.example"}, nil, -day, 30*day+time.Hour)
-	unknownCA := otherCA.leaf(t, []string{"web.example"}, loopback, -day, 30*day+time.Hour)
-	chained := inter.leaf(t, []string{"web.example"}, nil, -day, 30*day+time.Hour)
+	good := leaf(t, ca, -day, 30*day+time.Hour, "web.example", "127.0.0.1")
+	expired := leaf(t, ca, -60*day, -47*time.Hour, "web.example", "127.0.0.1")
+	otherName := leaf(t, ca, -day, 30*day+time.Hour, "other.example")
+	unknownCA := leaf(t, otherCA, -day, 30*day+time.Hour, "web.example", "127.0.0.1")
+	chained := leaf(t, inter, -day, 30*day+time.Hour, "web.example")
 
 	leafCert := func(issuer string, dns []string, ips []string, days int) Cert {
 		return Cert{Subject: "CN=" + dns[0], Issuer: issuer, DNSNames: dns, IPAddresses: ips, DaysLeft: days}
 	}
 	caName := "CN=portcheck test CA,O=portcheck test"
 	webLeaf := leafCert(caName, []string{"web.example"}, []string{"127.0.0.1"}, 30)
-	trusted := TLSParams{ServerName: "web.example", CAFile: ca.file, Now: func() time.Time { return testNow }}
+	trusted := TLSParams{ServerName: "web.example", CAFile: caFile, Now: func() time.Time { return testNow }}
 
 	tests := []struct {
 		name       string
@@ -71,7 +73,7 @@ func TestTLS(t *testing.T) {
 		{
 			name:   "no SNI verifies the IP SAN",
 			serve:  good,
-			params: TLSParams{CAFile: ca.file, Now: trusted.Now},
+			params: TLSParams{CAFile: caFile, Now: trusted.Now},
 			want:   TLSFacts{Handshake: true, Version: "TLS1.3", ALPN: "http/1.1", Chain: []Cert{webLeaf}, Verified: true},
 		},
 		{
@@ -84,7 +86,7 @@ func TestTLS(t *testing.T) {
 		{
 			name:       "SNI not in the certificate",
 			serve:      good,
-			params:     TLSParams{ServerName: "other.example", CAFile: ca.file, Now: trusted.Now},
+			params:     TLSParams{ServerName: "other.example", CAFile: caFile, Now: trusted.Now},
 			want:       TLSFacts{Handshake: true, Version: "TLS1.3", ServerName: "other.example", ALPN: "http/1.1", Chain: []Cert{webLeaf}},
 			wantVerify: "x509: certificate is valid for web.example, not other.example",
 		},
@@ -150,10 +152,11 @@ func TestTLS(t *testing.T) {
 			case tc.silent:
 				tgt = tcpServer(t, silentServer)
 			case tc.plain:
-				tgt = target(t, httpServer(t, http.NotFoundHandler()).Listener.Addr().String())
+				tgt = httpServer(t, http.NotFoundHandler())
 			default:
-				s := httpsServer(t, &tls.Config{Certificates: []tls.Certificate{tc.serve}, MaxVersion: tc.maxVersion}, http.NotFoundHandler())
-				tgt = target(t, s.Listener.Addr().String())
+				cfg := serving(tc.serve)
+				cfg.MaxVersion = tc.maxVersion
+				tgt = httpsServer(t, cfg, http.NotFoundHandler())
 			}
 			got, err := TLS(t.Context(), providers.Exec{}, tgt, tc.params)
 			if err != nil {
@@ -167,9 +170,7 @@ func TestTLS(t *testing.T) {
 			if got.Handshake && got.CipherSuite == "" {
 				t.Error("CipherSuite empty after a handshake")
 			}
-			if got.DurationMs <= 0 {
-				t.Errorf("DurationMs = %v, want > 0", got.DurationMs)
-			}
+			wantDuration(t, got.DurationMs)
 			if len(got.Chain) > 0 {
 				sum := sha256.Sum256(tc.serve.Certificate[0])
 				if got.Chain[0].SHA256 != hex.EncodeToString(sum[:]) {
@@ -182,11 +183,10 @@ func TestTLS(t *testing.T) {
 
 // Verification failures are reported together, not just the first found.
 func TestTLSReportsEveryVerifyProblem(t *testing.T) {
-	ca := newTestCA(t, "portcheck test CA")
-	expired := ca.leaf(t, []string{"web.example"}, nil, -60*day, -day)
-	s := httpsServer(t, &tls.Config{Certificates: []tls.Certificate{expired}}, http.NotFoundHandler())
-	got, err := TLS(t.Context(), providers.Exec{}, target(t, s.Listener.Addr().String()),
-		TLSParams{ServerName: "b.example", CAFile: ca.file})
+	ca := testcert.NewCA(t, "portcheck test CA")
+	expired := leaf(t, ca, -60*day, -day, "web.example")
+	tgt := httpsServer(t, serving(expired), http.NotFoundHandler())
+	got, err := TLS(t.Context(), providers.Exec{}, tgt, TLSParams{ServerName: "b.example", CAFile: ca.WriteCA(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,38 +199,23 @@ func TestTLSReportsEveryVerifyProblem(t *testing.T) {
 
 func TestTLSCannotAttempt(t *testing.T) {
 	ok := providers.Target{Address: "127.0.0.1", Port: 443, Protocol: "tcp"}
-	tests := []struct {
-		name   string
-		exec   providers.Exec
-		target providers.Target
-		params TLSParams
-	}{
+	testCannotAttempt(t, "TLS", TLS, []cannotAttempt[TLSParams]{
 		{"hostname instead of IP", providers.Exec{}, providers.Target{Address: "localhost", Port: 443}, TLSParams{}},
 		{"udp", providers.Exec{}, providers.Target{Address: "127.0.0.1", Port: 443, Protocol: "udp"}, TLSParams{}},
 		{"port 0", providers.Exec{}, providers.Target{Address: "127.0.0.1"}, TLSParams{}},
 		{"missing CA file", providers.Exec{}, ok, TLSParams{CAFile: "/nonexistent/ca.pem"}},
 		{"missing namespace", providers.Exec{Netns: "/nonexistent/netns"}, ok, TLSParams{}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if got, err := TLS(t.Context(), tc.exec, tc.target, tc.params); err == nil {
-				t.Errorf("TLS = %+v, nil; want an error", got)
-			}
-		})
-	}
+	})
 }
 
 func TestCertFactsIPv6(t *testing.T) {
-	ca := newTestCA(t, "portcheck test CA")
-	leaf := ca.leaf(t, nil, []net.IP{net.IPv6loopback}, -day, day)
+	ca := testcert.NewCA(t, "portcheck test CA")
 	ln, err := net.Listen("tcp", "[::1]:0")
 	if err != nil {
 		t.Skip("no IPv6 loopback:", err)
 	}
-	s := &http.Server{Handler: http.NotFoundHandler(), ErrorLog: quietLog}
-	go s.Serve(tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{leaf}}))
-	t.Cleanup(func() { s.Close() })
-	got, err := TLS(t.Context(), providers.Exec{}, target(t, ln.Addr().String()), TLSParams{CAFile: ca.file})
+	tgt := serveHTTP(t, ln, serving(leaf(t, ca, -day, day, "::1")), http.NotFoundHandler())
+	got, err := TLS(t.Context(), providers.Exec{}, tgt, TLSParams{CAFile: ca.WriteCA(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
