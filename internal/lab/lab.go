@@ -38,6 +38,8 @@ type Host struct {
 	Name  string // short name given by the test, e.g. "server"
 	NS    string // namespace name under /run/netns
 	Addrs []netip.Addr
+	// Ifaces are the host's veth interface names, in the order of Link calls.
+	Ifaces []string
 }
 
 // Require skips the test unless it runs as root with the named binaries on
@@ -140,6 +142,8 @@ func (l *Lab) Link(a, b *Host, net24 string) (netip.Addr, netip.Addr) {
 	b.Exec("ip", "link", "set", ib, "up")
 	a.Addrs = append(a.Addrs, aa)
 	b.Addrs = append(b.Addrs, ab)
+	a.Ifaces = append(a.Ifaces, ia)
+	b.Ifaces = append(b.Ifaces, ib)
 	return aa, ab
 }
 

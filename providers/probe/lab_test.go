@@ -104,13 +104,10 @@ func newFixture(t *testing.T) fixture {
 // veth is the name of the host's (only) veth interface.
 func veth(t *testing.T, h *lab.Host) string {
 	t.Helper()
-	out := h.Exec("ip", "-o", "link", "show", "type", "veth") // "2: NAME@if3: <...>"
-	_, rest, ok := strings.Cut(out, ": ")
-	name, _, _ := strings.Cut(rest, "@")
-	if !ok || name == "" {
-		t.Fatalf("no veth in %s: %q", h.NS, out)
+	if len(h.Ifaces) == 0 {
+		t.Fatalf("no veth in %s", h.NS)
 	}
-	return name
+	return h.Ifaces[0]
 }
 
 type labCase struct {
