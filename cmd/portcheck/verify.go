@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -24,16 +25,12 @@ type outputFlags struct {
 	verbose     bool
 }
 
-func (o *outputFlags) register(fsRegister interface {
-	BoolVar(*bool, string, bool, string)
-	StringVar(*string, string, string, string)
-	IntVar(*int, string, int, string)
-}) {
-	fsRegister.BoolVar(&o.json, "json", false, "write the versioned JSON report (see README) on stdout instead of text")
-	fsRegister.StringVar(&o.junit, "junit", "", "also write a JUnit XML report to this file")
-	fsRegister.IntVar(&o.parallelism, "parallelism", 10, "endpoints verified at once")
-	fsRegister.BoolVar(&o.allLayers, "all-layers", false, "run layers above a failed one instead of marking them blocked")
-	fsRegister.BoolVar(&o.verbose, "v", false, "also show where passing checks were declared")
+func (o *outputFlags) register(fs *flag.FlagSet) {
+	fs.BoolVar(&o.json, "json", false, "write the versioned JSON report (see README) on stdout instead of text")
+	fs.StringVar(&o.junit, "junit", "", "also write a JUnit XML report to this file")
+	fs.IntVar(&o.parallelism, "parallelism", 10, "endpoints verified at once")
+	fs.BoolVar(&o.allLayers, "all-layers", false, "run layers above a failed one instead of marking them blocked")
+	fs.BoolVar(&o.verbose, "v", false, "also show where passing checks were declared")
 }
 
 func cmdVerify(args []string, stdout, stderr io.Writer) int {

@@ -31,17 +31,17 @@ func (m Multi) Endpoint(er *runner.EndpointResult) {
 }
 
 func (m Multi) Finish(sum runner.Summary) (int, error) {
-	code, var1 := sum.ExitCode(), error(nil)
+	code, firstErr := sum.ExitCode(), error(nil)
 	for _, r := range m {
 		c, err := r.Finish(sum)
 		if c != 0 && code == 0 {
 			code = c
 		}
-		if err != nil && var1 == nil {
-			var1 = err
+		if err != nil && firstErr == nil {
+			firstErr = err
 		}
 	}
-	return code, var1
+	return code, firstErr
 }
 
 // inPlanOrder re-orders endpoints that finish in any order into plan order,
