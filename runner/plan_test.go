@@ -2,21 +2,16 @@ package runner_test
 
 import (
 	"bytes"
-	"flag"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/portcheck/portcheck/config"
+	"github.com/portcheck/portcheck/internal/golden"
 	"github.com/portcheck/portcheck/runner"
 	"github.com/portcheck/portcheck/runner/report"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // pinnedEnv makes plans independent of the machine the test runs on.
 var pinnedEnv = runner.Environment{
@@ -41,26 +36,9 @@ func TestPlanGolden(t *testing.T) {
 			}
 			var buf bytes.Buffer
 			report.WritePlan(&buf, plan, report.Style{})
-			golden := strings.TrimSuffix(f, ".pc.hcl") + ".plan.txt"
-			compareGolden(t, golden, buf.Bytes())
+			goldenPath := strings.TrimSuffix(f, ".pc.hcl") + ".plan.txt"
+			golden.Compare(t, goldenPath, buf.Bytes())
 		})
-	}
-}
-
-func compareGolden(t *testing.T, golden string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("%s mismatch (-want +got):\n%s", golden, diff)
 	}
 }
 

@@ -11,13 +11,9 @@ func cmdFmt(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("fmt", "[flags] PATH", stderr)
 	check := fs.Bool("check", false, "only check: list files that are not canonical and exit 1 if any")
 	noColor := fs.Bool("no-color", false, "no colour in diagnostics")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return flagErr(err)
-	}
-	path, ok := onePath(fs, pos, stderr)
+	path, code, ok := parsePath(fs, args, stderr)
 	if !ok {
-		return exitUsage
+		return code
 	}
 	changed, diags := config.FormatPath(path, !*check)
 	if len(diags) > 0 {

@@ -40,16 +40,21 @@ func (c *configFlags) load(path string, stderr io.Writer) *config.Config {
 	return cfg
 }
 
-// onePath takes the single PATH argument of a command.
-func onePath(fs *flag.FlagSet, positional []string, stderr io.Writer) (string, bool) {
+// parsePath parses a command's flags and its single PATH argument; when
+// !ok the command exits with code.
+func parsePath(fs *flag.FlagSet, args []string, stderr io.Writer) (path string, code int, ok bool) {
+	positional, err := parseArgs(fs, args)
+	if err != nil {
+		return "", flagErr(err), false
+	}
 	switch len(positional) {
 	case 1:
-		return positional[0], true
+		return positional[0], exitOK, true
 	case 0:
 		fmt.Fprintf(stderr, "portcheck %s: missing PATH (a directory of *.pc.hcl files, or one file)\n", fs.Name())
 	default:
 		fmt.Fprintf(stderr, "portcheck %s: one PATH expected, got %d: %v\n", fs.Name(), len(positional), positional)
 	}
 	fs.Usage()
-	return "", false
+	return "", exitUsage, false
 }

@@ -14,13 +14,9 @@ func cmdPlan(args []string, stdout, stderr io.Writer) int {
 	cf.register(fs)
 	var targets listFlag
 	fs.Var(&targets, "target", "plan only this endpoint, e.g. -target endpoint.web (repeatable)")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return flagErr(err)
-	}
-	path, ok := onePath(fs, pos, stderr)
+	path, code, ok := parsePath(fs, args, stderr)
 	if !ok {
-		return exitUsage
+		return code
 	}
 	cfg := cf.load(path, stderr)
 	if cfg == nil {

@@ -15,13 +15,9 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 	var cf configFlags
 	cf.register(fs)
 	asJSON := fs.Bool("json", false, "print diagnostics as JSON [{severity, summary, detail, range}] on stdout")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return flagErr(err)
-	}
-	path, ok := onePath(fs, pos, stderr)
+	path, code, ok := parsePath(fs, args, stderr)
 	if !ok {
-		return exitUsage
+		return code
 	}
 	cfg, diags := config.Load(path, config.Options{Vars: cf.vars, VarFiles: cf.varFiles, Env: os.Environ()})
 	if *asJSON {

@@ -41,13 +41,9 @@ func cmdVerify(args []string, stdout, stderr io.Writer) int {
 	of.register(fs)
 	var targets listFlag
 	fs.Var(&targets, "target", "verify only this endpoint, e.g. -target endpoint.web (repeatable)")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return flagErr(err)
-	}
-	path, ok := onePath(fs, pos, stderr)
+	path, code, ok := parsePath(fs, args, stderr)
 	if !ok {
-		return exitUsage
+		return code
 	}
 	if of.parallelism < 1 {
 		fmt.Fprintln(stderr, "portcheck verify: -parallelism must be at least 1")

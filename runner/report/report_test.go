@@ -4,26 +4,21 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/xml"
-	"flag"
 	"fmt"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"regexp"
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/portcheck/portcheck/config"
+	"github.com/portcheck/portcheck/internal/golden"
 	"github.com/portcheck/portcheck/providers/probe"
 	"github.com/portcheck/portcheck/runner"
 	"github.com/portcheck/portcheck/runner/report"
 
 	_ "github.com/portcheck/portcheck/providers/all"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // outcome assigns a recorded result to every check of a plan: the
 // reporters are tested on fixed results, the runner elsewhere.
@@ -121,8 +116,8 @@ func TestReportGoldens(t *testing.T) {
 						t.Fatal(err)
 					}
 					out := stripDurations(buf.Bytes())
-					golden := fmt.Sprintf("testdata/out_%s.%d.%s", name, code, format)
-					compareGolden(t, golden, out)
+					goldenPath := fmt.Sprintf("testdata/out_%s.%d.%s", name, code, format)
+					golden.Compare(t, goldenPath, out)
 					switch format {
 					case "json":
 						var doc map[string]any
@@ -148,21 +143,4 @@ var durationRe = regexp.MustCompile(`("duration_ms": )[0-9.]+|( time=")[0-9.]+`)
 
 func stripDurations(b []byte) []byte {
 	return durationRe.ReplaceAll(b, []byte("${1}${2}0"))
-}
-
-func compareGolden(t *testing.T, golden string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("%s mismatch (-want +got):\n%s", golden, diff)
-	}
 }
