@@ -57,32 +57,22 @@ func (l *loader) decodeExpect(blocks hcl.Blocks, s *scope, e *Endpoint) hcl.Diag
 				})
 				continue
 			}
+			var d hcl.Diagnostics
 			switch b.Type {
 			case "listening":
-				x, d := decodeListeningBlock(b, s)
-				diags = append(diags, d...)
-				e.Expect.Listening = x
+				e.Expect.Listening, d = decodeListeningBlock(b, s)
 			case "connectivity":
-				x, d := decodeConnectivityBlock(b, s)
-				diags = append(diags, d...)
-				e.Expect.Connectivity = x
+				e.Expect.Connectivity, d = decodeConnectivityBlock(b, s)
 			case "http":
-				x, d := decodeHTTPBlock(b, s)
-				diags = append(diags, d...)
-				e.Expect.HTTP = x
+				e.Expect.HTTP, d = decodeHTTPBlock(b, s)
 			case "tls":
-				x, d := decodeTLSBlock(b, s)
-				diags = append(diags, d...)
-				e.Expect.TLS = x
+				e.Expect.TLS, d = decodeTLSBlock(b, s)
 			case "grpc":
-				x, d := decodeGRPCBlock(b, s)
-				diags = append(diags, d...)
-				e.Expect.GRPC = x
+				e.Expect.GRPC, d = decodeGRPCBlock(b, s)
 			case "banner":
-				x, d := decodeBannerBlock(b, s)
-				diags = append(diags, d...)
-				e.Expect.Banner = x
+				e.Expect.Banner, d = decodeBannerBlock(b, s)
 			}
+			diags = append(diags, d...)
 		}
 	}
 	return diags
