@@ -320,17 +320,6 @@ func TestConcurrentNamespace(t *testing.T) {
 	wg.Wait()
 	t.Logf("%d probes from a namespace in %v", n, time.Since(start))
 	close(errs)
-	bad := 0
-	for err := range errs {
-		if err != nil {
-			if bad < 5 {
-				t.Error(err)
-			}
-			bad++
-		}
-	}
-	if bad > 0 {
-		t.Errorf("%d of %d probes failed", bad, n)
-	}
+	reportProbeErrors(t, errs, n)
 	waitNoLeak(t, fds, gs)
 }

@@ -430,6 +430,14 @@ func TestConcurrentNoLeaks(t *testing.T) {
 	}
 	wg.Wait()
 	close(errs)
+	reportProbeErrors(t, errs, n)
+	waitNoLeak(t, fds, gs)
+}
+
+// reportProbeErrors fails t with the first few of the probes' errors and
+// their count.
+func reportProbeErrors(t testing.TB, errs <-chan error, n int) {
+	t.Helper()
 	bad := 0
 	for err := range errs {
 		if err != nil {
@@ -442,7 +450,6 @@ func TestConcurrentNoLeaks(t *testing.T) {
 	if bad > 0 {
 		t.Errorf("%d of %d probes failed", bad, n)
 	}
-	waitNoLeak(t, fds, gs)
 }
 
 // waitNoLeak waits until fds and goroutines are back to the counts before
