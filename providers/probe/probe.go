@@ -110,6 +110,20 @@ type endpoint struct {
 
 // parseTarget accepts only IP literals: resolving a name would create
 // sockets (and maybe goroutines) outside the vantage's namespace.
+// begin is the start both probes share: the parsed target, the parameters
+// with defaults, and an outcome naming the protocol probed.
+func begin(t providers.Target, p Params, protocol string) (endpoint, Params, Outcome, error) {
+	ep, err := parseTarget(t)
+	if err != nil {
+		return endpoint{}, p, Outcome{}, err
+	}
+	out := Outcome{Target: t}
+	if out.Target.Protocol == "" {
+		out.Target.Protocol = protocol
+	}
+	return ep, p.withDefaults(), out, nil
+}
+
 func parseTarget(t providers.Target) (endpoint, error) {
 	a, err := netip.ParseAddr(t.Address)
 	if err != nil {

@@ -16,14 +16,9 @@ import (
 // filtered (no answer within p.Timeout on each of 1+p.Retries attempts).
 // If ctx ends first the probe stops at once and returns ctx.Err().
 func TCP(ctx context.Context, exec providers.Exec, t providers.Target, p Params) (Outcome, error) {
-	ep, err := parseTarget(t)
+	ep, p, out, err := begin(t, p, "tcp")
 	if err != nil {
-		return Outcome{}, err
-	}
-	p = p.withDefaults()
-	out := Outcome{Target: t}
-	if out.Target.Protocol == "" {
-		out.Target.Protocol = "tcp"
+		return out, err
 	}
 	for retry := 0; retry <= p.Retries; retry++ {
 		if err := ctx.Err(); err != nil {

@@ -17,14 +17,9 @@ import (
 // 1+p.Retries attempts is open|filtered (UDP cannot tell those apart).
 // If ctx ends first the probe stops at once and returns ctx.Err().
 func UDP(ctx context.Context, exec providers.Exec, t providers.Target, p Params) (Outcome, error) {
-	ep, err := parseTarget(t)
+	ep, p, out, err := begin(t, p, "udp")
 	if err != nil {
-		return Outcome{}, err
-	}
-	p = p.withDefaults()
-	out := Outcome{Target: t}
-	if out.Target.Protocol == "" {
-		out.Target.Protocol = "udp"
+		return out, err
 	}
 	if err := ctx.Err(); err != nil {
 		return out, err
