@@ -37,7 +37,7 @@ func genHCL(n, hosts int) []byte {
 // Target: load + plan of 10,000 endpoints in under a second.
 func BenchmarkLoadPlan10k(b *testing.B) {
 	src := map[string][]byte{"bench.pc.hcl": genHCL(10000, 100)}
-	env := runner.Environment{GOOS: "linux", Root: true}
+	env := runner.Environment{GOOS: "linux"}
 	b.ReportAllocs()
 	for b.Loop() {
 		cfg, diags := config.LoadSources(src, config.Options{})
@@ -116,7 +116,7 @@ func acceptAndClose(ln net.Listener) {
 // parallelism, not by the runner: compare with BenchmarkRawDial10k.
 func BenchmarkVerify10kLoopback(b *testing.B) {
 	cfg := loopbackFleet(b, 10000)
-	plan, err := runner.BuildPlan(cfg, runner.PlanOptions{Env: runner.Environment{GOOS: "linux", Root: true}})
+	plan, err := runner.BuildPlan(cfg, runner.PlanOptions{Env: runner.Environment{GOOS: "linux"}})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -7,13 +7,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/portcheck/portcheck/config"
 	"github.com/portcheck/portcheck/providers/app"
 )
 
-func evalApp(c *Check, ep *config.Endpoint, facts any, now time.Time) *Result {
+func evalApp(c *Check, ep *config.Endpoint, facts any) *Result {
 	switch f := facts.(type) {
 	case *app.HTTPFacts:
 		return evalHTTP(c, ep.Expect.HTTP, f)

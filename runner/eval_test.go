@@ -164,7 +164,7 @@ func TestEvalApp(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ep := &config.Endpoint{Expect: tt.expect}
-			r := evalApp(c, ep, tt.facts, now)
+			r := evalApp(c, ep, tt.facts)
 			if r.Status != tt.status || r.Cause != tt.cause {
 				t.Fatalf("got %s/%s (%s), want %s/%s", r.Status, r.Cause, r.Summary, tt.status, tt.cause)
 			}

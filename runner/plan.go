@@ -6,7 +6,6 @@ package runner
 import (
 	"fmt"
 	"net/netip"
-	"os"
 	"runtime"
 	"strings"
 
@@ -59,7 +58,7 @@ func (e *EndpointPlan) Title() string {
 	default:
 		a = "{" + joinAddrs(addrs) + "}"
 	}
-	if addrs != nil && len(addrs) == 1 && addrs[0].Is6() {
+	if len(addrs) == 1 && addrs[0].Is6() {
 		a = "[" + a + "]"
 	}
 	return fmt.Sprintf("%s (%s:%s/%s)", e.Name(), a, portString(ep.Ports), ep.Protocol)
@@ -87,7 +86,6 @@ func (p *Plan) Counts() (checks, skipped int) {
 // runs on; tests pin it so plans are reproducible.
 type Environment struct {
 	GOOS       string
-	Root       bool
 	LocalAddrs []netip.Addr // addresses configured on this machine
 	// NetnsCheck reports whether a namespace path can be entered; nil means
 	// "assume yes" (used by golden tests).
@@ -96,7 +94,7 @@ type Environment struct {
 
 // CurrentEnvironment reads the facts of this machine (read-only).
 func CurrentEnvironment() Environment {
-	env := Environment{GOOS: runtime.GOOS, Root: os.Geteuid() == 0, NetnsCheck: netnsCheck}
+	env := Environment{GOOS: runtime.GOOS, NetnsCheck: netnsCheck}
 	env.LocalAddrs = localAddrs()
 	return env
 }
@@ -164,9 +162,6 @@ func planEndpoint(ep *config.Endpoint, env Environment) (*EndpointPlan, error) {
 	e := &EndpointPlan{Endpoint: ep}
 	addrs := targetAddresses(ep)
 	ports := ep.Ports
-	if ports.From == 0 {
-		ports.To = 0
-	}
 	x := ep.Expect
 	closed := ep.State == "closed"
 

@@ -15,7 +15,7 @@ import (
 
 // pinnedEnv makes plans independent of the machine the test runs on.
 var pinnedEnv = runner.Environment{
-	GOOS: "linux", Root: true,
+	GOOS:       "linux",
 	LocalAddrs: []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("::1")},
 }
 

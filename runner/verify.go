@@ -16,8 +16,6 @@ type Options struct {
 	// AllLayers runs layers above a failed one instead of marking them
 	// "blocked by L<n>".
 	AllLayers bool
-	// Now is the clock for evaluation (certificate days left); nil = time.Now.
-	Now func() time.Time
 }
 
 // Verify runs the plan. Endpoints run concurrently, the checks of one
@@ -28,9 +26,6 @@ type Options struct {
 func Verify(ctx context.Context, plan *Plan, opts Options, emit func(*EndpointResult)) Summary {
 	if opts.Parallelism <= 0 {
 		opts.Parallelism = 10
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
 	}
 	v := &verifier{opts: opts, snapshots: map[string]*snapshot{}}
 	sum := Summary{Planned: len(plan.Endpoints)}
@@ -155,7 +150,7 @@ func (v *verifier) run(ctx context.Context, e *EndpointPlan, c *Check) *Result {
 	case providers.LayerConnectivity:
 		return evalConnectivity(c, ep, facts)
 	case providers.LayerApplication:
-		return evalApp(c, ep, facts, v.opts.Now())
+		return evalApp(c, ep, facts)
 	}
 	return &Result{Check: c, Status: StatusError, Summary: fmt.Sprintf("no evaluator for layer %d", c.Layer)}
 }

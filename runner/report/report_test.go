@@ -76,7 +76,7 @@ func TestReportGoldens(t *testing.T) {
 		if diags.HasErrors() {
 			t.Fatalf("%s: %v", f, diags)
 		}
-		env := runner.Environment{GOOS: "linux", Root: true, LocalAddrs: []netip.Addr{netip.MustParseAddr("127.0.0.1")}}
+		env := runner.Environment{GOOS: "linux", LocalAddrs: []netip.Addr{netip.MustParseAddr("127.0.0.1")}}
 		plan, err := runner.BuildPlan(cfg, runner.PlanOptions{Env: env})
 		if err != nil {
 			t.Fatal(err)
