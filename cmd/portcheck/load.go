@@ -23,17 +23,30 @@ func (c *configFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.noColor, "no-color", false, "no colour in output (also NO_COLOR=1)")
 }
 
+// read loads the configuration with the variables from the flags and
+// the environment.
+func (c *configFlags) read(path string) (*config.Config, hcl.Diagnostics) {
+	return config.Load(path, config.Options{Vars: c.vars, VarFiles: c.varFiles, Env: os.Environ()})
+}
+
+// printDiagnostics prints diagnostics Terraform-style, with source lines
+// when the files were parsed.
+func (c *configFlags) printDiagnostics(stderr io.Writer, cfg *config.Config, diags hcl.Diagnostics) {
+	if len(diags) == 0 {
+		return
+	}
+	var files map[string]*hcl.File
+	if cfg != nil {
+		files = cfg.Files
+	}
+	config.WriteDiagnostics(stderr, files, diags, style(stderr, c.noColor).Color, 0)
+}
+
 // load reads the configuration; on errors it prints the diagnostics
 // Terraform-style to stderr and returns nil. Warnings are printed too.
 func (c *configFlags) load(path string, stderr io.Writer) *config.Config {
-	cfg, diags := config.Load(path, config.Options{Vars: c.vars, VarFiles: c.varFiles, Env: os.Environ()})
-	if len(diags) > 0 {
-		var files map[string]*hcl.File
-		if cfg != nil {
-			files = cfg.Files
-		}
-		config.WriteDiagnostics(stderr, files, diags, style(stderr, c.noColor).Color, 0)
-	}
+	cfg, diags := c.read(path)
+	c.printDiagnostics(stderr, cfg, diags)
 	if diags.HasErrors() {
 		return nil
 	}

@@ -3,9 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
-
-	"github.com/hashicorp/hcl/v2"
 
 	"github.com/portcheck/portcheck/config"
 )
@@ -19,7 +16,7 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return code
 	}
-	cfg, diags := config.Load(path, config.Options{Vars: cf.vars, VarFiles: cf.varFiles, Env: os.Environ()})
+	cfg, diags := cf.read(path)
 	if *asJSON {
 		b, err := config.DiagnosticsJSON(diags)
 		if err != nil {
@@ -27,12 +24,8 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 		fmt.Fprintln(stdout, string(b))
-	} else if len(diags) > 0 {
-		var files map[string]*hcl.File
-		if cfg != nil {
-			files = cfg.Files
-		}
-		config.WriteDiagnostics(stderr, files, diags, style(stderr, cf.noColor).Color, 0)
+	} else {
+		cf.printDiagnostics(stderr, cfg, diags)
 	}
 	if diags.HasErrors() {
 		if !*asJSON {
