@@ -144,3 +144,35 @@ var durationRe = regexp.MustCompile(`("duration_ms": )[0-9.]+|( time=")[0-9.]+`)
 func stripDurations(b []byte) []byte {
 	return durationRe.ReplaceAll(b, []byte("${1}${2}0"))
 }
+
+// With colour on, marks and the diagnosis carry ANSI codes; off, none.
+func TestTextColour(t *testing.T) {
+	cfg, diags := config.Load("testdata/fixtures/shop.pc.hcl", config.Options{})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	plan, err := runner.BuildPlan(cfg, runner.PlanOptions{Env: runner.Environment{GOOS: "linux"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, colour := range []bool{true, false} {
+		var buf bytes.Buffer
+		rep := &report.Text{W: &buf, Style: report.Style{Color: colour}}
+		rep.Start(plan)
+		var sum runner.Summary
+		for _, e := range plan.Endpoints {
+			er := &runner.EndpointResult{Plan: e}
+			for _, c := range e.Checks {
+				er.Results = append(er.Results, outcomes["broken"](c))
+			}
+			er.Diagnosis = runner.Diagnose(er.Results)
+			sum.Add(er)
+			rep.Endpoint(er)
+		}
+		rep.Finish(sum)
+		hasANSI := bytes.Contains(buf.Bytes(), []byte("\x1b[31m✗\x1b[0m"))
+		if hasANSI != colour {
+			t.Errorf("colour=%v: red ✗ present=%v\n%s", colour, hasANSI, buf.String())
+		}
+	}
+}
