@@ -4,13 +4,16 @@
 package netns
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"net"
 	"os"
+	"os/exec"
 	"runtime"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -116,4 +119,35 @@ func ListenPacket(path, network, address string) (net.PacketConn, error) {
 		return err
 	})
 	return pc, err
+}
+
+// Output runs a program with the namespace at path as its network namespace
+// ("" = here) and returns its standard output. The child is forked from a
+// thread inside the namespace, so it starts there; its mount namespace is
+// this process's (unlike `ip netns exec`, nothing is bind-mounted). stdin
+// may be nil. A non-zero exit is an error carrying the program's stderr.
+func Output(ctx context.Context, path string, stdin []byte, name string, args ...string) ([]byte, error) {
+	var out []byte
+	err := Do(path, func() error {
+		cmd := exec.CommandContext(ctx, name, args...)
+		if stdin != nil {
+			cmd.Stdin = bytes.NewReader(stdin)
+		}
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		var err error
+		out, err = cmd.Output()
+		if err != nil {
+			msg := strings.TrimSpace(stderr.String())
+			if len(msg) > 2000 {
+				msg = msg[:2000] + "…"
+			}
+			if msg != "" {
+				return fmt.Errorf("%s: %w: %s", name, err, msg)
+			}
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		return nil
+	})
+	return out, err
 }
