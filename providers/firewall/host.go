@@ -1,0 +1,111 @@
+package firewall
+
+import (
+	"net/netip"
+	"slices"
+)
+
+// hostIndex answers the routing questions evaluation asks: is an address
+// the host's own, which interface leads to it, what type it is.
+type hostIndex struct {
+	local  map[netip.Addr]string // own address -> interface
+	ifaces map[string][]netip.Prefix
+	routes []Route // non-local, longest prefix first
+	localR []Route // table local ranges (127.0.0.0/8 …)
+	fwd4   bool
+	fwd6   bool
+}
+
+func newHostIndex(h *Host) hostIndex {
+	hi := hostIndex{local: map[netip.Addr]string{}, ifaces: map[string][]netip.Prefix{}, fwd4: h.Forwarding4, fwd6: h.Forwarding6}
+	for _, ifc := range h.Interfaces {
+		for _, p := range ifc.Addrs {
+			hi.local[p.Addr().Unmap()] = ifc.Name
+			hi.ifaces[ifc.Name] = append(hi.ifaces[ifc.Name], p)
+		}
+	}
+	for _, r := range h.Routes {
+		if r.Local {
+			hi.localR = append(hi.localR, r)
+		} else {
+			hi.routes = append(hi.routes, r)
+		}
+	}
+	slices.SortStableFunc(hi.routes, func(a, b Route) int { return b.Dst.Bits() - a.Dst.Bits() })
+	return hi
+}
+
+func (hi hostIndex) isLocal(a netip.Addr) bool {
+	if _, ok := hi.local[a]; ok || a.IsLoopback() {
+		return true
+	}
+	for _, r := range hi.localR {
+		if r.Dst.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// egress is the interface of the most specific route to a ("" = none).
+func (hi hostIndex) egress(a netip.Addr) string {
+	if hi.isLocal(a) {
+		return "lo"
+	}
+	for _, r := range hi.routes {
+		if r.Dst.Contains(a) {
+			return r.Dev
+		}
+	}
+	return ""
+}
+
+// ingress is where a packet from src arrives, assuming the symmetric
+// routing that reverse-path filtering enforces: the interface of the route
+// back to src, or lo for the host's own addresses.
+func (hi hostIndex) ingress(src netip.Addr) string { return hi.egress(src) }
+
+func (hi hostIndex) forwarding(v6 bool) bool {
+	if v6 {
+		return hi.fwd6
+	}
+	return hi.fwd4
+}
+
+// primary is the first address of the family on an interface (REDIRECT's
+// new destination).
+func (hi hostIndex) primary(ifname string, v6 bool) netip.Addr {
+	if ifname == "lo" {
+		if v6 {
+			return netip.IPv6Loopback()
+		}
+		return netip.AddrFrom4([4]byte{127, 0, 0, 1})
+	}
+	for _, p := range hi.ifaces[ifname] {
+		if p.Addr().Is6() == v6 {
+			return p.Addr()
+		}
+	}
+	return netip.Addr{}
+}
+
+// addrType classifies an address as the kernel's addrtype match and nft's
+// fib ... type do: local, broadcast, multicast or unicast.
+func (hi hostIndex) addrType(a netip.Addr) string {
+	switch {
+	case hi.isLocal(a):
+		return "local"
+	case a.IsMulticast():
+		return "multicast"
+	case a == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+		return "broadcast"
+	}
+	for _, ps := range hi.ifaces {
+		for _, p := range ps {
+			if p.Addr().Is4() && p.Bits() < 31 && lastAddr(p.Masked()) == a {
+				return "broadcast"
+			}
+		}
+	}
+	return "unicast"
+}

@@ -1,0 +1,95 @@
+package firewall
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/portcheck/portcheck/internal/netns"
+)
+
+// ReadHost reads the interfaces, addresses, routes (main and local tables)
+// and forwarding switches of the network namespace at netnsPath ("" =
+// this one). It only reads.
+func ReadHost(netnsPath string) (*Host, error) {
+	h := &Host{}
+	err := netns.Do(netnsPath, func() error {
+		links, err := netlink.LinkList()
+		if err != nil {
+			return fmt.Errorf("list interfaces: %w", err)
+		}
+		names := map[int]string{}
+		for _, l := range links {
+			a := l.Attrs()
+			names[a.Index] = a.Name
+			ifc := Interface{Name: a.Name}
+			addrs, err := netlink.AddrList(l, netlink.FAMILY_ALL)
+			if err != nil {
+				return fmt.Errorf("list addresses of %s: %w", a.Name, err)
+			}
+			for _, ad := range addrs {
+				if p, ok := prefixOf(ad.IPNet); ok {
+					ifc.Addrs = append(ifc.Addrs, p)
+				}
+			}
+			h.Interfaces = append(h.Interfaces, ifc)
+		}
+		for _, table := range []int{unix.RT_TABLE_MAIN, unix.RT_TABLE_LOCAL} {
+			routes, err := netlink.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{Table: table}, netlink.RT_FILTER_TABLE)
+			if err != nil {
+				return fmt.Errorf("list routes: %w", err)
+			}
+			for _, r := range routes {
+				dst, ok := prefixOf(r.Dst)
+				if !ok { // default route
+					if r.Family == unix.AF_INET6 {
+						dst = netip.PrefixFrom(netip.IPv6Unspecified(), 0)
+					} else {
+						dst = netip.PrefixFrom(netip.IPv4Unspecified(), 0)
+					}
+				}
+				switch r.Type {
+				case unix.RTN_LOCAL:
+					h.Routes = append(h.Routes, Route{Dst: dst.Masked(), Dev: names[r.LinkIndex], Local: true})
+				case unix.RTN_UNICAST:
+					if table == unix.RT_TABLE_MAIN {
+						h.Routes = append(h.Routes, Route{Dst: dst.Masked(), Dev: names[r.LinkIndex]})
+					}
+				}
+			}
+		}
+		h.Forwarding4 = sysctlOn("/proc/sys/net/ipv4/ip_forward")
+		h.Forwarding6 = sysctlOn("/proc/sys/net/ipv6/conf/all/forwarding")
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+func prefixOf(n *net.IPNet) (netip.Prefix, bool) {
+	if n == nil {
+		return netip.Prefix{}, false
+	}
+	a, ok := netip.AddrFromSlice(n.IP)
+	if !ok {
+		return netip.Prefix{}, false
+	}
+	ones, _ := n.Mask.Size()
+	a = a.Unmap()
+	if a.Is4() && ones > 32 {
+		ones -= 96
+	}
+	return netip.PrefixFrom(a, ones), true
+}
+
+func sysctlOn(path string) bool {
+	b, err := os.ReadFile(path)
+	return err == nil && strings.TrimSpace(string(b)) == "1"
+}
