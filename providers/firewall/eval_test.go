@@ -18,7 +18,9 @@ func ports(ps ...uint32) []Range {
 	return out
 }
 
-func dport(ps ...uint32) Match { return Match{Field: FieldDport, Proto: ProtoTCP, Ranges: ports(ps...)} }
+func dport(ps ...uint32) Match {
+	return Match{Field: FieldDport, Proto: ProtoTCP, Ranges: ports(ps...)}
+}
 
 func rule(h int, v Verdict, ms ...Match) *Rule {
 	return &Rule{Handle: h, Text: "rule", Matches: ms, Verdict: v}
@@ -166,7 +168,7 @@ func TestEvaluate(t *testing.T) {
 		{
 			name: "named set with intervals",
 			tables: []*Table{{Backend: BackendNftables, Family: FamilyInet, Name: "filter",
-				Sets: map[string]*Set{"ok": {Name: "ok", Type: "ipv4_addr", Prefixes: []netip.Prefix{pfx("10.0.0.0/30"), pfx("192.168.0.0/16")}}},
+				Sets:   map[string]*Set{"ok": {Name: "ok", Type: "ipv4_addr", Prefixes: []netip.Prefix{pfx("10.0.0.0/30"), pfx("192.168.0.0/16")}}},
 				Chains: []*Chain{inputChain("drop", rule(4, accept, Match{Field: FieldSaddr, Set: "ok"}))}}},
 			pkt:     tcpTo("10.0.0.1", 80),
 			verdict: Accept, handle: 4,
@@ -192,7 +194,7 @@ func TestEvaluate(t *testing.T) {
 				&Rule{Handle: 6, Text: "tcp dport 80 limit rate 1/second accept", Matches: []Match{dport(80)}, Unsupported: `expression "limit"`, Verdict: accept}))},
 			pkt:     tcpTo("10.0.0.1", 80),
 			verdict: Indeterminate, handle: 6,
-			reason:  `unsupported expression "limit" in rule inet filter input handle 6: tcp dport 80 limit rate 1/second accept`,
+			reason: `unsupported expression "limit" in rule inet filter input handle 6: tcp dport 80 limit rate 1/second accept`,
 		},
 		{
 			name: "vmap on dport",
@@ -213,8 +215,8 @@ func TestEvaluate(t *testing.T) {
 			verdict: Accept, handle: 2,
 		},
 		{
-			name: "not local and forwarding off",
-			tables: []*Table{nftTable(inputChain("accept"))},
+			name:    "not local and forwarding off",
+			tables:  []*Table{nftTable(inputChain("accept"))},
 			pkt:     tcpTo("10.9.9.9", 80),
 			verdict: Drop, hook: "routing",
 		},
