@@ -61,6 +61,8 @@ func (l *loader) decodeExpect(blocks hcl.Blocks, s *scope, e *Endpoint) hcl.Diag
 			switch b.Type {
 			case "listening":
 				e.Expect.Listening, d = decodeListeningBlock(b, s)
+			case "firewall":
+				e.Expect.Firewall, d = decodeFirewallBlock(b, s)
 			case "connectivity":
 				e.Expect.Connectivity, d = decodeConnectivityBlock(b, s)
 			case "http":

@@ -78,6 +78,7 @@ type Endpoint struct {
 // nil means not declared (the runner applies defaults).
 type Expectations struct {
 	Listening    *ExpectListening
+	Firewall     *ExpectFirewall
 	Connectivity *ExpectConnectivity
 	HTTP         *ExpectHTTP
 	TLS          *ExpectTLS
@@ -157,4 +158,26 @@ type ExpectBanner struct {
 	Send      string
 	Match     *regexp.Regexp
 	DeclRange hcl.Range
+}
+
+// Firewall backends a firewall block may name.
+var FirewallBackends = []string{"auto", "nftables", "iptables", "firewalld"}
+
+// ExpectFirewall is the declared L2 state: which sources the host's packet
+// filter must let through to the port and which it must stop.
+type ExpectFirewall struct {
+	// AllowFrom sources must be accepted; DenyFrom sources must be dropped
+	// or rejected. Single addresses are stored as /32 or /128. Where the
+	// lists overlap, the most specific prefix decides.
+	AllowFrom []netip.Prefix
+	DenyFrom  []netip.Prefix
+	// Backend is the tool that manages the rules ("auto" detects it); fix
+	// hints use it, and a different detected backend is reported.
+	Backend string
+	// Permanent asks that the runtime state equal the state that survives
+	// a reload or reboot (firewalld's permanent configuration). Default true.
+	Permanent  bool
+	AllowRange hcl.Range
+	DenyRange  hcl.Range
+	DeclRange  hcl.Range
 }

@@ -38,6 +38,7 @@ var modelOpts = cmp.Options{
 	cmpopts.IgnoreFields(Config{}, "Files"),
 	cmpopts.IgnoreFields(Unimplemented{}, "Body"),
 	cmpopts.EquateEmpty(),
+	cmpopts.EquateComparable(netip.Prefix{}),
 }
 
 func addrs(ss ...string) []netip.Addr {
@@ -91,8 +92,12 @@ func wantFull(dir string) *Config {
 						CAFile:          filepath.Join(dir, "certs/ca.pem"),
 					},
 					TLS: &ExpectTLS{ServerName: "web.example", CAFile: "/etc/ssl/ca.pem", MinDaysValid: 30, MinVersion: tls.VersionTLS12},
+					Firewall: &ExpectFirewall{
+						AllowFrom: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.7/32")},
+						DenyFrom:  []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")},
+						Backend:   "nftables", Permanent: true,
+					},
 					Unimplemented: []Unimplemented{
-						{Block: "firewall", Layer: 2},
 						{Block: "selinux", Layer: 3},
 					},
 				},
@@ -172,8 +177,9 @@ func TestDeclRanges(t *testing.T) {
 		{"connectivity", web.Expect.Connectivity.DeclRange, 60},
 		{"http", web.Expect.HTTP.DeclRange, 64},
 		{"tls", web.Expect.TLS.DeclRange, 82},
-		{"firewall", web.Expect.Unimplemented[0].DeclRange, 88},
-		{"endpoint grpc state defaulted to the block", cfg.Endpoints[2].StateRange, 115},
+		{"firewall", web.Expect.Firewall.DeclRange, 88},
+		{"selinux", web.Expect.Unimplemented[0].DeclRange, 93},
+		{"endpoint grpc state defaulted to the block", cfg.Endpoints[2].StateRange, 114},
 	}
 	for _, tt := range tests {
 		if want := file + ":" + strconv.Itoa(tt.line); SourceOf(tt.got) != want {

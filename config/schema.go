@@ -56,7 +56,7 @@ var layerBlocks = map[string]int{
 }
 
 // unimplementedLayers are accepted with any body and reported as skips.
-var unimplementedLayers = map[string]bool{"firewall": true, "selinux": true, "path": true, "cloud": true}
+var unimplementedLayers = map[string]bool{"selinux": true, "path": true, "cloud": true}
 
 var expectSchema = &hcl.BodySchema{
 	Blocks: []hcl.BlockHeaderSchema{
@@ -126,4 +126,11 @@ type grpcSpec struct {
 type bannerSpec struct {
 	Send  hcl.Expression `hcl:"send,optional"`
 	Match hcl.Expression `hcl:"match,optional"`
+}
+
+type firewallSpec struct {
+	AllowFrom hcl.Expression `hcl:"allow_from,optional"`
+	DenyFrom  hcl.Expression `hcl:"deny_from,optional"`
+	Backend   hcl.Expression `hcl:"backend,optional"`
+	Permanent hcl.Expression `hcl:"permanent,optional"`
 }

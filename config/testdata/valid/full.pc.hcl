@@ -86,10 +86,9 @@ endpoint "web" {
       min_version    = "1.2"
     }
     firewall {
-      zone = "public"
-      rule {
-        anything = true
-      }
+      allow_from = ["10.0.0.0/8", "192.0.2.7"]
+      deny_from  = ["0.0.0.0/0"]
+      backend    = "nftables"
     }
     selinux {}
   }
