@@ -50,10 +50,7 @@ type cchain struct {
 	t     *ctable
 	c     *Chain
 	rules []*crule
-	// byPort lists the rules that can only match one of a few destination
-	// ports; always lists every other rule. Both hold ascending indexes.
-	byPort map[uint16][]int32
-	always []int32
+	idx   ruleIndex
 }
 
 type crule struct {
@@ -129,13 +126,9 @@ func compileTable(t *Table) *ctable {
 	return ct
 }
 
-// indexablePorts is the widest destination-port match a rule may have and
-// still be filed under each of its ports.
-const indexablePorts = 64
-
 func compileChain(ct *ctable, c *Chain) *cchain {
-	cc := &cchain{t: ct, c: c, byPort: map[uint16][]int32{}}
-	for i, r := range c.Rules {
+	cc := &cchain{t: ct, c: c}
+	for _, r := range c.Rules {
 		cr := &crule{r: r}
 		for j := range r.Matches {
 			cr.matches = append(cr.matches, compileMatch(ct, &r.Matches[j]))
@@ -144,43 +137,9 @@ func compileChain(ct *ctable, c *Chain) *cchain {
 			cr.vmap = compileVmap(ct, &r.Verdict)
 		}
 		cc.rules = append(cc.rules, cr)
-		if ports := indexPorts(cr); ports != nil {
-			for _, p := range ports {
-				cc.byPort[p] = append(cc.byPort[p], int32(i))
-			}
-		} else {
-			cc.always = append(cc.always, int32(i))
-		}
 	}
+	cc.idx = buildIndex(cc.rules)
 	return cc
-}
-
-// indexPorts returns the destination ports a rule is limited to, or nil
-// when it may match any port (then it is checked for every packet).
-func indexPorts(cr *crule) []uint16 {
-	if cr.r.Unsupported != "" {
-		return nil
-	}
-	for _, m := range cr.matches {
-		if m.m.Field != FieldDport || m.m.Negate || m.broken != "" || m.vals == nil || len(m.vals.ranges) == 0 {
-			continue
-		}
-		var n uint32
-		for _, r := range m.vals.ranges {
-			n += r.To - r.From + 1
-			if n > indexablePorts || r.To > 65535 {
-				return nil
-			}
-		}
-		var ports []uint16
-		for _, r := range m.vals.ranges {
-			for p := r.From; p <= r.To; p++ {
-				ports = append(ports, uint16(p))
-			}
-		}
-		return ports
-	}
-	return nil
 }
 
 func compileMatch(ct *ctable, m *Match) cmatch {
@@ -231,6 +190,20 @@ type packetState struct {
 	origDst   netip.Addr
 	origDPort uint16
 	oif       string
+	cands     map[*cchain][]int32 // candidate rules per chain, for this packet
+}
+
+// candidates returns, in order, the rules of c that may match the packet.
+func (st *packetState) candidates(c *cchain) []int32 {
+	if cs, ok := st.cands[c]; ok {
+		return cs
+	}
+	if st.cands == nil {
+		st.cands = map[*cchain][]int32{}
+	}
+	cs := c.idx.candidates(st.Src, st.DPort)
+	st.cands[c] = cs
+	return cs
 }
 
 // outcome is how one base chain left the packet.
@@ -347,14 +320,18 @@ func acceptingRule(trace []Step, hook string) *RuleRef {
 	return last
 }
 
+// frame is a place to come back to: a chain, its candidate rules for this
+// packet, and the next candidate to try.
 type frame struct {
-	c   *cchain
-	pos int
+	c     *cchain
+	cands []int32
+	ci    int
 }
 
 // runBase evaluates one base chain with its jumps, gotos and returns.
 func (e *Evaluator) runBase(bc *baseChain, st *packetState, hook string) outcome {
-	c, pos := bc.c, 0
+	c := bc.c
+	cands, ci := st.candidates(c), 0
 	var stack []frame
 	policy := func() outcome {
 		pol := cmp.Or(bc.c.c.Policy, Accept)
@@ -363,18 +340,17 @@ func (e *Evaluator) runBase(bc *baseChain, st *packetState, hook string) outcome
 		return outcome{verdict: pol, ref: ref}
 	}
 	for {
-		idx := c.next(pos, st.DPort)
-		if idx < 0 {
+		if ci >= len(cands) {
 			if len(stack) == 0 {
 				return policy()
 			}
 			top := stack[len(stack)-1]
 			stack = stack[:len(stack)-1]
-			c, pos = top.c, top.pos
+			c, cands, ci = top.c, top.cands, top.ci
 			continue
 		}
-		pos = idx + 1
-		r := c.rules[idx]
+		r := c.rules[cands[ci]]
+		ci++
 		ok, why := e.matches(r, st, hook)
 		if why != "" {
 			return e.indeterminate(c, r, why)
@@ -415,16 +391,16 @@ func (e *Evaluator) runBase(bc *baseChain, st *packetState, hook string) outcome
 				if len(stack) >= maxJumpDepth {
 					return e.indeterminate(c, r, fmt.Sprintf("jumps nest deeper than %d (a loop?)", maxJumpDepth))
 				}
-				stack = append(stack, frame{c, pos})
+				stack = append(stack, frame{c, cands, ci})
 			}
-			c, pos = target, 0
+			c, cands, ci = target, st.candidates(target), 0
 		case VerdictReturn:
 			if len(stack) == 0 {
 				return policy()
 			}
 			top := stack[len(stack)-1]
 			stack = stack[:len(stack)-1]
-			c, pos = top.c, top.pos
+			c, cands, ci = top.c, top.cands, top.ci
 		case VerdictDNAT, VerdictRedirect:
 			if bc.c.c.Type != "nat" || (hook != HookPrerouting && hook != HookOutput) {
 				return e.indeterminate(c, r, v.Kind+" outside a nat prerouting chain")
@@ -441,6 +417,7 @@ func (e *Evaluator) runBase(bc *baseChain, st *packetState, hook string) outcome
 			if v.NATPort != 0 {
 				st.DPort = v.NATPort
 			}
+			st.cands = nil // candidates depend on the destination port
 			return outcome{verdict: VerdictDNAT, ref: ref}
 		case VerdictSNAT:
 			return outcome{verdict: VerdictSNAT, ref: ref}
@@ -481,28 +458,6 @@ func (r RuleRef) String() string {
 		s += ": " + r.Text
 	}
 	return s
-}
-
-// next returns the index of the first rule at or after pos that may match
-// a packet to dport, or -1.
-func (c *cchain) next(pos int, dport uint16) int {
-	a := firstAtLeast(c.always, pos)
-	b := firstAtLeast(c.byPort[dport], pos)
-	switch {
-	case a < 0:
-		return b
-	case b < 0:
-		return a
-	}
-	return min(a, b)
-}
-
-func firstAtLeast(list []int32, pos int) int {
-	i, _ := slices.BinarySearch(list, int32(pos))
-	if i == len(list) {
-		return -1
-	}
-	return int(list[i])
 }
 
 // matches reports whether every match of r holds. A match that cannot be
@@ -681,7 +636,7 @@ func (e *Evaluator) SourceSamples(within netip.Prefix, limit int) (samples []net
 				if r.vmap != nil {
 					for _, el := range r.vmap.elems {
 						if el.Prefix != nil {
-							interval(el.Prefix.Masked().Addr(), lastAddr(el.Prefix.Masked()))
+							interval(el.Prefix.Masked().Addr(), LastAddr(el.Prefix.Masked()))
 						}
 					}
 				}
@@ -700,13 +655,13 @@ func (e *Evaluator) SourceSamples(within netip.Prefix, limit int) (samples []net
 			}
 			for _, el := range s.s.Elements {
 				if el.Prefix != nil {
-					interval(el.Prefix.Masked().Addr(), lastAddr(el.Prefix.Masked()))
+					interval(el.Prefix.Masked().Addr(), LastAddr(el.Prefix.Masked()))
 				}
 			}
 		}
 	}
 	for _, r := range append(slices.Clone(e.host.routes), e.host.localR...) {
-		interval(r.Dst.Addr(), lastAddr(r.Dst))
+		interval(r.Dst.Addr(), LastAddr(r.Dst))
 	}
 	for a := range e.host.local {
 		interval(a, a)

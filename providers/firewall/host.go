@@ -102,7 +102,7 @@ func (hi hostIndex) addrType(a netip.Addr) string {
 	}
 	for _, ps := range hi.ifaces {
 		for _, p := range ps {
-			if p.Addr().Is4() && p.Bits() < 31 && lastAddr(p.Masked()) == a {
+			if p.Addr().Is4() && p.Bits() < 31 && LastAddr(p.Masked()) == a {
 				return "broadcast"
 			}
 		}

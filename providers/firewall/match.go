@@ -21,7 +21,7 @@ func compileValues(prefixes []netip.Prefix, ranges []Range, names []string) *val
 	vs := &valueSet{names: names}
 	for _, p := range prefixes {
 		p = p.Masked()
-		vs.addrs = append(vs.addrs, addrInterval{p.Addr(), lastAddr(p)})
+		vs.addrs = append(vs.addrs, addrInterval{p.Addr(), LastAddr(p)})
 	}
 	slices.SortFunc(vs.addrs, func(a, b addrInterval) int { return a.lo.Compare(b.lo) })
 	vs.addrs = mergeAddrs(vs.addrs)
@@ -67,8 +67,8 @@ func mergeRanges(in []Range) []Range {
 	return out
 }
 
-// lastAddr is the highest address of a prefix.
-func lastAddr(p netip.Prefix) netip.Addr {
+// LastAddr is the highest address of a prefix.
+func LastAddr(p netip.Prefix) netip.Addr {
 	a := p.Addr().AsSlice()
 	bits := p.Bits()
 	for i := range a {

@@ -93,3 +93,23 @@ func sysctlOn(path string) bool {
 	b, err := os.ReadFile(path)
 	return err == nil && strings.TrimSpace(string(b)) == "1"
 }
+
+// SourceFor is the source address the namespace at netnsPath ("" = this
+// one) would use to reach dst, from its routing table (ip route get).
+func SourceFor(netnsPath string, dst netip.Addr) (netip.Addr, error) {
+	var src netip.Addr
+	err := netns.Do(netnsPath, func() error {
+		routes, err := netlink.RouteGet(dst.AsSlice())
+		if err != nil {
+			return fmt.Errorf("route to %s: %w", dst, err)
+		}
+		for _, r := range routes {
+			if a, ok := netip.AddrFromSlice(r.Src); ok && a.IsValid() {
+				src = a.Unmap()
+				return nil
+			}
+		}
+		return fmt.Errorf("route to %s has no source address", dst)
+	})
+	return src, err
+}
