@@ -28,6 +28,14 @@ type Check struct {
 	From    string
 	Target  providers.Target
 	Targets []providers.Target // server-side L1: every address of the port
+	// L2 judges packets on the server (Exec) as they arrive from a vantage
+	// host, whose own namespace (FromExec, nil when not reachable here) or
+	// declared addresses (FromAddrs) give the source address; or from a
+	// declared source range (Sources, with Deny for deny_from).
+	FromExec  *providers.Exec
+	FromAddrs []netip.Addr
+	Sources   netip.Prefix
+	Deny      bool
 	// Skip, when non-empty, is why the check will not run (known ahead).
 	Skip string
 	// Source is where the expectation was declared (the endpoint block when
@@ -153,9 +161,10 @@ func hasEndpoint(cfg *config.Config, name string) bool {
 
 // vantage is one place probes are sent from.
 type vantage struct {
-	name string
-	exec providers.Exec
-	skip string
+	name  string
+	exec  providers.Exec
+	skip  string
+	addrs []netip.Addr // the host's declared addresses (none for "local")
 }
 
 func planEndpoint(ep *config.Endpoint, env Environment) (*EndpointPlan, error) {
@@ -174,11 +183,15 @@ func planEndpoint(ep *config.Endpoint, env Environment) (*EndpointPlan, error) {
 		if skip != "" {
 			skip = "vantage host " + h.Name + ": " + skip
 		}
-		vantages = append(vantages, vantage{name: h.Name, exec: exec, skip: skip})
+		vantages = append(vantages, vantage{name: h.Name, exec: exec, skip: skip, addrs: h.Addresses})
 	}
 	nPorts := ports.To - ports.From + 1
 	perVantage := len(addrs) * nPorts
-	if n := perVantage * len(vantages) * (2 + countApp(x)); n > maxChecksPerEndpoint {
+	nSources := 0
+	if x.Firewall != nil {
+		nSources = len(x.Firewall.AllowFrom) + len(x.Firewall.DenyFrom)
+	}
+	if n := perVantage*len(vantages)*(3+countApp(x)) + perVantage*nSources; n > maxChecksPerEndpoint {
 		return nil, fmt.Errorf("%s: %s plans %d checks (ports × addresses × vantage hosts × layers), more than the limit of %d; split it into several endpoints",
 			config.SourceOf(ep.DeclRange), "endpoint."+ep.Name, n, maxChecksPerEndpoint)
 	}
@@ -206,6 +219,8 @@ func planEndpoint(ep *config.Endpoint, env Environment) (*EndpointPlan, error) {
 		}
 		e.Checks = append(e.Checks, c)
 	}
+
+	e.Checks = append(e.Checks, firewallChecks(ep, vantages, addrs, serverExec, serverSkip, env)...)
 
 	// Layers of later versions: honest skips where the HCL asks for them.
 	for _, u := range x.Unimplemented {

@@ -36,6 +36,10 @@ type scenario struct {
 	wantCause string
 	// wantStatuses pins "L<n> check" -> status for checks that must have it.
 	wantStatuses map[string]runner.Status
+	// wantCauses pins "L<n> check" -> cause likewise.
+	wantCauses map[string]string
+	// wantSummary must appear in the diagnosis summary.
+	wantSummary string
 }
 
 func serveHTTP(t *testing.T, ln net.Listener, status int, body string) {
@@ -107,7 +111,10 @@ func TestScenarios(t *testing.T) {
 				timeout = "300ms"
 				retries = 0`
 			},
-			wantLayer: 4, wantCause: runner.CauseFiltered,
+			// L2 names the rule; L4, run anyway, sees what the client sees.
+			allLayers: true,
+			wantLayer: 2, wantCause: runner.CauseFirewallBlocked,
+			wantCauses: map[string]string{"L4 connectivity": runner.CauseFiltered},
 		},
 		{
 			name: "rejected with tcp reset",
@@ -116,7 +123,9 @@ func TestScenarios(t *testing.T) {
 				s.NFT(nftInput("tcp dport 8080 reject with tcp reset"))
 				return `port = 8080`
 			},
-			wantLayer: 4, wantCause: runner.CauseRefused,
+			allLayers: true,
+			wantLayer: 2, wantCause: runner.CauseFirewallBlocked,
+			wantCauses: map[string]string{"L4 connectivity": runner.CauseRefused},
 		},
 		{
 			name: "rejected with icmp admin-prohibited",
@@ -125,7 +134,9 @@ func TestScenarios(t *testing.T) {
 				s.NFT(nftInput("tcp dport 8080 reject with icmp type admin-prohibited"))
 				return `port = 8080`
 			},
-			wantLayer: 4, wantCause: runner.CauseUnreachable,
+			allLayers: true,
+			wantLayer: 2, wantCause: runner.CauseFirewallBlocked,
+			wantCauses: map[string]string{"L4 connectivity": runner.CauseUnreachable},
 		},
 		{
 			name: "HTTP 503 where 200 is declared",
@@ -237,6 +248,103 @@ func TestScenarios(t *testing.T) {
 			wantLayer: 0, wantCause: runner.CauseOK,
 		},
 		{
+			name: "allow_from blocked: only another network is accepted",
+			setup: func(t *testing.T, s *lab.Host) string {
+				s.ListenTCP("tcp4", "0.0.0.0:8080")
+				s.NFT("table inet f {\n  chain input {\n    type filter hook input priority 0; policy drop;\n    ip saddr 192.0.2.0/24 tcp dport 8080 accept\n  }\n}\n")
+				return `port = 8080
+				timeout = "300ms"
+				retries = 0
+				expect {
+				  firewall {
+				    allow_from = [host.client.address]
+				  }
+				}`
+			},
+			wantLayer: 2, wantCause: runner.CauseFirewallBlocked,
+		},
+		{
+			name: "deny_from violated: the port is open to everyone",
+			setup: func(t *testing.T, s *lab.Host) string {
+				s.ListenTCP("tcp4", "0.0.0.0:8080")
+				s.NFT(nftInput("tcp dport 8080 accept"))
+				return `port = 8080
+				expect {
+				  firewall {
+				    allow_from = [host.client.address]
+				    deny_from  = ["0.0.0.0/0"]
+				  }
+				}`
+			},
+			wantLayer: 2, wantCause: runner.CauseUnexpectedlyOpen,
+		},
+		{
+			name: "deny_from honoured: only 10/8 is accepted",
+			setup: func(t *testing.T, s *lab.Host) string {
+				s.ListenTCP("tcp4", "0.0.0.0:8080")
+				s.NFT("table ip f {\n  chain input {\n    type filter hook input priority 0; policy drop;\n    iif \"lo\" accept\n    ip saddr 10.0.0.0/8 tcp dport 8080 accept\n  }\n}\n")
+				return `port = 8080
+				expect {
+				  firewall {
+				    allow_from = ["10.0.0.0/8"]
+				    deny_from  = ["0.0.0.0/0"]
+				    backend    = "nftables"
+				  }
+				}`
+			},
+			wantLayer: 0, wantCause: runner.CauseOK,
+		},
+		{
+			name: "iptables-nft: multiport and conntrack rule does not cover the port",
+			setup: func(t *testing.T, s *lab.Host) string {
+				lab.Require(t, "iptables-nft")
+				s.ListenTCP("tcp4", "0.0.0.0:8080")
+				s.Exec("iptables-nft", "-A", "INPUT", "-p", "tcp", "-m", "multiport", "--dports", "22,9000:9100", "-m", "conntrack", "--ctstate", "NEW", "-j", "ACCEPT")
+				s.Exec("iptables-nft", "-P", "INPUT", "DROP")
+				return `port = 8080
+				timeout = "300ms"
+				retries = 0`
+			},
+			wantLayer: 2, wantCause: runner.CauseFirewallBlocked,
+			wantSummary: "ip filter INPUT policy drop",
+		},
+		{
+			name: "iptables-legacy: REJECT rule",
+			setup: func(t *testing.T, s *lab.Host) string {
+				lab.Require(t, "iptables-legacy", "iptables-legacy-save")
+				s.ListenTCP("tcp4", "0.0.0.0:8080")
+				s.Exec("iptables-legacy", "-A", "INPUT", "-p", "tcp", "--dport", "8080", "-j", "REJECT", "--reject-with", "tcp-reset")
+				return `port = 8080`
+			},
+			wantLayer: 2, wantCause: runner.CauseFirewallBlocked,
+			wantSummary: "rejected (tcp reset) by ip filter INPUT #1",
+		},
+		{
+			name: "unsupported match: L2 cannot decide, L4 still runs",
+			setup: func(t *testing.T, s *lab.Host) string {
+				s.ListenTCP("tcp4", "0.0.0.0:8080")
+				s.NFT(nftInput("tcp dport 8080 limit rate 100/second accept"))
+				return `port = 8080`
+			},
+			wantLayer: 0, wantCause: runner.CauseOK,
+			wantStatuses: map[string]runner.Status{"L2 firewall": runner.StatusError, "L4 connectivity": runner.StatusPass},
+		},
+		{
+			name: "declared backend differs",
+			setup: func(t *testing.T, s *lab.Host) string {
+				s.ListenTCP("tcp4", "0.0.0.0:8080")
+				s.NFT(nftInput("tcp dport 8080 accept"))
+				return `port = 8080
+				expect {
+				  firewall {
+				    backend = "iptables"
+				  }
+				}`
+			},
+			wantLayer: 2, wantCause: runner.CauseFirewallBlocked,
+			wantStatuses: map[string]runner.Status{"L2 firewall": runner.StatusDrift},
+		},
+		{
 			name: "wrong process",
 			setup: func(t *testing.T, s *lab.Host) string {
 				s.ListenTCP("tcp4", "0.0.0.0:8080") // held by the test binary itself
@@ -280,6 +388,14 @@ endpoint "svc" {
 					t.Errorf("%s status = %q, want %q\n%s", check, got, want, dump(er))
 				}
 			}
+			if !strings.Contains(d.Summary, sc.wantSummary) {
+				t.Errorf("diagnosis summary %q does not contain %q", d.Summary, sc.wantSummary)
+			}
+			for check, want := range sc.wantCauses {
+				if got := resultOf(er, check); got == nil || got.Cause != want {
+					t.Errorf("%s cause = %v, want %q\n%s", check, got, want, dump(er))
+				}
+			}
 		})
 	}
 }
@@ -315,12 +431,20 @@ func verifyOne(t *testing.T, src string, allLayers bool) *runner.EndpointResult 
 }
 
 func statusOf(er *runner.EndpointResult, check string) runner.Status {
-	for _, r := range er.Results {
-		if fmt.Sprintf("L%d %s", int(r.Check.Layer), r.Check.Name) == check {
-			return r.Status
-		}
+	if r := resultOf(er, check); r != nil {
+		return r.Status
 	}
 	return ""
+}
+
+// resultOf is the first result of "L<n> check".
+func resultOf(er *runner.EndpointResult, check string) *runner.Result {
+	for _, r := range er.Results {
+		if fmt.Sprintf("L%d %s", int(r.Check.Layer), r.Check.Name) == check {
+			return r
+		}
+	}
+	return nil
 }
 
 func dump(er *runner.EndpointResult) string {

@@ -27,7 +27,7 @@ func Verify(ctx context.Context, plan *Plan, opts Options, emit func(*EndpointRe
 	if opts.Parallelism <= 0 {
 		opts.Parallelism = 10
 	}
-	v := &verifier{opts: opts, snapshots: map[string]*snapshot{}}
+	v := &verifier{opts: opts, snapshots: map[string]*snapshot{}, filters: map[string]*filterSnapshot{}}
 	sum := Summary{Planned: len(plan.Endpoints)}
 	sum.Endpoints = len(plan.Endpoints)
 
@@ -74,7 +74,8 @@ func Verify(ctx context.Context, plan *Plan, opts Options, emit func(*EndpointRe
 type verifier struct {
 	opts      Options
 	mu        sync.Mutex
-	snapshots map[string]*snapshot // L1 socket tables, one per host namespace per run
+	snapshots map[string]*snapshot       // L1 socket tables, one per host namespace per run
+	filters   map[string]*filterSnapshot // L2 packet filters, likewise
 }
 
 // endpoint runs one endpoint's checks in order; nil when cancelled midway.
@@ -110,8 +111,8 @@ func (v *verifier) endpoint(ctx context.Context, e *EndpointPlan) *EndpointResul
 // from a vantage point blocks the checks above it from that same point.
 func blocker(done []*Result, c *Check) *Result {
 	for _, r := range done {
-		if r.Status != StatusFail || r.Check.Layer >= c.Layer {
-			continue
+		if r.Status != StatusFail || r.Check.Layer >= c.Layer || r.Check.Sources.IsValid() {
+			continue // a declared source range is not a vantage point: it blocks nothing
 		}
 		rc := r.Check
 		if rc.From == "" && rc.Target.Port == c.Target.Port {
@@ -133,6 +134,9 @@ func (v *verifier) run(ctx context.Context, e *EndpointPlan, c *Check) *Result {
 			return errorResult(c, "reading the socket table", snap.err)
 		}
 		return evalListening(c, ep, snap)
+	}
+	if c.Layer == providers.LayerFirewall {
+		return v.runFirewall(ctx, ep, c)
 	}
 	p, ok := providers.Lookup(c.Provider)
 	if !ok {

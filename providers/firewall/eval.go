@@ -191,6 +191,7 @@ type packetState struct {
 	origDPort uint16
 	oif       string
 	cands     map[*cchain][]int32 // candidate rules per chain, for this packet
+	dnat      bool                // a nat chain set a destination mapping
 }
 
 // candidates returns, in order, the rules of c that may match the packet.
@@ -418,6 +419,7 @@ func (e *Evaluator) runBase(bc *baseChain, st *packetState, hook string) outcome
 				st.DPort = v.NATPort
 			}
 			st.cands = nil // candidates depend on the destination port
+			st.dnat = true
 			return outcome{verdict: VerdictDNAT, ref: ref}
 		case VerdictSNAT:
 			return outcome{verdict: VerdictSNAT, ref: ref}
@@ -530,6 +532,10 @@ func (e *Evaluator) matchOne(cm *cmatch, st *packetState, hook string) (bool, st
 		in = vs.hasNum(uint32(port))
 	case FieldCTState:
 		in = vs.hasName("new")
+	case FieldCTStatus:
+		// A new connection is not yet confirmed, assured or seen a reply;
+		// its only named flag is dnat once a nat chain rewrote it.
+		in = st.dnat && vs.hasName("dnat")
 	case FieldMark:
 		mark := st.Mark
 		if m.Mask != 0 {
@@ -675,3 +681,7 @@ func (e *Evaluator) SourceSamples(within netip.Prefix, limit int) (samples []net
 	}
 	return samples, false
 }
+
+// IsLocal reports whether a is one of the host's own addresses (loopback
+// included): packets from it come from the host itself, over lo.
+func (e *Evaluator) IsLocal(a netip.Addr) bool { return e.host.isLocal(a.Unmap()) }

@@ -329,3 +329,20 @@ func TestSourceSamples(t *testing.T) {
 		t.Error("limit 2 of 3 samples: not reported as truncated")
 	}
 }
+
+// firewalld accepts DNATed connections in INPUT with "ct status dnat".
+func TestCTStatusDNAT(t *testing.T) {
+	nat := &Table{Backend: BackendNftables, Family: FamilyIP, Name: "nat", Chains: []*Chain{
+		{Name: "pre", Type: "nat", Hook: HookPrerouting, Priority: -100, Policy: "accept", Rules: []*Rule{
+			rule(1, Verdict{Kind: VerdictRedirect, NATPort: 80}, dport(8080)),
+		}},
+	}}
+	filter := nftTable(inputChain("drop", rule(2, accept, Match{Field: FieldCTStatus, Names: []string{"dnat"}})))
+	e := NewEvaluator(&Ruleset{Tables: []*Table{nat, filter}}, server)
+	if d := e.Evaluate(tcpTo("10.0.0.1", 8080)); d.Verdict != Accept || d.Rule.Handle != 2 || d.DNATPort != 80 {
+		t.Errorf("redirected packet: %+v, want accepted by ct status dnat", d)
+	}
+	if d := e.Evaluate(tcpTo("10.0.0.1", 9090)); d.Verdict != Drop {
+		t.Errorf("packet without nat: %+v, want the policy's drop", d)
+	}
+}

@@ -96,16 +96,20 @@ type Rule struct {
 type Field string
 
 const (
-	FieldIIF      Field = "iif"      // ingress interface name (Names; "eth+" / "eth*" wildcard)
-	FieldOIF      Field = "oif"      // egress interface name
-	FieldSaddr    Field = "saddr"    // source address (Prefixes; family implied by prefix)
-	FieldDaddr    Field = "daddr"    // destination address
-	FieldNfproto  Field = "nfproto"  // Names: "ipv4" / "ipv6" (inet tables)
-	FieldL4Proto  Field = "l4proto"  // Ranges of protocol numbers (6 tcp, 17 udp, 1 icmp, 58 icmpv6)
-	FieldSport    Field = "sport"    // Ranges; implies l4proto tcp/udp (see Match.Proto)
-	FieldDport    Field = "dport"    // Ranges
-	FieldCTState  Field = "ct state" // Names: new, established, related, invalid, untracked
-	FieldMark     Field = "mark"     // Ranges; Mask optional
+	FieldIIF     Field = "iif"      // ingress interface name (Names; "eth+" / "eth*" wildcard)
+	FieldOIF     Field = "oif"      // egress interface name
+	FieldSaddr   Field = "saddr"    // source address (Prefixes; family implied by prefix)
+	FieldDaddr   Field = "daddr"    // destination address
+	FieldNfproto Field = "nfproto"  // Names: "ipv4" / "ipv6" (inet tables)
+	FieldL4Proto Field = "l4proto"  // Ranges of protocol numbers (6 tcp, 17 udp, 1 icmp, 58 icmpv6)
+	FieldSport   Field = "sport"    // Ranges; implies l4proto tcp/udp (see Match.Proto)
+	FieldDport   Field = "dport"    // Ranges
+	FieldCTState Field = "ct state" // Names: new, established, related, invalid, untracked
+	// FieldCTStatus tests conntrack status flags (Names: expected,
+	// seen-reply, assured, confirmed, snat, dnat, dying); it holds when
+	// any listed flag is set, as nft's "ct status dnat" does.
+	FieldCTStatus Field = "ct status"
+	FieldMark     Field = "mark" // Ranges; Mask optional
 	FieldICMPType Field = "icmp type"
 	// FieldICMPv6Type: Ranges of ICMPv6 types.
 	FieldICMPv6Type Field = "icmpv6 type"

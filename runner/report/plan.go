@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/portcheck/portcheck/config"
+	"github.com/portcheck/portcheck/providers"
 	"github.com/portcheck/portcheck/runner"
 )
 
@@ -53,6 +54,9 @@ func planWhat(c *runner.Check) string {
 			addrs = append(addrs, t.Address)
 		}
 		return fmt.Sprintf("%s on %s: %s/%d serves %s", c.Provider, c.Exec, c.Target.Protocol, c.Target.Port, strings.Join(addrs, ", "))
+	}
+	if c.Layer == providers.LayerFirewall {
+		return fmt.Sprintf("%s on %s judges %s → %s/%s", c.Provider, c.Exec, c.From, hostPort(c.Target), c.Target.Protocol)
 	}
 	return fmt.Sprintf("%s from %s (%s) → %s/%s", c.Provider, c.From, c.Exec, hostPort(c.Target), c.Target.Protocol)
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/portcheck/portcheck/config"
 	"github.com/portcheck/portcheck/internal/golden"
+	"github.com/portcheck/portcheck/providers/firewall"
 	"github.com/portcheck/portcheck/providers/probe"
 	"github.com/portcheck/portcheck/runner"
 	"github.com/portcheck/portcheck/runner/report"
@@ -40,6 +41,12 @@ var outcomes = map[string]outcome{
 			r.Evidence = probe.Outcome{State: probe.StateOpen, RTTms: 0.3, Attempts: 1}
 		case c.Name == "http":
 			r.Summary = "http://10.20.0.5:8080/healthz answered 200 OK"
+		case c.Name == "firewall":
+			r.Summary = "tcp/8080 from 10.20.0.9 is accepted by inet filter input handle 4: tcp dport 8080 accept"
+			r.Evidence = runner.FirewallEvidence{Manager: "nftables", Judged: []runner.JudgedPacket{{
+				Packet:   firewall.Packet{Src: netip.MustParseAddr("10.20.0.9"), Dst: netip.MustParseAddr("10.20.0.5"), Proto: firewall.ProtoTCP, SPort: 40000, DPort: 8080},
+				Decision: firewall.Decision{Verdict: firewall.Accept, Hook: "input", IIF: "eth0", Rule: &firewall.RuleRef{Backend: "nftables", Family: "inet", Table: "filter", Chain: "input", Handle: 4, Text: "tcp dport 8080 accept"}},
+			}}}
 		}
 		return r
 	},
@@ -56,14 +63,17 @@ var outcomes = map[string]outcome{
 			r.Hint = "stop the service on port 6379 or block it"
 			r.Evidence = probe.Outcome{State: probe.StateOpen, RTTms: 0.2, Attempts: 1}
 			r.Expected = map[string]string{"state": "closed"}
-		case c.Name == "connectivity":
-			r.Status, r.Cause = runner.StatusFail, runner.CauseFiltered
-			r.Summary = "filtered from client: no answer to 2 SYNs within 1s each"
-			r.Hint = "packets to port 8080 are dropped silently: open it in the server's firewall"
-			r.Evidence = probe.Outcome{State: probe.StateFiltered, Attempts: 2, Detail: "no answer to 2 SYNs within 1s each"}
-			r.Expected = map[string]string{"state": "open"}
-		case c.Name == "http":
-			r.Status, r.Summary = runner.StatusSkip, "blocked by L4 connectivity"
+		case c.Name == "firewall":
+			r.Status, r.Cause = runner.StatusFail, runner.CauseFirewallBlocked
+			r.Summary = "tcp/8080 from 10.20.0.9 is dropped by inet filter input policy drop"
+			r.Hint = "nft add rule inet filter input tcp dport 8080 accept (and add it to /etc/nftables.conf)"
+			r.Evidence = runner.FirewallEvidence{Manager: "nftables", Judged: []runner.JudgedPacket{{
+				Packet:   firewall.Packet{Src: netip.MustParseAddr("10.20.0.9"), Dst: netip.MustParseAddr("10.20.0.5"), Proto: firewall.ProtoTCP, SPort: 40000, DPort: 8080},
+				Decision: firewall.Decision{Verdict: firewall.Drop, Hook: "input", IIF: "eth0", Rule: &firewall.RuleRef{Backend: "nftables", Family: "inet", Table: "filter", Chain: "input", Policy: "drop"}},
+			}}}
+			r.Expected = map[string]any{"verdict": "accept", "permanent": true}
+		case c.Name == "connectivity", c.Name == "http":
+			r.Status, r.Summary = runner.StatusSkip, "blocked by L2 firewall"
 		}
 		return r
 	},

@@ -1,0 +1,466 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/portcheck/portcheck/config"
+	"github.com/portcheck/portcheck/providers"
+	"github.com/portcheck/portcheck/providers/firewall"
+	"github.com/portcheck/portcheck/providers/firewall/docker"
+	"github.com/portcheck/portcheck/providers/firewall/firewalld"
+	"github.com/portcheck/portcheck/providers/firewall/netfilter"
+)
+
+// ephemeralPort is the source port of judged packets: one in Linux's
+// default ephemeral range (32768–60999), as a real client would use.
+const ephemeralPort = 40000
+
+// maxSourceSamples bounds how many stretches of a declared source range
+// are judged.
+const maxSourceSamples = 4096
+
+type filterSnapshot struct {
+	once sync.Once
+	snap *netfilter.Snapshot
+	err  error
+}
+
+// filter returns the host's packet filter, read once per run.
+func (v *verifier) filter(ctx context.Context, exec providers.Exec) *filterSnapshot {
+	v.mu.Lock()
+	s, ok := v.filters[exec.Netns]
+	if !ok {
+		s = &filterSnapshot{}
+		v.filters[exec.Netns] = s
+	}
+	v.mu.Unlock()
+	s.once.Do(func() { s.snap, s.err = netfilter.Read(ctx, exec.Netns) })
+	return s
+}
+
+// FirewallEvidence is what an L2 result was judged on.
+type FirewallEvidence struct {
+	Manager string `json:"manager"`
+	// Judged lists each packet with the verdict (one for a vantage host,
+	// one per source stretch for a declared range; failures first, at most
+	// a few).
+	Judged    []JudgedPacket     `json:"judged"`
+	Stretches int                `json:"stretches,omitempty"`
+	Firewalld *FirewalldEvidence `json:"firewalld,omitempty"`
+	Docker    *docker.Published  `json:"docker_published,omitempty"`
+	Notes     []string           `json:"notes,omitempty"`
+}
+
+// JudgedPacket is one packet and the evaluator's decision for it.
+type JudgedPacket struct {
+	Packet   firewall.Packet   `json:"packet"`
+	Decision firewall.Decision `json:"decision"`
+}
+
+// FirewalldEvidence is firewalld's view of the port for the packet's zone.
+type FirewalldEvidence struct {
+	Zone      string            `json:"zone"`
+	Runtime   string            `json:"runtime,omitempty"`   // what opens it now ("" = nothing)
+	Permanent string            `json:"permanent,omitempty"` // what opens it after a reload
+	Drift     []firewalld.Drift `json:"drift,omitempty"`
+}
+
+type firewallExpected struct {
+	Verdict   string `json:"verdict"` // accept or deny
+	Sources   string `json:"sources,omitempty"`
+	Backend   string `json:"backend,omitempty"`
+	Permanent bool   `json:"permanent"`
+}
+
+func (v *verifier) runFirewall(ctx context.Context, ep *config.Endpoint, c *Check) *Result {
+	fs := v.filter(ctx, c.Exec)
+	if fs.err != nil {
+		return errorResult(c, "reading the packet filter", fs.err)
+	}
+	packets, err := firewallPackets(c, ep.Expect.Firewall, fs.snap)
+	if err != nil {
+		return errorResult(c, "building the packet to judge", err)
+	}
+	ev := fs.snap.Evaluator()
+	judged := make([]JudgedPacket, len(packets))
+	for i, p := range packets {
+		judged[i] = JudgedPacket{Packet: p, Decision: ev.Evaluate(p)}
+	}
+	return evalFirewall(c, ep, fs.snap, judged)
+}
+
+// firewallPackets builds the packets a check judges: the one a vantage
+// host sends, or one per stretch of a declared source range.
+func firewallPackets(c *Check, fw *config.ExpectFirewall, snap *netfilter.Snapshot) ([]firewall.Packet, error) {
+	dst, err := netip.ParseAddr(c.Target.Address)
+	if err != nil {
+		return nil, err
+	}
+	proto := firewall.ProtoTCP
+	if c.Target.Protocol == "udp" {
+		proto = firewall.ProtoUDP
+	}
+	pkt := func(src netip.Addr) firewall.Packet {
+		return firewall.Packet{Src: src, Dst: dst, Proto: proto, SPort: ephemeralPort, DPort: uint16(c.Target.Port)}
+	}
+	if !c.Sources.IsValid() {
+		src, err := vantageSource(c, dst)
+		if err != nil {
+			return nil, err
+		}
+		return []firewall.Packet{pkt(src)}, nil
+	}
+	samples, truncated := snap.Evaluator().SourceSamples(c.Sources, maxSourceSamples)
+	if truncated {
+		return nil, fmt.Errorf("%s splits into more than %d stretches that rules treat differently; declare narrower ranges", c.Sources, maxSourceSamples)
+	}
+	samples = withDeclaredBounds(samples, c, fw)
+	out := make([]firewall.Packet, 0, len(samples))
+	for i, s := range samples {
+		// Show a host address rather than the network address when the
+		// stretch has one (the verdict is the same across a stretch).
+		if i == 0 && s == c.Sources.Addr() && s.Next().IsValid() && c.Sources.Contains(s.Next()) && (len(samples) == 1 || samples[1] != s.Next()) {
+			s = s.Next()
+		}
+		out = append(out, pkt(s))
+	}
+	return out, nil
+}
+
+// withDeclaredBounds adds the edges of more specific opposite declarations
+// inside the range, so every stretch outside them has its own sample.
+func withDeclaredBounds(samples []netip.Addr, c *Check, fw *config.ExpectFirewall) []netip.Addr {
+	if fw == nil {
+		return samples
+	}
+	opposite := fw.AllowFrom
+	if !c.Deny {
+		opposite = fw.DenyFrom
+	}
+	seen := map[netip.Addr]bool{}
+	for _, s := range samples {
+		seen[s] = true
+	}
+	for _, p := range opposite {
+		if p.Bits() <= c.Sources.Bits() || !c.Sources.Overlaps(p) {
+			continue
+		}
+		for _, a := range []netip.Addr{p.Addr(), firewall.LastAddr(p).Next()} {
+			if a.IsValid() && c.Sources.Contains(a) && !seen[a] {
+				seen[a] = true
+				samples = append(samples, a)
+			}
+		}
+	}
+	slices.SortFunc(samples, netip.Addr.Compare)
+	return samples
+}
+
+// vantageSource is the address the vantage host sends from: its own route
+// lookup when it can be entered here, else its declared address.
+func vantageSource(c *Check, dst netip.Addr) (netip.Addr, error) {
+	if c.FromExec != nil {
+		return firewall.SourceFor(c.FromExec.Netns, dst)
+	}
+	for _, a := range c.FromAddrs {
+		if a.Unmap().Is4() == dst.Unmap().Is4() {
+			return a.Unmap(), nil
+		}
+	}
+	return netip.Addr{}, fmt.Errorf("vantage host %s has no %s address to send from", c.From, family(dst))
+}
+
+// excluded drops the samples a more specific opposite declaration covers:
+// with allow_from 10.0.0.0/8 and deny_from 0.0.0.0/0, the deny check does
+// not judge sources in 10/8.
+func excluded(fw *config.ExpectFirewall, c *Check, a netip.Addr) bool {
+	opposite := fw.AllowFrom
+	if !c.Deny {
+		opposite = fw.DenyFrom
+	}
+	for _, p := range opposite {
+		if p.Bits() > c.Sources.Bits() && p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+func evalFirewall(c *Check, ep *config.Endpoint, snap *netfilter.Snapshot, judged []JudgedPacket) *Result {
+	fw := ep.Expect.Firewall
+	permanent := fw == nil || fw.Permanent
+	exp := firewallExpected{Verdict: "accept", Permanent: permanent}
+	if c.Sources.IsValid() {
+		exp.Sources = c.Sources.String()
+	}
+	if c.Deny {
+		exp.Verdict = "deny"
+	}
+	if fw != nil && fw.Backend != "auto" {
+		exp.Backend = fw.Backend
+	}
+	if c.Sources.IsValid() {
+		// The host's own addresses only ever arrive over lo, from the host
+		// itself: not what a source range declares.
+		ev := snap.Evaluator()
+		kept := judged[:0]
+		for _, j := range judged {
+			if !excluded(fw, c, j.Packet.Src) && !ev.IsLocal(j.Packet.Src) {
+				kept = append(kept, j)
+			}
+		}
+		judged = kept
+	}
+	r := &Result{Check: c, Expected: exp}
+	evidence := &FirewallEvidence{Manager: snap.Manager, Notes: snap.Notes, Stretches: len(judged)}
+	r.Evidence = evidence
+	if len(judged) == 0 {
+		r.Status = StatusPass
+		r.Summary = fmt.Sprintf("every source in %s is the host itself or covered by a more specific declaration", c.Sources)
+		return r
+	}
+
+	// The packet that settles the check: the first one against the
+	// declaration, else the first undecidable one, else the first.
+	bad, unknown := -1, -1
+	for i, j := range judged {
+		accepted := j.Decision.Verdict == firewall.Accept
+		switch {
+		case j.Decision.Verdict == firewall.Indeterminate:
+			if unknown < 0 {
+				unknown = i
+			}
+		case accepted == c.Deny:
+			if bad < 0 {
+				bad = i
+			}
+		}
+	}
+	pick := 0
+	switch {
+	case bad >= 0:
+		pick = bad
+	case unknown >= 0:
+		pick = unknown
+	}
+	j := judged[pick]
+	evidence.Judged = []JudgedPacket{j}
+	if len(judged) > 1 {
+		evidence.Stretches = len(judged)
+	} else {
+		evidence.Stretches = 0
+	}
+	d := j.Decision
+	if p, ok := docker.For(snap.Docker, d); ok {
+		evidence.Docker = &p
+	}
+	src := j.Packet.Src
+	what := fmt.Sprintf("%s/%d from %s", c.Target.Protocol, c.Target.Port, src)
+	if c.Sources.IsValid() && c.Sources.Bits() != src.BitLen() {
+		what = fmt.Sprintf("%s/%d from %s (in %s)", c.Target.Protocol, c.Target.Port, src, c.Sources)
+	}
+
+	switch {
+	case bad >= 0 && c.Deny:
+		r.Status, r.Cause = StatusFail, CauseUnexpectedlyOpen
+		r.Summary = fmt.Sprintf("%s is accepted by %s, but deny_from declares it blocked", what, decidedBy(d))
+		r.Hint = denyHint(snap, d, c, src)
+	case bad >= 0:
+		r.Status, r.Cause = StatusFail, CauseFirewallBlocked
+		r.Summary = fmt.Sprintf("%s is %s by %s", what, verdictWords(d), decidedBy(d))
+		r.Hint = allowHint(snap, d, c, src)
+	case unknown >= 0:
+		r.Status = StatusError
+		r.Summary = fmt.Sprintf("cannot decide %s: %s", what, d.Reason)
+		r.Hint = "the rule uses a match portcheck does not evaluate; check it by hand (nft list ruleset / iptables-save)"
+		return r
+	case c.Deny:
+		r.Status = StatusPass
+		r.Summary = fmt.Sprintf("%s is %s by %s", what, verdictWords(d), decidedBy(d))
+	case d.Rule == nil:
+		r.Status = StatusPass
+		r.Summary = fmt.Sprintf("%s is accepted: no filter chain on its path", what)
+	default:
+		r.Status = StatusPass
+		r.Summary = fmt.Sprintf("%s is accepted by %s", what, decidedBy(d))
+		if evidence.Docker != nil {
+			r.Summary += fmt.Sprintf(" (Docker publishes %s; decided in FORWARD, not INPUT)", evidence.Docker)
+		}
+	}
+	if len(judged) > 1 && bad < 0 {
+		r.Summary += fmt.Sprintf("; all %d source stretches of %s agree", len(judged), c.Sources)
+	}
+
+	if snap.Firewalld != nil && !c.Deny {
+		evidence.Firewalld = firewalldView(snap.Firewalld, d, c, src)
+		if r.Status == StatusPass && permanent {
+			driftPermanent(r, evidence.Firewalld, c)
+		}
+		if r.Status == StatusFail && evidence.Firewalld.Permanent != "" {
+			r.Hint = fmt.Sprintf("the permanent configuration opens it (%s) but the runtime does not: firewall-cmd --reload applies it", evidence.Firewalld.Permanent)
+		}
+	}
+	if r.Status == StatusPass && fw != nil && fw.Backend != "auto" && !backendMatches(fw.Backend, snap.Manager) {
+		r.Status, r.Cause = StatusDrift, CauseFirewallBlocked
+		r.Summary = fmt.Sprintf("declared backend %s, but the host's rules are managed by %s (%s)", fw.Backend, snap.Manager, r.Summary)
+		r.Hint = fmt.Sprintf("update backend in %s, or move the rules to %s", config.SourceOf(fw.DeclRange), fw.Backend)
+	}
+	return r
+}
+
+func backendMatches(declared, manager string) bool {
+	if declared == "iptables" {
+		return manager == netfilter.ManagerIptablesNft || manager == netfilter.ManagerIptablesLegacy
+	}
+	return declared == manager
+}
+
+func verdictWords(d firewall.Decision) string {
+	switch d.Verdict {
+	case firewall.Reject:
+		if d.Reject != "" {
+			return "rejected (" + d.Reject + ")"
+		}
+		return "rejected"
+	case firewall.Drop:
+		return "dropped"
+	}
+	return d.Verdict
+}
+
+// decidedBy names the deciding rule for a summary.
+func decidedBy(d firewall.Decision) string {
+	if d.Rule == nil {
+		if d.Reason != "" {
+			return "routing: " + d.Reason
+		}
+		return "no rule (no base chain on the path)"
+	}
+	s := d.Rule.String()
+	if d.Hook != "" && d.Hook != firewall.HookInput {
+		s += " in " + d.Hook
+	}
+	return s
+}
+
+func firewalldView(st *firewalld.State, d firewall.Decision, c *Check, src netip.Addr) *FirewalldEvidence {
+	zone := st.ZoneFor(d.IIF, src)
+	fe := &FirewalldEvidence{Zone: zone}
+	if how, ok := st.Opens(zone, c.Target.Protocol, c.Target.Port, src); ok {
+		fe.Runtime = how
+	}
+	if how, ok := st.OpensPermanent(zone, c.Target.Protocol, c.Target.Port, src); ok {
+		fe.Permanent = how
+	}
+	for _, dr := range st.Drift {
+		if dr.Zone == zone {
+			fe.Drift = append(fe.Drift, dr)
+		}
+	}
+	return fe
+}
+
+// driftPermanent flags the seed's trap: open now, gone after a reload.
+func driftPermanent(r *Result, fe *FirewalldEvidence, c *Check) {
+	if fe.Runtime == "" || fe.Permanent != "" {
+		return
+	}
+	r.Status, r.Cause = StatusDrift, CauseFirewallBlocked
+	r.Summary = fmt.Sprintf("%s now (firewalld zone %s: %s), but not in the permanent configuration: it closes at the next reload or reboot", r.Summary, fe.Zone, fe.Runtime)
+	r.Hint = fmt.Sprintf("firewall-cmd --permanent --zone=%s --add-port=%d/%s (or firewall-cmd --runtime-to-permanent)", fe.Zone, c.Target.Port, c.Target.Protocol)
+}
+
+// allowHint says how to let the packet in, in the tool that manages the
+// host's rules, at the place the packet is stopped.
+func allowHint(snap *netfilter.Snapshot, d firewall.Decision, c *Check, src netip.Addr) string {
+	port, proto := c.Target.Port, c.Target.Protocol
+	if d.Rule == nil {
+		if strings.Contains(d.Reason, "forwarding is off") {
+			return "the destination is not local and forwarding is off: check the address, or enable forwarding (sysctl -w net.ipv4.ip_forward=1)"
+		}
+		return "check the host's routes (ip route get " + c.Target.Address + ")"
+	}
+	srcSel := ""
+	if c.Sources.IsValid() {
+		srcSel = c.Sources.String()
+	}
+	if d.DNATAddr.IsValid() && docker.Present(&snap.Ruleset) {
+		if d.Rule.Chain == "DOCKER-USER" {
+			return fmt.Sprintf("Docker's published port is stopped in DOCKER-USER by rule #%d (%s): remove or narrow it (%s -D DOCKER-USER %d)", d.Rule.Number, d.Rule.Text, iptablesCmd(d.Rule), d.Rule.Number)
+		}
+		return fmt.Sprintf("a published Docker port is decided in FORWARD, not INPUT: %s -I DOCKER-USER%s -p %s -m conntrack --ctorigdstport %d -j ACCEPT",
+			iptablesCmd(d.Rule), optIptSrc(srcSel), proto, port)
+	}
+	if snap.Manager == netfilter.ManagerFirewalld && d.Rule.Table == "firewalld" {
+		zone := snap.Firewalld.ZoneFor(d.IIF, src)
+		if srcSel != "" {
+			fam := "ipv4"
+			if c.Sources.Addr().Is6() {
+				fam = "ipv6"
+			}
+			return fmt.Sprintf(`firewall-cmd --permanent --zone=%s --add-rich-rule='rule family="%s" source address="%s" port port="%d" protocol="%s" accept' && firewall-cmd --reload`, zone, fam, srcSel, port, proto)
+		}
+		return fmt.Sprintf("firewall-cmd --permanent --zone=%s --add-port=%d/%s && firewall-cmd --reload", zone, port, proto)
+	}
+	ref := d.Rule
+	switch ref.Backend {
+	case firewall.BackendIptablesNft, firewall.BackendIptablesLegacy:
+		cmd := iptablesCmd(ref)
+		table := ""
+		if ref.Table != "filter" {
+			table = " -t " + ref.Table
+		}
+		if ref.Policy != "" {
+			return fmt.Sprintf("%s%s -A %s%s -p %s --dport %d -j ACCEPT (then persist it, e.g. %s-save)", cmd, table, ref.Chain, optIptSrc(srcSel), proto, port, cmd)
+		}
+		return fmt.Sprintf("%s%s -I %s %d%s -p %s --dport %d -j ACCEPT (before rule #%d: %s)", cmd, table, ref.Chain, ref.Number, optIptSrc(srcSel), proto, port, ref.Number, ref.Text)
+	default:
+		sel := fmt.Sprintf("%s dport %d accept", proto, port)
+		if srcSel != "" {
+			fam := "ip"
+			if c.Sources.Addr().Is6() {
+				fam = "ip6"
+			}
+			sel = fmt.Sprintf("%s saddr %s %s", fam, srcSel, sel)
+		}
+		if ref.Policy != "" {
+			return fmt.Sprintf("nft add rule %s %s %s %s (and add it to /etc/nftables.conf)", ref.Family, ref.Table, ref.Chain, sel)
+		}
+		return fmt.Sprintf("nft insert rule %s %s %s position %d %s (before handle %d: %s; and add it to /etc/nftables.conf)", ref.Family, ref.Table, ref.Chain, ref.Handle, sel, ref.Handle, ref.Text)
+	}
+}
+
+// denyHint says what lets a denied source in.
+func denyHint(snap *netfilter.Snapshot, d firewall.Decision, c *Check, src netip.Addr) string {
+	if d.Rule == nil || d.Rule.Policy != "" {
+		return fmt.Sprintf("nothing stops %s: add a rule that drops it before the port is accepted", c.Sources)
+	}
+	if snap.Manager == netfilter.ManagerFirewalld && d.Rule.Table == "firewalld" {
+		zone := snap.Firewalld.ZoneFor(d.IIF, src)
+		return fmt.Sprintf("zone %s opens the port to %s: restrict it with a rich rule for the allowed sources instead of --add-port (firewall-cmd --permanent --zone=%s --remove-port=%d/%s)", zone, c.Sources, zone, c.Target.Port, c.Target.Protocol)
+	}
+	return fmt.Sprintf("narrow the accepting rule %s so that it does not match %s", d.Rule, c.Sources)
+}
+
+func iptablesCmd(ref *firewall.RuleRef) string {
+	cmd := "iptables"
+	if ref.Family == firewall.FamilyIP6 {
+		cmd = "ip6tables"
+	}
+	if ref.Backend == firewall.BackendIptablesLegacy {
+		return cmd + "-legacy"
+	}
+	return cmd
+}
+
+func optIptSrc(src string) string {
+	if src == "" {
+		return ""
+	}
+	return " -s " + src
+}

@@ -1,0 +1,81 @@
+package runner
+
+import (
+	"net/netip"
+
+	"github.com/portcheck/portcheck/config"
+	"github.com/portcheck/portcheck/providers"
+)
+
+// firewallChecks plans L2: the server's packet filter judges the packet
+// each vantage host would send, and a sample of every declared source
+// range. Without a firewall block an open endpoint still gets the vantage
+// checks (that is the layer's question: does the filter let them in?); a
+// closed one is judged at L4.
+func firewallChecks(ep *config.Endpoint, vantages []vantage, addrs []netip.Addr, serverExec providers.Exec, serverSkip string, env Environment) []*Check {
+	fw := ep.Expect.Firewall
+	closed := ep.State == "closed"
+	var out []*Check
+	add := func(c *Check) {
+		c.Layer, c.Name, c.Provider, c.Exec = providers.LayerFirewall, "firewall", "netfilter", serverExec
+		c.Source = ep.DeclRange
+		if fw != nil {
+			c.Source, c.Declared = fw.DeclRange, true
+		}
+		switch {
+		case serverSkip != "":
+			c.Skip = "host " + ep.Host.Name + ": " + serverSkip
+		default:
+			c.Skip = providerSkip(c.Provider, serverExec, env)
+		}
+		out = append(out, c)
+	}
+	for _, a := range addrs {
+		for port := ep.Ports.From; port <= ep.Ports.To; port++ {
+			t := providers.Target{Address: a.String(), Port: port, Protocol: ep.Protocol}
+			if !closed {
+				for _, v := range vantages {
+					c := &Check{From: v.name, Target: t, FromAddrs: v.addrs}
+					if v.skip == "" {
+						ex := v.exec
+						c.FromExec = &ex
+					}
+					add(c)
+					if c.Skip == "" && c.FromExec == nil && !hasFamily(v.addrs, a) {
+						c.Skip = v.skip + "; and it has no declared " + family(a) + " address to judge its packets by"
+					}
+				}
+			}
+			if fw == nil {
+				continue
+			}
+			for _, p := range fw.AllowFrom {
+				if p.Addr().Is4() == a.Is4() {
+					add(&Check{From: p.String(), Target: t, Sources: p})
+				}
+			}
+			for _, p := range fw.DenyFrom {
+				if p.Addr().Is4() == a.Is4() {
+					add(&Check{From: p.String(), Target: t, Sources: p, Deny: true})
+				}
+			}
+		}
+	}
+	return out
+}
+
+func hasFamily(list []netip.Addr, a netip.Addr) bool {
+	for _, b := range list {
+		if b.Unmap().Is4() == a.Unmap().Is4() {
+			return true
+		}
+	}
+	return false
+}
+
+func family(a netip.Addr) string {
+	if a.Unmap().Is4() {
+		return "IPv4"
+	}
+	return "IPv6"
+}
