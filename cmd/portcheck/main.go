@@ -36,6 +36,8 @@ Commands:
   plan PATH         show what will be checked, where, by which provider, and what is skipped
   verify PATH       run the checks layer by layer and diagnose the broken layer
   diagnose ADDR:PORT  ad-hoc check of one port without HCL
+  backup DIR        save the firewall (nftables, iptables, firewalld config) into DIR/<UTC time>/
+  restore BACKUPDIR verify a backup and restore it (shows the plan; changes nothing without --yes)
   version           print the version
 
 Exit codes: 0 everything as declared; 1 a check failed or drifted; 2 usage or config error.
@@ -63,6 +65,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdVerify(rest, stdout, stderr)
 	case "diagnose":
 		return cmdDiagnose(rest, stdout, stderr)
+	case "backup":
+		return cmdBackup(rest, stdout, stderr)
+	case "restore":
+		return cmdRestore(rest, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "portcheck", version)
 		return exitOK
