@@ -2,8 +2,9 @@
 
 # Case 1: the app listens on 0.0.0.0:8080, but the host firewall drops the
 # port (it was opened with firewall-cmd without --permanent and vanished at
-# the next reload). L1 passes, L4 from the client is "filtered"; the firewall
-# block (L2) is planned and reported as not implemented in this version.
+# the next reload). L1 passes; L2 names firewalld's rejecting rule and says
+# `firewall-cmd --permanent --zone=… --add-port=8080/tcp`. Before the reload
+# the same declaration reports drift: open now, gone at the next reload.
 endpoint "case1_app_firewalled" {
   host = host.web
   port = 8080
@@ -46,7 +47,8 @@ endpoint "case2_nginx_9090" {
 
 # Case 3: a container publishes 8081 -> 80. Its own network namespace is
 # checked through the container's process (docker inspect -f '{{.State.Pid}}'),
-# the published port from the client.
+# the published port from the client. Docker DNATs the port in nat
+# PREROUTING, so L2 judges it in FORWARD (DOCKER-USER first), not INPUT.
 variable "container_pid" {
   type    = number
   default = 1

@@ -37,7 +37,12 @@ func WritePlan(w io.Writer, p *runner.Plan, s Style) {
 				src = " (declared at " + config.SourceOf(c.Source) + ")"
 			}
 			if c.Skip != "" {
-				fmt.Fprintf(w, "  %s %s\n", s.paint(ansiDim, "−"), s.paint(ansiDim, fmt.Sprintf("%-17s skip: %s%s", label, c.Skip, src)))
+				what := "skip"
+				if c.Layer == providers.LayerFirewall && c.From != "" {
+					// Several L2 checks share a reason: say whose packet each judges.
+					what = fmt.Sprintf("skip (%s → %s)", c.From, hostPort(c.Target))
+				}
+				fmt.Fprintf(w, "  %s %s\n", s.paint(ansiDim, "−"), s.paint(ansiDim, fmt.Sprintf("%-17s %s: %s%s", label, what, c.Skip, src)))
 				continue
 			}
 			fmt.Fprintf(w, "  %s %-17s %s%s\n", s.paint(ansiGreen, "+"), label, planWhat(c), src)
