@@ -223,10 +223,9 @@ func (e *Evaluator) Evaluate(p Packet) Decision {
 	v6 := st.Dst.Is6()
 	d := Decision{}
 	if st.IIF == "" {
+		// Unknown when there is no route back to the source; only rules
+		// that test the interface then become undecidable.
 		st.IIF = e.host.ingress(st.Src)
-		if st.IIF == "" {
-			return Decision{Verdict: Indeterminate, Reason: fmt.Sprintf("no route back to %s: cannot tell which interface the packet arrives on", st.Src)}
-		}
 	}
 	d.IIF = st.IIF
 
@@ -496,6 +495,13 @@ func (e *Evaluator) matchOne(cm *cmatch, st *packetState, hook string) (bool, st
 	in := false
 	switch m.Field {
 	case FieldIIF:
+		if st.IIF == "" {
+			// Unknown, but not lo: only the host's own addresses use lo.
+			if !onlyLoopback(vs.names) {
+				return false, fmt.Sprintf("no route back to %s, so the interface it arrives on is unknown", st.Src)
+			}
+			return m.Negate, ""
+		}
 		in = vs.hasName(st.IIF)
 	case FieldOIF:
 		in = st.oif != "" && vs.hasName(st.oif)
@@ -562,6 +568,15 @@ func (e *Evaluator) matchOne(cm *cmatch, st *packetState, hook string) (bool, st
 	return in != m.Negate, ""
 }
 
+func onlyLoopback(names []string) bool {
+	for _, n := range names {
+		if n != "lo" {
+			return false
+		}
+	}
+	return true
+}
+
 func hasPorts(proto uint8) bool {
 	return proto == ProtoTCP || proto == ProtoUDP || proto == 132 || proto == 136 // sctp, udplite
 }
@@ -591,6 +606,9 @@ func (e *Evaluator) lookupVmap(r *crule, st *packetState) (Verdict, bool, string
 	case FieldDaddr:
 		addr = st.Dst
 	case FieldIIF:
+		if st.IIF == "" {
+			return Verdict{}, false, fmt.Sprintf("no route back to %s, so the interface it arrives on is unknown", st.Src)
+		}
 		name = st.IIF
 	case FieldOIF:
 		name = st.oif

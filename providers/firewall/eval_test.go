@@ -2,6 +2,7 @@ package firewall
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 )
 
@@ -344,5 +345,23 @@ func TestCTStatusDNAT(t *testing.T) {
 	}
 	if d := e.Evaluate(tcpTo("10.0.0.1", 9090)); d.Verdict != Drop {
 		t.Errorf("packet without nat: %+v, want the policy's drop", d)
+	}
+}
+
+// A source with no route back has an unknown ingress interface: rules on
+// other interfaces cannot be decided, "iif lo" still can.
+func TestUnknownIngress(t *testing.T) {
+	h := &Host{Interfaces: server.Interfaces, Routes: []Route{{Dst: pfx("10.0.0.0/24"), Dev: "eth0"}}}
+	lo := nftTable(inputChain("drop", rule(1, accept, Match{Field: FieldIIF, Names: []string{"lo"}}), rule(2, accept, dport(80))))
+	if d := NewEvaluator(&Ruleset{Tables: []*Table{lo}}, h).Evaluate(tcpTo("10.0.0.1", 80)); d.Verdict != Accept {
+		t.Errorf("routed source: %+v", d)
+	}
+	far := Packet{Src: addr("192.0.2.9"), Dst: addr("10.0.0.1"), Proto: ProtoTCP, DPort: 80}
+	if d := NewEvaluator(&Ruleset{Tables: []*Table{lo}}, h).Evaluate(far); d.Verdict != Accept || d.Rule.Handle != 2 {
+		t.Errorf("unrouted source past iif lo: %+v", d)
+	}
+	eth := nftTable(inputChain("drop", rule(1, accept, Match{Field: FieldIIF, Names: []string{"eth0"}})))
+	if d := NewEvaluator(&Ruleset{Tables: []*Table{eth}}, h).Evaluate(far); d.Verdict != Indeterminate || !strings.Contains(d.Reason, "no route back to 192.0.2.9") {
+		t.Errorf("unrouted source at iif eth0: %+v", d)
 	}
 }

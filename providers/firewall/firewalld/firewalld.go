@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 	"syscall"
 
 	"github.com/godbus/dbus/v5"
@@ -132,7 +133,8 @@ type Drift struct {
 func Read(ctx context.Context, netnsPath string) (*State, error) {
 	conn, err := dbus.ConnectSystemBus(dbus.WithContext(ctx))
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED) {
+		// godbus reports a missing default socket only as text.
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED) || strings.Contains(err.Error(), "system bus not found") {
 			return nil, fmt.Errorf("%w: no system bus: %v", ErrNotRunning, err)
 		}
 		return nil, fmt.Errorf("connect to the system bus: %w", err)
