@@ -1,12 +1,17 @@
 package bench
 
 import (
+	"context"
+	"fmt"
 	"math/rand/v2"
 	"net/netip"
 	"runtime"
+	"strings"
 	"testing"
 
+	"github.com/portcheck/portcheck/internal/lab"
 	"github.com/portcheck/portcheck/providers/firewall"
+	"github.com/portcheck/portcheck/providers/firewall/netfilter"
 )
 
 // bigRuleset builds a ruleset of n rules shaped like large real ones: a
@@ -128,4 +133,37 @@ func BenchmarkFirewallEvaluate10kPackets50kRules(b *testing.B) {
 	}
 	b.ReportMetric(compiled, "MB-compiled")
 	runtime.KeepAlive(ev)
+}
+
+// Reading a host's filter end to end: nft -j and nft -a -s of a 50,000-rule
+// ruleset in a lab namespace, parsed into the model, plus the routes.
+// Needs root (it skips without), like the lab tests.
+func BenchmarkFirewallRead50kRules(b *testing.B) {
+	lab.Require(b, "ip", "nft")
+	h := lab.New(b).Host("server")
+	var rs strings.Builder
+	rs.WriteString("table inet filter {\n  set admins {\n    type ipv4_addr\n    flags interval\n    elements = { 10.9.0.0/16, 192.168.0.0/24 }\n  }\n  chain input {\n    type filter hook input priority 0; policy drop;\n")
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i := range 50000 {
+		a := fmt.Sprintf("10.%d.%d.%d", rng.IntN(256), rng.IntN(256), rng.IntN(256))
+		switch i % 3 {
+		case 0:
+			fmt.Fprintf(&rs, "    ip saddr %s drop\n", a)
+		case 1:
+			fmt.Fprintf(&rs, "    ip saddr %s/24 tcp dport %d accept\n", netip.PrefixFrom(netip.MustParseAddr(a), 24).Masked().Addr(), 1+rng.IntN(65535))
+		default:
+			fmt.Fprintf(&rs, "    ip saddr @admins tcp dport %d accept\n", 1024+rng.IntN(60000))
+		}
+	}
+	rs.WriteString("  }\n}\n")
+	h.NFT(rs.String())
+	for b.Loop() {
+		snap, err := netfilter.Read(context.Background(), h.Path())
+		if err != nil {
+			b.Fatal(err)
+		}
+		if n := len(snap.Ruleset.Tables[0].Chains[0].Rules); n != 50000 {
+			b.Fatalf("read %d rules, want 50000", n)
+		}
+	}
 }

@@ -24,14 +24,23 @@ func Read(ctx context.Context, netnsPath string) ([]*firewall.Table, error) {
 	if _, err := exec.LookPath("nft"); err != nil {
 		return nil, errors.New("cannot read the nftables ruleset: nft is not installed (not found in PATH)")
 	}
+	// Both listings at once: on big rulesets each costs seconds of kernel
+	// time (the netlink dump), which two cores share. The text listing
+	// supplies Rule.Text. nft writes its iptables-nft warning to stderr,
+	// which Output drops, but it warns exactly for tables holding xt
+	// expressions, and those show in the JSON.
+	var text []byte
+	var textErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		text, textErr = netns.Output(ctx, netnsPath, nil, "nft", "-a", "-s", "list", "ruleset")
+	}()
 	jsonOut, err := netns.Output(ctx, netnsPath, nil, "nft", "-j", "list", "ruleset")
-	if err != nil {
-		return nil, fmt.Errorf("listing the nftables ruleset: %w", err)
+	<-done
+	if err == nil {
+		err = textErr
 	}
-	// The text listing supplies Rule.Text. nft writes its iptables-nft
-	// warning to stderr, which Output drops, but it warns exactly for tables
-	// holding xt expressions, and those show in the JSON.
-	text, err := netns.Output(ctx, netnsPath, nil, "nft", "-a", "-s", "list", "ruleset")
 	if err != nil {
 		return nil, fmt.Errorf("listing the nftables ruleset: %w", err)
 	}
