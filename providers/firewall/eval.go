@@ -105,12 +105,40 @@ func NewEvaluator(rs *Ruleset, host *Host) *Evaluator {
 			order++
 		}
 	}
-	for _, list := range e.hooks {
+	// Chains of equal priority run in reverse registration order: the
+	// kernel inserts a new hook before those of the same priority
+	// (nf_hook_entries_grow). nft lists tables and chains in the order they
+	// were created, which is when their hooks were registered, so a chain
+	// listed later runs first. (Between iptables-legacy and nftables chains
+	// the registration order is not in the snapshot; legacy tables, listed
+	// last, are taken as registered last.)
+	for k, list := range e.hooks {
 		slices.SortStableFunc(list, func(a, b *baseChain) int {
-			return cmp.Or(cmp.Compare(a.c.c.Priority, b.c.c.Priority), cmp.Compare(a.order, b.order))
+			return cmp.Or(cmp.Compare(hookPriority(a.c.c, k.hook), hookPriority(b.c.c, k.hook)),
+				cmp.Compare(a.c.c.Priority, b.c.c.Priority), cmp.Compare(b.order, a.order))
 		})
 	}
 	return e
+}
+
+// hookPriority is where a base chain runs among the hook's chains. The
+// kernel does not hook nat chains in at their own priority: every nat
+// chain (nft's and iptables', legacy or not) runs inside the NAT core's
+// hook, which sits at dstnat (-100) in prerouting and output and at srcnat
+// (100) in input and postrouting; a nat chain's priority only orders it
+// among the nat chains. So a nat chain declared at -190 still runs after
+// a filter chain at -150, and sees the packet before DNAT.
+func hookPriority(c *Chain, hook string) int {
+	if c.Type != "nat" {
+		return c.Priority
+	}
+	switch hook {
+	case HookPrerouting, HookOutput:
+		return -100
+	case HookInput, HookPostrouting:
+		return 100
+	}
+	return c.Priority
 }
 
 func compileTable(t *Table) *ctable {
@@ -192,6 +220,18 @@ type packetState struct {
 	oif       string
 	cands     map[*cchain][]int32 // candidate rules per chain, for this packet
 	dnat      bool                // a nat chain set a destination mapping
+	// noCT: the base chain being run comes before conntrack (priority
+	// below -200 in prerouting or output), so the packet has no
+	// connection yet: ct state is invalid, ct original … never match.
+	noCT bool
+}
+
+// conntrackPriority is where conntrack looks a packet up in prerouting and
+// output (NF_IP_PRI_CONNTRACK).
+const conntrackPriority = -200
+
+func beforeConntrack(c *Chain, hook string) bool {
+	return (hook == HookPrerouting || hook == HookOutput) && hookPriority(c, hook) < conntrackPriority
 }
 
 // candidates returns, in order, the rules of c that may match the packet.
@@ -236,6 +276,15 @@ func (e *Evaluator) Evaluate(p Packet) Decision {
 		d.DNATAddr, d.DNATPort = st.Dst, st.DPort
 	}
 
+	if !v6 && st.Dst.IsLoopback() && st.IIF != "" && st.IIF != "lo" && !e.host.routeLocalnet(st.IIF) {
+		// ip_route_input_slow: a loopback destination on a packet from
+		// another interface is martian (DNAT to 127.0.0.1 included).
+		d.Verdict, d.Hook = Drop, "routing"
+		d.Reason = fmt.Sprintf("%s is a loopback address and the packet came in on %s: routing drops it as a martian destination "+
+			"(net.ipv4.conf.%s.route_localnet=0)", st.Dst, st.IIF, st.IIF)
+		return d
+	}
+
 	hooks := []string{HookInput}
 	if !e.host.isLocal(st.Dst) {
 		if !e.host.forwarding(v6) {
@@ -245,7 +294,13 @@ func (e *Evaluator) Evaluate(p Packet) Decision {
 		}
 		st.oif = e.host.egress(st.Dst)
 		if st.oif == "" {
-			d.Verdict, d.Hook = Drop, "routing"
+			// A forwarding host answers a packet it has no route for
+			// (ip_error / ip6_pkt_discard); only with forwarding off does
+			// it drop silently.
+			d.Verdict, d.Hook, d.Reject = Reject, "routing", "icmp net-unreachable"
+			if v6 {
+				d.Reject = "icmpv6 no-route"
+			}
 			d.Reason = fmt.Sprintf("no route to %s", st.Dst)
 			return d
 		}
@@ -260,6 +315,16 @@ func (e *Evaluator) Evaluate(p Packet) Decision {
 	d.Verdict, d.Hook = Accept, hooks[0]
 	d.Rule = acceptingRule(d.Trace, hooks[0])
 	return d
+}
+
+// ctState is the conntrack state the packet has where it is: new, or
+// invalid before conntrack saw it (nft and xt_conntrack both call a packet
+// without a connection invalid).
+func (st *packetState) ctState() string {
+	if st.noCT {
+		return "invalid"
+	}
+	return "new"
 }
 
 func forwardingSysctl(v6 bool) string {
@@ -331,6 +396,7 @@ type frame struct {
 // runBase evaluates one base chain with its jumps, gotos and returns.
 func (e *Evaluator) runBase(bc *baseChain, st *packetState, hook string) outcome {
 	c := bc.c
+	st.noCT = beforeConntrack(c.c, hook)
 	cands, ci := st.candidates(c), 0
 	var stack []frame
 	policy := func() outcome {
@@ -506,6 +572,9 @@ func (e *Evaluator) matchOne(cm *cmatch, st *packetState, hook string) (bool, st
 	case FieldOIF:
 		in = st.oif != "" && vs.hasName(st.oif)
 	case FieldSaddr, FieldDaddr, FieldCTOrigDaddr:
+		if m.Field == FieldCTOrigDaddr && st.noCT {
+			return false, "" // no connection: the match fails, negated or not
+		}
 		a := st.Src
 		if m.Field == FieldDaddr {
 			a = st.Dst
@@ -525,7 +594,7 @@ func (e *Evaluator) matchOne(cm *cmatch, st *packetState, hook string) (bool, st
 	case FieldL4Proto:
 		in = vs.hasNum(uint32(st.Proto))
 	case FieldSport, FieldDport, FieldCTOrigDport:
-		if !hasPorts(st.Proto) || (m.Proto != 0 && m.Proto != st.Proto) {
+		if !hasPorts(st.Proto) || (m.Proto != 0 && m.Proto != st.Proto) || (m.Field == FieldCTOrigDport && st.noCT) {
 			return false, ""
 		}
 		port := st.DPort
@@ -537,8 +606,11 @@ func (e *Evaluator) matchOne(cm *cmatch, st *packetState, hook string) (bool, st
 		}
 		in = vs.hasNum(uint32(port))
 	case FieldCTState:
-		in = vs.hasName("new")
+		in = vs.hasName(st.ctState())
 	case FieldCTStatus:
+		if st.noCT {
+			return false, ""
+		}
 		// A new connection is not yet confirmed, assured or seen a reply;
 		// its only named flag is dnat once a nat chain rewrote it.
 		in = st.dnat && vs.hasName("dnat")
@@ -613,7 +685,7 @@ func (e *Evaluator) lookupVmap(r *crule, st *packetState) (Verdict, bool, string
 	case FieldOIF:
 		name = st.oif
 	case FieldCTState:
-		name = "new"
+		name = st.ctState()
 	case FieldMark:
 		num = st.Mark
 	default:

@@ -365,3 +365,22 @@ func TestUnknownIngress(t *testing.T) {
 		t.Errorf("unrouted source at iif eth0: %+v", d)
 	}
 }
+
+// DNAT to 127.0.0.1 from outside is martian unless route_localnet is on
+// (as on Kubernetes nodes).
+func TestDNATToLoopback(t *testing.T) {
+	nat := &Table{Backend: BackendNftables, Family: FamilyIP, Name: "nat", Chains: []*Chain{
+		{Name: "pre", Type: "nat", Hook: HookPrerouting, Priority: -100, Policy: "accept", Rules: []*Rule{
+			rule(1, Verdict{Kind: VerdictDNAT, NATAddr: addr("127.0.0.1"), NATPort: 80}, dport(8080)),
+		}},
+	}}
+	rs := &Ruleset{Tables: []*Table{nat}}
+	if d := NewEvaluator(rs, server).Evaluate(tcpTo("10.0.0.1", 8080)); d.Verdict != Drop || d.Hook != "routing" {
+		t.Errorf("route_localnet off: %+v, want a martian drop", d)
+	}
+	h := *server
+	h.RouteLocalnet = []string{"eth0"}
+	if d := NewEvaluator(rs, &h).Evaluate(tcpTo("10.0.0.1", 8080)); d.Verdict != Accept {
+		t.Errorf("route_localnet on eth0: %+v, want accepted", d)
+	}
+}

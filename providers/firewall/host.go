@@ -14,10 +14,16 @@ type hostIndex struct {
 	localR []Route // table local ranges (127.0.0.0/8 …)
 	fwd4   bool
 	fwd6   bool
+	// localnet: interfaces with route_localnet on ("all" turns it on for
+	// every interface, as the kernel ORs the two).
+	localnet map[string]bool
 }
 
 func newHostIndex(h *Host) hostIndex {
-	hi := hostIndex{local: map[netip.Addr]string{}, ifaces: map[string][]netip.Prefix{}, fwd4: h.Forwarding4, fwd6: h.Forwarding6}
+	hi := hostIndex{local: map[netip.Addr]string{}, ifaces: map[string][]netip.Prefix{}, fwd4: h.Forwarding4, fwd6: h.Forwarding6, localnet: map[string]bool{}}
+	for _, name := range h.RouteLocalnet {
+		hi.localnet[name] = true
+	}
 	for _, ifc := range h.Interfaces {
 		for _, p := range ifc.Addrs {
 			hi.local[p.Addr().Unmap()] = ifc.Name
@@ -64,6 +70,10 @@ func (hi hostIndex) egress(a netip.Addr) string {
 // routing that reverse-path filtering enforces: the interface of the route
 // back to src, or lo for the host's own addresses.
 func (hi hostIndex) ingress(src netip.Addr) string { return hi.egress(src) }
+
+func (hi hostIndex) routeLocalnet(ifname string) bool {
+	return hi.localnet["all"] || hi.localnet[ifname]
+}
 
 func (hi hostIndex) forwarding(v6 bool) bool {
 	if v6 {

@@ -234,4 +234,8 @@ type Host struct {
 	// Forwarding reports net.ipv4.ip_forward / net.ipv6.conf.all.forwarding.
 	Forwarding4 bool `json:"forwarding4"`
 	Forwarding6 bool `json:"forwarding6"`
+	// RouteLocalnet lists the interfaces (or "all") with
+	// net.ipv4.conf.*.route_localnet=1, where a loopback destination
+	// arriving from outside is routed instead of dropped as martian.
+	RouteLocalnet []string `json:"route_localnet,omitempty"`
 }

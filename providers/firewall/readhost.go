@@ -65,6 +65,12 @@ func ReadHost(netnsPath string) (*Host, error) {
 		}
 		h.Forwarding4 = sysctlOn("/proc/sys/net/ipv4/ip_forward")
 		h.Forwarding6 = sysctlOn("/proc/sys/net/ipv6/conf/all/forwarding")
+		for _, ifc := range append([]Interface{{Name: "all"}}, h.Interfaces...) {
+			name := ifc.Name
+			if sysctlOn("/proc/sys/net/ipv4/conf/" + name + "/route_localnet") {
+				h.RouteLocalnet = append(h.RouteLocalnet, name)
+			}
+		}
 		return nil
 	})
 	if err != nil {

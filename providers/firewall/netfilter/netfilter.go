@@ -122,7 +122,12 @@ func (s *Snapshot) iptablesNftTables(ctx context.Context, netnsPath string, nft 
 	out := make([]*firewall.Table, 0, len(nft))
 	for _, t := range nft {
 		if t.Backend == firewall.BackendIptablesNft {
-			if st, ok := byKey[t.Family+" "+t.Name]; ok {
+			st, ok := byKey[t.Family+" "+t.Name]
+			switch {
+			case !ok:
+			case !sameShape(st, t):
+				s.note("iptables-nft: iptables-nft-save shows table %s %s with other chains or rule counts than nft does; evaluated from nft's view", t.Family, t.Name)
+			default:
 				out = append(out, pruneBuiltins(st, t))
 				continue
 			}
@@ -130,6 +135,23 @@ func (s *Snapshot) iptablesNftTables(ctx context.Context, netnsPath string, nft 
 		out = append(out, t)
 	}
 	return out
+}
+
+// sameShape checks that iptables-nft-save printed the table nft holds:
+// every nft chain with as many rules. It guards against a hand-written
+// table that merely looks like iptables', which the save tool may show
+// wider than it is.
+func sameShape(saved, nft *firewall.Table) bool {
+	rules := map[string]int{}
+	for _, c := range saved.Chains {
+		rules[c.Name] = len(c.Rules)
+	}
+	for _, c := range nft.Chains {
+		if n, ok := rules[c.Name]; !ok || n != len(c.Rules) {
+			return false
+		}
+	}
+	return true
 }
 
 // pruneBuiltins drops the builtin chains iptables-nft-save prints although

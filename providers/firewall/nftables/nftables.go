@@ -71,7 +71,7 @@ func Parse(jsonOut, text []byte) ([]*firewall.Table, error) {
 	}
 	out := make([]*firewall.Table, 0, len(p.order))
 	for _, t := range p.order {
-		if t.xt || p.listing.iptablesNft[t.key()] {
+		if t.xt || p.listing.iptablesNft[t.key()] || iptablesLayout(t.table) {
 			t.table.Backend = firewall.BackendIptablesNft
 		}
 		out = append(out, t.table)
@@ -362,4 +362,38 @@ func (p *parser) rule(raw json.RawMessage) error {
 	}
 	c.Rules = append(c.Rules, r)
 	return nil
+}
+
+// iptablesPriority is where iptables-nft puts each table's builtin chains.
+var iptablesPriority = map[string]map[string]int{
+	"raw":      {"PREROUTING": -300, "OUTPUT": -300},
+	"mangle":   {"PREROUTING": -150, "INPUT": -150, "FORWARD": -150, "OUTPUT": -150, "POSTROUTING": -150},
+	"nat":      {"PREROUTING": -100, "INPUT": 100, "OUTPUT": -100, "POSTROUTING": 100},
+	"filter":   {"INPUT": 0, "FORWARD": 0, "OUTPUT": 0},
+	"security": {"INPUT": 50, "FORWARD": 50, "OUTPUT": 50},
+}
+
+// iptablesLayout recognises a table iptables-nft made even when every rule
+// translated to native expressions (no xt): an ip/ip6 table named like an
+// iptables table whose base chains are exactly iptables' builtin chains, at
+// iptables' priorities. Hand-written nft tables use lower-case chain names.
+func iptablesLayout(t *firewall.Table) bool {
+	if t.Family != firewall.FamilyIP && t.Family != firewall.FamilyIP6 {
+		return false
+	}
+	prio, ok := iptablesPriority[t.Name]
+	if !ok {
+		return false
+	}
+	base := 0
+	for _, c := range t.Chains {
+		if c.Hook == "" {
+			continue
+		}
+		base++
+		if p, ok := prio[c.Name]; !ok || p != c.Priority || strings.ToUpper(c.Hook) != c.Name {
+			return false
+		}
+	}
+	return base > 0
 }

@@ -115,6 +115,26 @@ func (b *ruleBuilder) add(m firewall.Match) string {
 	return ""
 }
 
+// requireFirst puts a dependency nft checks at the start of the rule (a
+// reject's protocol) before the other matches, unless a match already
+// implies it. Being first, it is never "after meta mark set".
+func (b *ruleBuilder) requireFirst(m firewall.Match) {
+	for _, x := range b.r.Matches {
+		if reflect.DeepEqual(x, m) || impliesProto(x, m) {
+			return
+		}
+	}
+	b.r.Matches = append([]firewall.Match{m}, b.r.Matches...)
+}
+
+// impliesProto: "tcp dport 22" already requires l4proto tcp.
+func impliesProto(x, dep firewall.Match) bool {
+	if dep.Field != firewall.FieldL4Proto || len(dep.Ranges) != 1 || dep.Ranges[0].From != dep.Ranges[0].To {
+		return false
+	}
+	return x.Proto != 0 && uint32(x.Proto) == dep.Ranges[0].From
+}
+
 // requireFamily adds nft's meta nfproto dependency when the table's family
 // does not already imply it.
 func (b *ruleBuilder) requireFamily(nfproto string) string {
@@ -340,7 +360,7 @@ func (b *ruleBuilder) reject(val any) (string, error) {
 	var why string
 	switch typ {
 	case "tcp reset":
-		why = b.require(firewall.Match{Field: firewall.FieldL4Proto, Ranges: []firewall.Range{{From: 6, To: 6}}})
+		b.requireFirst(firewall.Match{Field: firewall.FieldL4Proto, Ranges: []firewall.Range{{From: 6, To: 6}}})
 	case "icmp":
 		why = b.requireFamily("ipv4")
 	case "icmpv6":
@@ -448,8 +468,12 @@ func (b *ruleBuilder) vmap(val any) (string, error) {
 	case spec.field == firewall.FieldMark && b.r.SetMark != nil:
 		return `verdict map on the mark after "meta mark set"`, nil
 	}
-	if why := b.requireFamily(spec.nfproto); why != "" {
-		return why, nil
+	// An address key needs no family dependency: an address of the other
+	// family never equals an element, so the lookup just finds nothing.
+	if spec.field != firewall.FieldSaddr && spec.field != firewall.FieldDaddr {
+		if why := b.requireFamily(spec.nfproto); why != "" {
+			return why, nil
+		}
 	}
 	v := firewall.Verdict{Kind: firewall.VerdictVmap, Key: spec.field, KeyProto: spec.proto}
 	if name, ok := setRef(data); ok {

@@ -150,7 +150,7 @@ var inetFilter = table(fw.BackendNftables, "inet", "filter",
 			Elements: []fw.MapElement{
 				{Prefix: &pfx("10.0.0.0/8")[0], Verdict: accept},
 				{Prefix: &pfx("192.168.0.1/32")[0], Verdict: drop},
-			}}, nf("ipv4")),
+			}}),
 		rule(40, "ct original ip daddr 10.0.0.1 meta l4proto tcp ct original proto-dst 80 accept", accept,
 			nf("ipv4"), fw.Match{Field: fw.FieldCTOrigDaddr, Prefixes: pfx("10.0.0.1/32")},
 			tcpOnly, fw.Match{Field: fw.FieldCTOrigDport, Ranges: one(80)}),
