@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/portcheck/portcheck/internal/netns"
+	"github.com/portcheck/portcheck/providers/firewall/iptables"
 )
 
 // File names inside a backup directory.
@@ -242,6 +243,13 @@ func Read(ctx context.Context, opts Options) (*Snapshot, error) {
 				what += " (legacy backend)"
 			}
 			s.missing(x.save, what)
+			continue
+		}
+		if !x.nft && !iptables.LegacyLoaded(x.family) {
+			// No x_tables core, so no legacy tables; the save tool would
+			// modprobe it to find that out, and backup only reads.
+			s.XT[x.save] = nil
+			s.note("%s: not run: the kernel has no legacy %s tables (its x_tables core is not loaded)", x.save, x.family)
 			continue
 		}
 		out, err := opts.run(ctx, nil, x.save)

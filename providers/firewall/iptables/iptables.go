@@ -8,6 +8,7 @@ package iptables
 import (
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"regexp"
 	"slices"
@@ -87,6 +88,9 @@ func Read(ctx context.Context, netnsPath, backend string) ([]*firewall.Table, er
 	}
 	tables := []*firewall.Table{}
 	for i, family := range []string{firewall.FamilyIP, firewall.FamilyIP6} {
+		if backend == firewall.BackendIptablesLegacy && !LegacyLoaded(family) {
+			continue
+		}
 		name := saveCommands[backend][i]
 		out, err := netns.Output(ctx, netnsPath, nil, name)
 		if err != nil {
@@ -99,6 +103,19 @@ func Read(ctx context.Context, netnsPath, backend string) ([]*firewall.Table, er
 		tables = append(tables, ts...)
 	}
 	return tables, nil
+}
+
+// LegacyLoaded reports whether the kernel has the x_tables core of the
+// family loaded. Without it there are no legacy tables, and the save tool
+// would modprobe the module to find that out: reading must not change the
+// host, not even its module list.
+func LegacyLoaded(family string) bool {
+	name := "/proc/net/ip_tables_names"
+	if family == firewall.FamilyIP6 {
+		name = "/proc/net/ip6_tables_names"
+	}
+	_, err := os.Stat(name)
+	return err == nil
 }
 
 // Parse translates iptables-save (family "ip") or ip6tables-save (family
