@@ -1,7 +1,6 @@
 package runner_test
 
 import (
-	"fmt"
 	"strings"
 	"testing"
 
@@ -19,15 +18,7 @@ func TestFirewalldCase1(t *testing.T) {
 	client, server := l.Pair()
 	server.ListenTCP("tcp4", "0.0.0.0:8080")
 	fw := server.StartFirewalld(t)
-	src := fmt.Sprintf(`
-host "server" {
-  address = %q
-  netns   = %q
-}
-host "client" {
-  address = %q
-  netns   = %q
-}
+	src := pairHosts(client, server) + `
 endpoint "app" {
   host    = host.server
   from    = [host.client]
@@ -41,7 +32,7 @@ endpoint "app" {
     }
   }
 }
-`, server.Addr(), server.Path(), client.Addr(), client.Path())
+`
 
 	steps := []struct {
 		name       string

@@ -362,21 +362,13 @@ func TestScenarios(t *testing.T) {
 			l := lab.New(t)
 			client, server := l.Pair()
 			body := sc.setup(t, server)
-			src := fmt.Sprintf(`
-host "server" {
-  address = %q
-  netns   = %q
-}
-host "client" {
-  address = %q
-  netns   = %q
-}
+			src := pairHosts(client, server) + fmt.Sprintf(`
 endpoint "svc" {
   host = host.server
   from = [host.client]
   %s
 }
-`, server.Addr(), server.Path(), client.Addr(), client.Path(), body)
+`, body)
 			er := verifyOne(t, src, sc.allLayers)
 			d := er.Diagnosis
 			if d.Layer != sc.wantLayer || d.Cause != sc.wantCause {
@@ -398,6 +390,20 @@ endpoint "svc" {
 			}
 		})
 	}
+}
+
+// pairHosts declares a lab pair as the hosts "server" and "client".
+func pairHosts(client, server *lab.Host) string {
+	return fmt.Sprintf(`
+host "server" {
+  address = %q
+  netns   = %q
+}
+host "client" {
+  address = %q
+  netns   = %q
+}
+`, server.Addr(), server.Path(), client.Addr(), client.Path())
 }
 
 // nftInput is a ruleset whose input chain accepts all but the given rule.
@@ -462,15 +468,7 @@ func TestVerifyInterrupted(t *testing.T) {
 	l := lab.New(t)
 	client, server := l.Pair()
 	server.NFT(nftInput("tcp dport 8080 drop"))
-	src := fmt.Sprintf(`
-host "server" {
-  address = %q
-  netns   = %q
-}
-host "client" {
-  address = %q
-  netns   = %q
-}
+	src := pairHosts(client, server) + `
 endpoint "a" {
   host    = host.server
   from    = [host.client]
@@ -485,7 +483,7 @@ endpoint "b" {
   state   = "closed"
   timeout = "10s"
 }
-`, server.Addr(), server.Path(), client.Addr(), client.Path())
+`
 	cfg, diags := config.LoadSources(map[string][]byte{"lab.pc.hcl": []byte(src)}, config.Options{})
 	if diags.HasErrors() {
 		t.Fatal(diags)

@@ -16,6 +16,14 @@ var update = flag.Bool("update", false, "rewrite golden files")
 // file under -update.
 func Compare(t *testing.T, path string, got []byte) {
 	t.Helper()
+	CompareNormalized(t, path, got, func(b []byte) string { return string(b) })
+}
+
+// CompareNormalized is Compare for output with parts that change from run
+// to run (timestamps): both sides go through norm before comparing, and
+// -update writes got as it is.
+func CompareNormalized(t *testing.T, path string, got []byte, norm func([]byte) string) {
+	t.Helper()
 	if *update {
 		if err := os.WriteFile(path, got, 0o644); err != nil {
 			t.Fatal(err)
@@ -26,7 +34,7 @@ func Compare(t *testing.T, path string, got []byte) {
 	if err != nil {
 		t.Fatalf("%v (run with -update to create it)", err)
 	}
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
+	if diff := cmp.Diff(norm(want), norm(got)); diff != "" {
 		t.Errorf("%s mismatch (-want +got):\n%s", path, diff)
 	}
 }

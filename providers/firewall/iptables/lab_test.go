@@ -2,19 +2,18 @@ package iptables
 
 import (
 	"context"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/portcheck/portcheck/internal/golden"
 	"github.com/portcheck/portcheck/internal/lab"
 	"github.com/portcheck/portcheck/internal/netns"
 	"github.com/portcheck/portcheck/providers/firewall"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.save with what the installed iptables prints")
 
 const (
 	legacy = firewall.BackendIptablesLegacy
@@ -86,20 +85,7 @@ func TestFixturesAreGenuine(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			path := filepath.Join("testdata", s.file)
-			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if d := cmp.Diff(withoutComments(want), withoutComments(got)); d != "" {
-				t.Errorf("%s no longer prints %s (-file +now):\n%s", save, path, d)
-			}
+			golden.CompareNormalized(t, filepath.Join("testdata", s.file), got, withoutComments)
 		})
 	}
 }
