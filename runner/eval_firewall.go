@@ -217,7 +217,7 @@ func evalFirewall(c *Check, ep *config.Endpoint, snap *netfilter.Snapshot, judge
 		judged = kept
 	}
 	r := &Result{Check: c, Expected: exp}
-	evidence := &FirewallEvidence{Manager: snap.Manager, Notes: snap.Notes, Stretches: len(judged)}
+	evidence := &FirewallEvidence{Manager: snap.Manager, Notes: snap.Notes}
 	r.Evidence = evidence
 	if len(judged) == 0 {
 		r.Status = StatusPass
@@ -252,8 +252,6 @@ func evalFirewall(c *Check, ep *config.Endpoint, snap *netfilter.Snapshot, judge
 	evidence.Judged = []JudgedPacket{j}
 	if len(judged) > 1 {
 		evidence.Stretches = len(judged)
-	} else {
-		evidence.Stretches = 0
 	}
 	d := j.Decision
 	if p, ok := docker.For(snap.Docker, d); ok {
