@@ -19,6 +19,10 @@ type Config struct {
 	Variables []*Variable
 	Hosts     []*Host
 	Endpoints []*Endpoint
+	// Providers are the cloud provider blocks, one per cloud.
+	Providers []*CloudProvider
+	// SecurityGroups are the declared cloud security groups.
+	SecurityGroups []*SecurityGroup
 }
 
 // Variable is a `variable "name" {}` block with its resolved value.
@@ -79,6 +83,7 @@ type Endpoint struct {
 type Expectations struct {
 	Listening    *ExpectListening
 	Firewall     *ExpectFirewall
+	Cloud        *ExpectCloud
 	Connectivity *ExpectConnectivity
 	HTTP         *ExpectHTTP
 	TLS          *ExpectTLS

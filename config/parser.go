@@ -111,6 +111,8 @@ type loader struct {
 	vars   map[string]*variableDecl
 	locals map[string]*localValue
 	hosts  map[string]*Host
+	// providers are the cloud provider blocks by type.
+	providers map[string]*CloudProvider
 	// hostOK says a host decoded without errors, so checks that depend on
 	// its addresses are meaningful (no cascades from a broken host).
 	hostOK map[string]bool
@@ -118,11 +120,12 @@ type loader struct {
 
 func loadSources(srcs map[string][]byte, opts Options) (*Config, hcl.Diagnostics) {
 	l := &loader{
-		parser: hclparse.NewParser(),
-		vars:   map[string]*variableDecl{},
-		locals: map[string]*localValue{},
-		hosts:  map[string]*Host{},
-		hostOK: map[string]bool{},
+		parser:    hclparse.NewParser(),
+		vars:      map[string]*variableDecl{},
+		locals:    map[string]*localValue{},
+		hosts:     map[string]*Host{},
+		hostOK:    map[string]bool{},
+		providers: map[string]*CloudProvider{},
 	}
 	l.cfg = &Config{}
 
@@ -148,7 +151,7 @@ func loadSources(srcs map[string][]byte, opts Options) (*Config, hcl.Diagnostics
 		return l.cfg, diags
 	}
 
-	var varBlocks, localBlocks, hostBlocks, endpointBlocks hcl.Blocks
+	var varBlocks, localBlocks, hostBlocks, endpointBlocks, providerBlocks, sgBlocks hcl.Blocks
 	for _, f := range files {
 		content, d := f.Body.Content(rootSchema)
 		diags = append(diags, d...)
@@ -165,6 +168,10 @@ func loadSources(srcs map[string][]byte, opts Options) (*Config, hcl.Diagnostics
 				hostBlocks = append(hostBlocks, b)
 			case "endpoint":
 				endpointBlocks = append(endpointBlocks, b)
+			case "provider":
+				providerBlocks = append(providerBlocks, b)
+			case "security_group":
+				sgBlocks = append(sgBlocks, b)
 			}
 		}
 	}
@@ -173,6 +180,8 @@ func loadSources(srcs map[string][]byte, opts Options) (*Config, hcl.Diagnostics
 	diags = append(diags, l.assignVariables(opts)...)
 	diags = append(diags, l.resolveLocals(localBlocks)...)
 	diags = append(diags, l.declareHosts(hostBlocks)...)
+	diags = append(diags, l.declareProviders(providerBlocks)...)
+	diags = append(diags, l.declareSecurityGroups(sgBlocks)...)
 	diags = append(diags, l.declareEndpoints(endpointBlocks)...)
 	l.cfg.Files = l.parser.Files() // now including -var-file files
 	return l.cfg, diags

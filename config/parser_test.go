@@ -67,7 +67,17 @@ func wantFull(dir string) *Config {
 	client := &Host{Name: "client", Addresses: addrs("10.0.0.10"), Local: ptr(true)}
 	box := &Host{Name: "box", Addresses: addrs("192.0.2.1"), Netns: "/proc/1234/ns/net"}
 	headers := cty.MapVal(map[string]cty.Value{"X-Probe": cty.StringVal("portcheck")})
+	aws := &CloudProvider{Type: "aws", Region: "eu-west-1"}
+	world := []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")}
 	return &Config{
+		Providers: []*CloudProvider{aws},
+		SecurityGroups: []*SecurityGroup{{
+			Name: "web", Provider: aws, ID: "sg-0123456789abcdef0", ManageEgress: true,
+			Rules: []SecurityGroupRule{
+				{Direction: "ingress", Protocol: "tcp", Ports: PortRange{443, 443}, CIDRs: world, Policy: "accept", Description: "https"},
+				{Direction: "egress", Protocol: "all", Ports: PortRange{0, 65535}, CIDRs: world[:1], Policy: "accept"},
+			},
+		}},
 		Variables: []*Variable{
 			{Name: "web_port", Description: "port the web server listens on", Type: cty.Number,
 				Default: cty.NumberIntVal(8080), Value: cty.NumberIntVal(8080)},
@@ -107,9 +117,9 @@ func wantFull(dir string) *Config {
 				Timeout: 2 * time.Second, Retries: 1,
 				Expect: Expectations{
 					Connectivity: &ExpectConnectivity{Payload: []byte("ping\n")},
+					Cloud:        &ExpectCloud{Provider: aws, Target: "i-0123456789abcdef0", Ephemeral: PortRange{1024, 65535}},
 					Unimplemented: []Unimplemented{
 						{Block: "path", Layer: 5},
-						{Block: "cloud", Layer: 6},
 					},
 				},
 			},
@@ -179,7 +189,7 @@ func TestDeclRanges(t *testing.T) {
 		{"tls", web.Expect.TLS.DeclRange, 82},
 		{"firewall", web.Expect.Firewall.DeclRange, 88},
 		{"selinux", web.Expect.Unimplemented[0].DeclRange, 93},
-		{"endpoint grpc state defaulted to the block", cfg.Endpoints[2].StateRange, 114},
+		{"endpoint grpc state defaulted to the block", cfg.Endpoints[2].StateRange, 115},
 	}
 	for _, tt := range tests {
 		if want := file + ":" + strconv.Itoa(tt.line); SourceOf(tt.got) != want {

@@ -12,6 +12,8 @@ var rootSchema = &hcl.BodySchema{
 		{Type: "locals"},
 		{Type: "host", LabelNames: []string{"name"}},
 		{Type: "endpoint", LabelNames: []string{"name"}},
+		{Type: "provider", LabelNames: []string{"type"}},
+		{Type: "security_group", LabelNames: []string{"name"}},
 	},
 }
 
@@ -56,7 +58,7 @@ var layerBlocks = map[string]int{
 }
 
 // unimplementedLayers are accepted with any body and reported as skips.
-var unimplementedLayers = map[string]bool{"selinux": true, "path": true, "cloud": true}
+var unimplementedLayers = map[string]bool{"selinux": true, "path": true}
 
 var expectSchema = &hcl.BodySchema{
 	Blocks: []hcl.BlockHeaderSchema{

@@ -106,7 +106,8 @@ endpoint "dns" {
     }
     path {}
     cloud {
-      provider = "aws"
+      provider = provider.aws
+      target   = "i-0123456789abcdef0"
     }
   }
 }
@@ -134,5 +135,25 @@ endpoint "redis" {
       send  = "PING\r\n"
       match = "^\\+PONG"
     }
+  }
+}
+
+provider "aws" {
+  region = "eu-west-1"
+}
+
+security_group "web" {
+  provider = provider.aws
+  id       = "sg-0123456789abcdef0"
+
+  ingress {
+    protocol    = "tcp"
+    ports       = 443
+    cidr_blocks = ["0.0.0.0/0", "::/0"]
+    description = "https"
+  }
+  egress {
+    protocol    = "all"
+    cidr_blocks = ["0.0.0.0/0"]
   }
 }

@@ -1,0 +1,363 @@
+package config
+
+import (
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Cloud provider types.
+var cloudTypes = []string{"aws", "aliyun"}
+
+// CloudProvider is a `provider "aws" {}` or `provider "aliyun" {}` block:
+// how to reach the cloud's API. One block per cloud in this version.
+type CloudProvider struct {
+	Type          string // "aws" or "aliyun"
+	Region        string
+	Profile       string // aws: shared config profile
+	AssumeRoleARN string // aws
+	// Endpoint overrides the API endpoint (VPC endpoints, private clouds,
+	// tests); VPCEndpoint is Alibaba's VPC API (network ACLs).
+	Endpoint    string
+	VPCEndpoint string
+	DeclRange   hcl.Range
+}
+
+// SecurityGroup is a declared `security_group "name" {}`: the rules the
+// group must hold, exactly.
+type SecurityGroup struct {
+	Name     string
+	Provider *CloudProvider
+	ID       string
+	Rules    []SecurityGroupRule
+	// ManageEgress is set when the block has egress rules: only then are
+	// the group's egress rules compared (a group declared with ingress
+	// only leaves its default egress alone).
+	ManageEgress bool
+	DeclRange    hcl.Range
+}
+
+// SecurityGroupRule is one ingress or egress block.
+type SecurityGroupRule struct {
+	Direction string // "ingress" or "egress"
+	Protocol  string // tcp, udp, icmp, icmpv6, all
+	// Ports for tcp/udp (From 0 To 65535 = all); for icmp From is the type
+	// and To the code, -1 = any.
+	Ports          PortRange
+	CIDRs          []netip.Prefix
+	PrefixLists    []string
+	SecurityGroups []string
+	Policy         string // "accept" (default) or "drop" (aliyun only)
+	Priority       int    // aliyun 1-100; 0 = not declared
+	Description    string
+	DeclRange      hcl.Range
+}
+
+// ExpectCloud asks L6: do the cloud's security groups and network ACLs
+// let the endpoint's vantage hosts (or the declared sources) reach it?
+type ExpectCloud struct {
+	Provider *CloudProvider
+	// Target is an instance id, network interface id or private IP; ""
+	// uses the endpoint's address.
+	Target string
+	// Sources are the client addresses judged; empty = the vantage hosts'
+	// addresses.
+	Sources []netip.Prefix
+	// Ephemeral is the clients' source port range, which stateless network
+	// ACLs must let the reply reach (default 1024-65535, as AWS advises).
+	Ephemeral PortRange
+	DeclRange hcl.Range
+}
+
+type providerSpec struct {
+	Region        hcl.Expression `hcl:"region,optional"`
+	Profile       hcl.Expression `hcl:"profile,optional"`
+	AssumeRoleARN hcl.Expression `hcl:"assume_role_arn,optional"`
+	Endpoint      hcl.Expression `hcl:"endpoint,optional"`
+	VPCEndpoint   hcl.Expression `hcl:"vpc_endpoint,optional"`
+}
+
+var securityGroupSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "provider", Required: true}, {Name: "id", Required: true}},
+	Blocks:     []hcl.BlockHeaderSchema{{Type: "ingress"}, {Type: "egress"}},
+}
+
+type sgRuleSpec struct {
+	Protocol       hcl.Expression `hcl:"protocol,optional"`
+	Ports          hcl.Expression `hcl:"ports,optional"`
+	ICMPType       hcl.Expression `hcl:"icmp_type,optional"`
+	ICMPCode       hcl.Expression `hcl:"icmp_code,optional"`
+	CIDRBlocks     hcl.Expression `hcl:"cidr_blocks,optional"`
+	PrefixLists    hcl.Expression `hcl:"prefix_lists,optional"`
+	SecurityGroups hcl.Expression `hcl:"security_groups,optional"`
+	Policy         hcl.Expression `hcl:"policy,optional"`
+	Priority       hcl.Expression `hcl:"priority,optional"`
+	Description    hcl.Expression `hcl:"description,optional"`
+}
+
+type cloudSpec struct {
+	Provider       hcl.Expression `hcl:"provider,optional"`
+	Target         hcl.Expression `hcl:"target,optional"`
+	Sources        hcl.Expression `hcl:"sources,optional"`
+	EphemeralPorts hcl.Expression `hcl:"ephemeral_ports,optional"`
+}
+
+func (l *loader) declareProviders(blocks hcl.Blocks) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	s := l.scope(rootVar, rootLocal)
+	s.denied = "A provider block can only refer to var.* and local.*."
+	for _, b := range blocks {
+		typ := b.Labels[0]
+		if !slices.Contains(cloudTypes, typ) {
+			diags = diags.Append(errorf(b.LabelRanges[0], "Unknown cloud provider", "Provider %q is not supported; use \"aws\" or \"aliyun\".", typ))
+			continue
+		}
+		if first, dup := l.providers[typ]; dup {
+			diags = diags.Append(duplicateDiag("provider", typ, first.DeclRange, b.DefRange))
+			continue
+		}
+		p := &CloudProvider{Type: typ, DeclRange: b.DefRange}
+		var spec providerSpec
+		d := decodeSpec(b.Body, &spec)
+		into(&p.Region, &d)(s.str(spec.Region, "region"))
+		into(&p.Profile, &d)(s.str(spec.Profile, "profile"))
+		into(&p.AssumeRoleARN, &d)(s.str(spec.AssumeRoleARN, "assume_role_arn"))
+		into(&p.Endpoint, &d)(s.str(spec.Endpoint, "endpoint"))
+		into(&p.VPCEndpoint, &d)(s.str(spec.VPCEndpoint, "vpc_endpoint"))
+		if typ == "aliyun" && p.Region == "" && !d.HasErrors() {
+			d = d.Append(errorf(b.DefRange, "Missing region", "An aliyun provider needs region = \"cn-hangzhou\" or the like: Alibaba Cloud has no default region."))
+		}
+		if typ == "aliyun" && (p.Profile != "" || p.AssumeRoleARN != "") {
+			d = d.Append(errorf(b.DefRange, "Unsupported argument", "profile and assume_role_arn are aws arguments; the aliyun provider takes credentials from the environment, the CLI profile file or a RAM role."))
+		}
+		if typ == "aws" && p.VPCEndpoint != "" {
+			d = d.Append(errorf(spec.VPCEndpoint.Range(), "Unsupported argument", "vpc_endpoint is an aliyun argument; AWS network ACLs come from the EC2 endpoint."))
+		}
+		diags = append(diags, d...)
+		l.providers[typ] = p
+		l.cfg.Providers = append(l.cfg.Providers, p)
+	}
+	return diags
+}
+
+// providerRef resolves a static provider.TYPE reference.
+func (l *loader) providerRef(expr hcl.Expression) (*CloudProvider, hcl.Diagnostics) {
+	tr, d := hcl.AbsTraversalForExpr(expr)
+	name := traversalName(tr)
+	if d.HasErrors() || len(tr) != 2 || tr.RootName() != "provider" || name == "" {
+		return nil, hcl.Diagnostics{errorf(expr.Range(), "Invalid provider reference",
+			"Expected a reference to a provider block, like provider.aws (in JSON syntax, the string \"provider.aws\").")}
+	}
+	p, ok := l.providers[name]
+	if !ok {
+		return nil, hcl.Diagnostics{errorf(expr.Range(), "Reference to undeclared provider",
+			"No provider %q block is declared; add provider %q { region = … }.", name, name)}
+	}
+	return p, nil
+}
+
+func (l *loader) declareSecurityGroups(blocks hcl.Blocks) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	s := l.scope(rootVar, rootLocal)
+	s.denied = "A security_group block can only refer to var.* and local.*."
+	seen := map[string]hcl.Range{}
+	ids := map[string]hcl.Range{}
+	for _, b := range blocks {
+		name := b.Labels[0]
+		diags = append(diags, checkName("security_group", b)...)
+		if first, dup := seen[name]; dup {
+			diags = diags.Append(duplicateDiag("security_group", name, first, b.DefRange))
+			continue
+		}
+		seen[name] = b.DefRange
+		g, d := l.decodeSecurityGroup(b, s)
+		diags = append(diags, d...)
+		if g == nil {
+			continue
+		}
+		if g.ID != "" {
+			if first, dup := ids[g.ID]; dup {
+				diags = diags.Append(errorf(b.DefRange, "Duplicate security group id", "Group %s is already declared at %s; declare each group once.", g.ID, SourceOf(first)))
+				continue
+			}
+			ids[g.ID] = b.DefRange
+		}
+		l.cfg.SecurityGroups = append(l.cfg.SecurityGroups, g)
+	}
+	return diags
+}
+
+func (l *loader) decodeSecurityGroup(b *hcl.Block, s *scope) (*SecurityGroup, hcl.Diagnostics) {
+	content, diags := b.Body.Content(securityGroupSchema)
+	if content == nil {
+		return nil, diags
+	}
+	g := &SecurityGroup{Name: b.Labels[0], DeclRange: b.DefRange}
+	if a, ok := content.Attributes["provider"]; ok {
+		p, d := l.providerRef(a.Expr)
+		diags = append(diags, d...)
+		g.Provider = p
+	}
+	if a, ok := content.Attributes["id"]; ok {
+		into(&g.ID, &diags)(s.str(a.Expr, "id"))
+		if g.ID == "" && !diags.HasErrors() {
+			diags = diags.Append(errorf(a.Expr.Range(), "Invalid security group id", "id must name the group, like \"sg-0123456789abcdef0\"."))
+		}
+	}
+	for _, rb := range content.Blocks {
+		g.ManageEgress = g.ManageEgress || rb.Type == "egress"
+		r, d := decodeSGRule(rb, s, g.Provider)
+		diags = append(diags, d...)
+		if r != nil {
+			g.Rules = append(g.Rules, *r)
+		}
+	}
+	return g, diags
+}
+
+var sgProtocols = map[string]string{"tcp": "tcp", "udp": "udp", "icmp": "icmp", "icmpv6": "icmpv6", "all": "all", "-1": "all"}
+
+func decodeSGRule(b *hcl.Block, s *scope, p *CloudProvider) (*SecurityGroupRule, hcl.Diagnostics) {
+	r := &SecurityGroupRule{Direction: b.Type, Policy: "accept", DeclRange: b.DefRange}
+	var spec sgRuleSpec
+	diags := decodeSpec(b.Body, &spec)
+
+	proto, st, d := s.str(spec.Protocol, "protocol")
+	diags = append(diags, d...)
+	switch {
+	case st != valid:
+		if spec.Protocol.Range().Empty() || isNullExpr(spec.Protocol) {
+			diags = diags.Append(errorf(b.DefRange, "Missing protocol", "Each %s rule needs protocol = \"tcp\", \"udp\", \"icmp\", \"icmpv6\" or \"all\".", b.Type))
+		}
+	case sgProtocols[strings.ToLower(proto)] == "":
+		diags = diags.Append(errorf(spec.Protocol.Range(), "Invalid protocol", "protocol must be \"tcp\", \"udp\", \"icmp\", \"icmpv6\" or \"all\"; got %q.", proto))
+	default:
+		r.Protocol = sgProtocols[strings.ToLower(proto)]
+	}
+
+	switch r.Protocol {
+	case "tcp", "udp":
+		r.Ports = PortRange{From: 0, To: 65535}
+		if !isNullExpr(spec.Ports) {
+			into(&r.Ports, &diags)(s.ruleports(spec.Ports, "ports"))
+		}
+	case "icmp", "icmpv6":
+		r.Ports = PortRange{From: -1, To: -1}
+		t, st, d := s.integer(spec.ICMPType, "icmp_type", -1, 255)
+		diags = append(diags, d...)
+		if st == valid {
+			r.Ports.From = t
+		}
+		c, st, d := s.integer(spec.ICMPCode, "icmp_code", -1, 255)
+		diags = append(diags, d...)
+		if st == valid {
+			r.Ports.To = c
+		}
+	case "all":
+		r.Ports = PortRange{From: 0, To: 65535}
+	}
+	if r.Protocol != "tcp" && r.Protocol != "udp" && !isNullExpr(spec.Ports) && r.Protocol != "" {
+		diags = diags.Append(errorf(spec.Ports.Range(), "Ports not allowed", "ports applies to tcp and udp; for %s use icmp_type/icmp_code or leave it out.", r.Protocol))
+	}
+
+	into(&r.CIDRs, &diags)(s.cidrList(spec.CIDRBlocks, "cidr_blocks"))
+	pls, _, st, d := s.stringList(spec.PrefixLists, "prefix_lists")
+	diags = append(diags, d...)
+	if st == valid {
+		r.PrefixLists = pls
+	}
+	sgs, _, st, d := s.stringList(spec.SecurityGroups, "security_groups")
+	diags = append(diags, d...)
+	if st == valid {
+		r.SecurityGroups = sgs
+	}
+	if len(r.CIDRs)+len(r.PrefixLists)+len(r.SecurityGroups) == 0 && !diags.HasErrors() {
+		diags = diags.Append(errorf(b.DefRange, "Missing peer", "A %s rule needs cidr_blocks, prefix_lists or security_groups.", b.Type))
+	}
+
+	pol, st, d := s.str(spec.Policy, "policy")
+	diags = append(diags, d...)
+	if st == valid {
+		switch {
+		case pol != "accept" && pol != "drop":
+			diags = diags.Append(errorf(spec.Policy.Range(), "Invalid policy", "policy must be \"accept\" or \"drop\"; got %q.", pol))
+		case pol == "drop" && p != nil && p.Type == "aws":
+			diags = diags.Append(errorf(spec.Policy.Range(), "Invalid policy", "AWS security groups only allow; a drop rule needs a network ACL."))
+		default:
+			r.Policy = pol
+		}
+	}
+	prio, st, d := s.integer(spec.Priority, "priority", 1, 100)
+	diags = append(diags, d...)
+	if st == valid {
+		if p != nil && p.Type == "aws" {
+			diags = diags.Append(errorf(spec.Priority.Range(), "Unsupported argument", "AWS security group rules have no priority; priority is an aliyun argument."))
+		} else {
+			r.Priority = prio
+		}
+	}
+	into(&r.Description, &diags)(s.str(spec.Description, "description"))
+	return r, diags
+}
+
+func (l *loader) decodeCloudBlock(b *hcl.Block, s *scope) (*ExpectCloud, hcl.Diagnostics) {
+	x := &ExpectCloud{Ephemeral: PortRange{From: 1024, To: 65535}, DeclRange: b.DefRange}
+	var spec cloudSpec
+	diags := decodeSpec(b.Body, &spec)
+	if isNullExpr(spec.Provider) {
+		diags = diags.Append(errorf(b.DefRange, "Missing provider", "A cloud block needs provider = provider.aws or provider.aliyun."))
+	} else {
+		p, d := l.providerRef(spec.Provider)
+		diags = append(diags, d...)
+		x.Provider = p
+	}
+	into(&x.Target, &diags)(s.str(spec.Target, "target"))
+	into(&x.Sources, &diags)(s.cidrList(spec.Sources, "sources"))
+	if !isNullExpr(spec.EphemeralPorts) {
+		into(&x.Ephemeral, &diags)(s.ruleports(spec.EphemeralPorts, "ephemeral_ports"))
+	}
+	return x, diags
+}
+
+// isNullExpr reports an attribute that was left out (decodeSpec gives a
+// null literal for it).
+func isNullExpr(expr hcl.Expression) bool {
+	if expr == nil {
+		return true
+	}
+	v, d := expr.Value(nil)
+	return !d.HasErrors() && v.IsNull()
+}
+
+// ruleports decodes a cloud rule's port or port range: a number or
+// "FROM-TO", 0-65535, any width (cloud rules often span every port).
+func (s *scope) ruleports(expr hcl.Expression, attr string) (PortRange, state, hcl.Diagnostics) {
+	v, st, diags := s.eval(expr)
+	if st != valid {
+		return PortRange{}, st, diags
+	}
+	var text string
+	switch v.Type() {
+	case cty.Number:
+		text = v.AsBigFloat().Text('f', -1)
+	case cty.String:
+		text = v.AsString()
+	default:
+		return PortRange{}, invalid, diags.Append(typeDiag(expr, attr, "number or string range like \"1024-65535\""))
+	}
+	fromS, toS, isRange := strings.Cut(text, "-")
+	if !isRange {
+		toS = fromS
+	}
+	from, err1 := strconv.Atoi(strings.TrimSpace(fromS))
+	to, err2 := strconv.Atoi(strings.TrimSpace(toS))
+	if err1 != nil || err2 != nil || from < 0 || to > 65535 || from > to {
+		return PortRange{}, invalid, diags.Append(errorf(expr.Range(), "Invalid port range",
+			"%s must be a port from 0 to 65535 or a range like \"1024-65535\" (low end first); got %q.", attr, text))
+	}
+	return PortRange{From: from, To: to}, valid, diags
+}
