@@ -53,7 +53,7 @@ var AllPorts = PortRange{0, 65535}
 
 // Peer is the other side of a rule: exactly one field is set.
 type Peer struct {
-	CIDR       netip.Prefix `json:"cidr,omitzero"`        // IPv4 or IPv6
+	CIDR       netip.Prefix `json:"cidr,omitzero"`         // IPv4 or IPv6
 	PrefixList string       `json:"prefix_list,omitempty"` // pl-…, resolved through Snapshot.PrefixLists
 	Group      string       `json:"group,omitempty"`       // sg-…, membership resolved through Snapshot.Interfaces
 	// GroupOwner is the account of a referenced group in another account.
