@@ -75,6 +75,9 @@ func (e *EndpointPlan) Title() string {
 // Plan is every endpoint's checks, in declaration order.
 type Plan struct {
 	Endpoints []*EndpointPlan
+	// SecurityGroups are the declared cloud groups, whose drift L6 reports
+	// for the interfaces it looks at.
+	SecurityGroups []*config.SecurityGroup
 }
 
 // Counts returns the number of checks and how many of them will be skipped.
@@ -136,7 +139,7 @@ func BuildPlan(cfg *config.Config, opts PlanOptions) (*Plan, error) {
 		}
 		selected[name] = true
 	}
-	plan := &Plan{}
+	plan := &Plan{SecurityGroups: cfg.SecurityGroups}
 	for _, ep := range cfg.Endpoints {
 		if len(selected) > 0 && !selected[ep.Name] {
 			continue
@@ -254,6 +257,7 @@ func planEndpoint(ep *config.Endpoint, env Environment) (*EndpointPlan, error) {
 			e.Checks = append(e.Checks, unimplemented(u))
 		}
 	}
+	e.Checks = append(e.Checks, cloudChecks(ep, vantages, addrs)...)
 
 	// L7: only what was declared; a protocol cannot be guessed.
 	for _, app := range appChecks(x) {

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/portcheck/portcheck/config"
 	"github.com/portcheck/portcheck/providers"
 )
 
@@ -16,6 +17,9 @@ type Options struct {
 	// AllLayers runs layers above a failed one instead of marking them
 	// "blocked by L<n>".
 	AllLayers bool
+	// CloudRead reads a cloud snapshot for L6 (default ReadCloud through
+	// the provider's SDK).
+	CloudRead CloudReader
 }
 
 // Verify runs the plan. Endpoints run concurrently, the checks of one
@@ -27,7 +31,10 @@ func Verify(ctx context.Context, plan *Plan, opts Options, emit func(*EndpointRe
 	if opts.Parallelism <= 0 {
 		opts.Parallelism = 10
 	}
-	v := &verifier{opts: opts, snapshots: map[string]*snapshot{}, filters: map[string]*filterSnapshot{}}
+	if opts.CloudRead == nil {
+		opts.CloudRead = ReadCloud
+	}
+	v := &verifier{opts: opts, snapshots: map[string]*snapshot{}, filters: map[string]*filterSnapshot{}, clouds: map[cloudKey]*cloudSnapshot{}, groups: plan.SecurityGroups}
 	sum := Summary{Planned: len(plan.Endpoints)}
 	sum.Endpoints = len(plan.Endpoints)
 
@@ -74,8 +81,10 @@ func Verify(ctx context.Context, plan *Plan, opts Options, emit func(*EndpointRe
 type verifier struct {
 	opts      Options
 	mu        sync.Mutex
-	snapshots map[string]*snapshot       // L1 socket tables, one per host namespace per run
-	filters   map[string]*filterSnapshot // L2 packet filters, likewise
+	snapshots map[string]*snapshot        // L1 socket tables, one per host namespace per run
+	filters   map[string]*filterSnapshot  // L2 packet filters, likewise
+	clouds    map[cloudKey]*cloudSnapshot // L6 reads, one per provider and target
+	groups    []*config.SecurityGroup     // declared security groups (L6 drift)
 }
 
 // endpoint runs one endpoint's checks in order; nil when cancelled midway.
@@ -135,8 +144,11 @@ func (v *verifier) run(ctx context.Context, e *EndpointPlan, c *Check) *Result {
 		}
 		return evalListening(c, ep, snap)
 	}
-	if c.Layer == providers.LayerFirewall {
+	switch c.Layer {
+	case providers.LayerFirewall:
 		return v.runFirewall(ctx, ep, c)
+	case providers.LayerCloud:
+		return v.runCloud(ctx, ep, c)
 	}
 	p, ok := providers.Lookup(c.Provider)
 	if !ok {

@@ -36,6 +36,7 @@ Commands:
   plan PATH         show what will be checked, where, by which provider, and what is skipped
   verify PATH       run the checks layer by layer and diagnose the broken layer
   diagnose ADDR:PORT  ad-hoc check of one port without HCL
+  audit PATH        cloud security groups: drift from the declarations and findings (Markdown or -json)
   backup DIR        save the firewall (nftables, iptables, firewalld config) into DIR/<UTC time>/
   restore BACKUPDIR verify a backup and restore it (shows the plan; changes nothing without --yes)
   version           print the version
@@ -65,6 +66,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdVerify(rest, stdout, stderr)
 	case "diagnose":
 		return cmdDiagnose(rest, stdout, stderr)
+	case "audit":
+		return cmdAudit(rest, stdout, stderr)
 	case "backup":
 		return cmdBackup(rest, stdout, stderr)
 	case "restore":
