@@ -1,0 +1,17 @@
+package aws
+
+import "testing"
+
+// FakeRegion is the region of the fake's fixtures.
+const FakeRegion = region
+
+// StartFakeEC2 isolates the AWS environment of the test, puts test
+// credentials in it and starts the EC2 Query API fake with the fixtures of
+// a whole region (every interface, group, ACL and prefix list). It returns
+// the endpoint URL. For tests in other packages of this directory.
+func StartFakeEC2(t *testing.T) string {
+	isolateEnv(t)
+	staticCredentials(t)
+	_, srv := newFake(t, allRoutes())
+	return srv.URL
+}
