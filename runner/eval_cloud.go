@@ -12,6 +12,7 @@ import (
 	"github.com/portcheck/portcheck/providers/cloud"
 	"github.com/portcheck/portcheck/providers/cloud/aliyun"
 	"github.com/portcheck/portcheck/providers/cloud/aws"
+	"github.com/portcheck/portcheck/providers/firewall"
 )
 
 type cloudSnapshot struct {
@@ -130,15 +131,76 @@ func (v *verifier) runCloud(ctx context.Context, ep *config.Endpoint, c *Check) 
 	if !slices.Contains(iface.PrivateIPs, dst) && !slices.Contains(iface.PublicIPs, dst) && len(iface.PrivateIPs) > 0 {
 		dst = iface.PrivateIPs[0] // the endpoint address is a NAT or load balancer address: judge the interface's own
 	}
-	f := cloud.Flow{Src: src, Dst: dst, Protocol: c.Target.Protocol, Port: c.Target.Port,
-		Ephemeral: cloud.PortRange{From: x.Ephemeral.From, To: x.Ephemeral.To}}
-	var verdict cloud.Verdict
+	evaluate := cloud.EvaluateAWS
 	if x.Provider.Type == cloud.Aliyun {
-		verdict = cloud.EvaluateAliyun(cs.snap, iface, f)
-	} else {
-		verdict = cloud.EvaluateAWS(cs.snap, iface, f)
+		evaluate = cloud.EvaluateAliyun
+	}
+	flow := func(src netip.Addr) cloud.Flow {
+		return cloud.Flow{Src: src, Dst: dst, Protocol: c.Target.Protocol, Port: c.Target.Port,
+			Ephemeral: cloud.PortRange{From: x.Ephemeral.From, To: x.Ephemeral.To}}
+	}
+	// A declared source range is judged at every address where a rule,
+	// ACL entry, prefix list or member interface could change the answer;
+	// the first one not allowed (or undecidable) settles the check.
+	f := flow(src)
+	verdict := evaluate(cs.snap, iface, f)
+	if c.Sources.IsValid() {
+		for _, a := range cloudSamples(cs.snap, c.Sources) {
+			ff := flow(a)
+			vv := evaluate(cs.snap, iface, ff)
+			if !vv.Allowed || vv.Indeterminate != "" {
+				f, verdict = ff, vv
+				break
+			}
+		}
 	}
 	return judgeCloud(c, cs.snap, iface, f, verdict, v.groups, x.Provider)
+}
+
+// cloudSamples returns one address per stretch of p that the snapshot's
+// CIDRs (rule peers, prefix lists, ACL entries) and member interfaces
+// cannot tell apart.
+func cloudSamples(s *cloud.Snapshot, p netip.Prefix) []netip.Addr {
+	p = p.Masked()
+	seen := map[netip.Addr]bool{p.Addr(): true}
+	edge := func(q netip.Prefix) {
+		q = q.Masked()
+		for _, a := range []netip.Addr{q.Addr(), firewall.LastAddr(q).Next()} {
+			if a.IsValid() && p.Contains(a) {
+				seen[a] = true
+			}
+		}
+	}
+	for _, g := range s.Groups {
+		for _, r := range g.Rules {
+			if r.Peer.CIDR.IsValid() {
+				edge(r.Peer.CIDR)
+			}
+		}
+	}
+	for _, pl := range s.PrefixLists {
+		for _, q := range pl.CIDRs {
+			edge(q)
+		}
+	}
+	for _, acl := range s.ACLs {
+		for _, e := range acl.Entries {
+			if e.CIDR.IsValid() {
+				edge(e.CIDR)
+			}
+		}
+	}
+	for _, ifc := range s.Interfaces {
+		for _, a := range ifc.PrivateIPs {
+			edge(netip.PrefixFrom(a, a.BitLen()))
+		}
+	}
+	out := make([]netip.Addr, 0, len(seen))
+	for a := range seen {
+		out = append(out, a)
+	}
+	slices.SortFunc(out, netip.Addr.Compare)
+	return out
 }
 
 // cloudSource is the client address of a check: the declared source (its

@@ -112,6 +112,9 @@ endpoint "x" {
 		{"diagnose bad target", []string{"diagnose", "nope"}, 2, "", "not ADDRESS:PORT"},
 		{"diagnose bad port", []string{"diagnose", "127.0.0.1:0"}, 2, "", "1 to 65535"},
 		{"diagnose bad from", []string{"diagnose", "-from", "elsewhere", "127.0.0.1:22"}, 2, "", "use local, ns:NAME"},
+		{"audit without providers", []string{"audit", good}, 2, "", "declares no provider"},
+		{"audit bad ports", []string{"audit", "-sensitive-ports", "22,x", good}, 2, "", `"x" is not a port`},
+		{"audit config error", []string{"audit", broken}, 2, "", "checks.pc.hcl line 7"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

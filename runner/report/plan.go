@@ -60,8 +60,11 @@ func planWhat(c *runner.Check) string {
 		}
 		return fmt.Sprintf("%s on %s: %s/%d serves %s", c.Provider, c.Exec, c.Target.Protocol, c.Target.Port, strings.Join(addrs, ", "))
 	}
-	if c.Layer == providers.LayerFirewall {
+	switch c.Layer {
+	case providers.LayerFirewall:
 		return fmt.Sprintf("%s on %s judges %s → %s/%s", c.Provider, c.Exec, c.From, hostPort(c.Target), c.Target.Protocol)
+	case providers.LayerCloud:
+		return fmt.Sprintf("%s API judges %s → %s/%s", c.Provider, c.From, hostPort(c.Target), c.Target.Protocol)
 	}
 	return fmt.Sprintf("%s from %s (%s) → %s/%s", c.Provider, c.From, c.Exec, hostPort(c.Target), c.Target.Protocol)
 }

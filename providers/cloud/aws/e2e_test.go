@@ -63,7 +63,7 @@ endpoint "office" {
     cloud {
       provider = provider.aws
       target   = "i-0web"
-      sources  = ["192.0.2.9", "198.51.100.70"]
+      sources  = ["192.0.2.9", "198.51.100.70", "192.0.2.0/23"]
     }
   }
 }
@@ -116,6 +116,9 @@ endpoint "mysql" {
 		{"office 192.0.2.9/32", "pass", "", "is allowed (acl-web rule 110: #110 allow tcp 1024-65535 from 0.0.0.0/0; sg-web sgr-web-office: tcp 8080-8081 from pl-office accept; acl-web rule 100", ""},
 		{"office 198.51.100.70/32", "fail", runner.CauseCloudBlocked, "denied at nacl_ingress by acl-web rule 90",
 			"aws ec2 create-network-acl-entry --network-acl-id acl-web --ingress --rule-number 89 --protocol tcp --port-range From=8080,To=8080 --cidr-block 198.51.100.70/32 --rule-action allow"},
+		// Half of the range is in the office prefix list: the other half is
+		// found and named.
+		{"office 192.0.2.0/23", "fail", runner.CauseCloudBlocked, "tcp/8080 from 192.0.3.0 to 10.0.1.10 (eni-web0) is denied at security_group", "--cidr 192.0.3.0/32"},
 		{"ssh 192.0.2.9/32", "fail", runner.CauseCloudBlocked, "denied at nacl_ingress by acl-web rule 32767", "--ingress"},
 		{"mysql 203.0.113.5/32", "fail", runner.CauseCloudBlocked, "denied at security_group",
 			"aws ec2 authorize-security-group-ingress --group-id sg-"},
