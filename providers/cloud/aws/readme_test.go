@@ -1,0 +1,20 @@
+package aws
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+// The README's least-privilege policy lists every action the reader calls.
+func TestReadmePolicyListsRequiredActions(t *testing.T) {
+	readme, err := os.ReadFile("../../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range RequiredActions {
+		if !strings.Contains(string(readme), `"`+a+`"`) {
+			t.Errorf("README.md's policy lacks %q", a)
+		}
+	}
+}
