@@ -34,7 +34,11 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	if !*asJSON {
-		fmt.Fprintf(stdout, "Success! %s is valid: %d hosts, %d endpoints.\n", path, len(cfg.Hosts), len(cfg.Endpoints))
+		cloud := ""
+		if n := len(cfg.Providers); n > 0 {
+			cloud = fmt.Sprintf(", %d cloud providers, %d security groups", n, len(cfg.SecurityGroups))
+		}
+		fmt.Fprintf(stdout, "Success! %s is valid: %d hosts, %d endpoints%s.\n", path, len(cfg.Hosts), len(cfg.Endpoints), cloud)
 	}
 	return exitOK
 }
