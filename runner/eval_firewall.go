@@ -268,15 +268,25 @@ func evalFirewall(c *Check, ep *config.Endpoint, snap *netfilter.Snapshot, judge
 		r.Status, r.Cause = StatusFail, CauseUnexpectedlyOpen
 		r.Summary = fmt.Sprintf("%s is accepted by %s, but deny_from declares it blocked", what, decidedBy(d))
 		r.Hint = denyHint(snap, d, c, src)
+	case bad >= 0 && d.ReplyBlocked():
+		r.Status, r.Cause = StatusFail, CauseFirewallBlocked
+		r.Summary = fmt.Sprintf("%s is accepted, but %s", what, replyBlocked(d))
+		r.Hint = replyHint(snap, d, c)
 	case bad >= 0:
 		r.Status, r.Cause = StatusFail, CauseFirewallBlocked
 		r.Summary = fmt.Sprintf("%s is %s by %s", what, verdictWords(d), decidedBy(d))
+		if d.AnswerBlocked() {
+			r.Summary += "; " + d.Reason
+		}
 		r.Hint = allowHint(snap, d, c, src)
 	case unknown >= 0:
 		r.Status = StatusError
 		r.Summary = fmt.Sprintf("cannot decide %s: %s", what, d.Reason)
 		r.Hint = "the rule uses a match portcheck does not evaluate; check it by hand (nft list ruleset / iptables-save)"
 		return r
+	case c.Deny && d.ReplyBlocked():
+		r.Status = StatusPass
+		r.Summary = fmt.Sprintf("%s is accepted, but %s", what, replyBlocked(d))
 	case c.Deny:
 		r.Status = StatusPass
 		r.Summary = fmt.Sprintf("%s is %s by %s", what, verdictWords(d), decidedBy(d))
@@ -299,7 +309,7 @@ func evalFirewall(c *Check, ep *config.Endpoint, snap *netfilter.Snapshot, judge
 		if r.Status == StatusPass && permanent {
 			driftPermanent(r, evidence.Firewalld, c)
 		}
-		if r.Status == StatusFail && evidence.Firewalld.Permanent != "" {
+		if r.Status == StatusFail && evidence.Firewalld.Permanent != "" && !d.ReplyBlocked() {
 			r.Hint = fmt.Sprintf("the permanent configuration opens it (%s) but the runtime does not: firewall-cmd --reload applies it", evidence.Firewalld.Permanent)
 		}
 	}
@@ -329,6 +339,23 @@ func verdictWords(d firewall.Decision) string {
 		return "dropped"
 	}
 	return d.Verdict
+}
+
+// replyBlocked says where the reply of an accepted packet is stopped:
+// "the reply is dropped by inet filter output policy drop".
+func replyBlocked(d firewall.Decision) string {
+	r := d.Reply
+	if r.Rule == nil {
+		return "the reply is " + verdictWords(*r) + ": " + r.Reason
+	}
+	s := fmt.Sprintf("the reply is %s by %s", verdictWords(*r), r.Rule)
+	if r.Hook != "" && !strings.EqualFold(r.Rule.Chain, r.Hook) {
+		s += " in " + r.Hook
+	}
+	if r.Verdict == firewall.Reject {
+		s += " (the reject goes back to its sender, so the client sees a timeout)"
+	}
+	return s
 }
 
 // decidedBy names the deciding rule for a summary.
@@ -431,6 +458,86 @@ func allowHint(snap *netfilter.Snapshot, d firewall.Decision, c *Check, src neti
 		}
 		return fmt.Sprintf("nft insert rule %s %s %s position %d %s (before handle %d: %s; and add it to /etc/nftables.conf)", ref.Family, ref.Table, ref.Chain, ref.Handle, sel, ref.Handle, ref.Text)
 	}
+}
+
+// replyHint says how to let the replies of accepted connections out, in
+// the tool that manages the chain that stops them: accept established
+// traffic at its top (for Docker's forward path in DOCKER-USER when that
+// is where it is stopped, else in FORWARD).
+func replyHint(snap *netfilter.Snapshot, d firewall.Decision, c *Check) string {
+	ref := d.Rule
+	if ref == nil {
+		return "the reply cannot leave: check the host's route back to the client (ip route get <client address>)"
+	}
+	// The service's port as the reply leaves it: after DNAT, the target's.
+	port := c.Target.Port
+	if d.DNATPort != 0 {
+		port = int(d.DNATPort)
+	}
+	early := beforeConntrack(snap, ref, d.Hook)
+	switch ref.Backend {
+	case firewall.BackendIptablesNft, firewall.BackendIptablesLegacy:
+		cmd := iptablesCmd(ref)
+		table := ""
+		if ref.Table != "filter" {
+			table = " -t " + ref.Table
+		}
+		chain := strings.ToUpper(d.Hook)
+		if ref.Chain == "DOCKER-USER" {
+			chain = ref.Chain
+		}
+		if early {
+			return fmt.Sprintf("%s %s runs before conntrack, where no packet is established yet: let the service's replies out by port: %s%s -I %s 1 -p %s --sport %d -j ACCEPT (then persist it, e.g. %s-save)",
+				ref.Table, ref.Chain, cmd, table, chain, c.Target.Protocol, port, cmd)
+		}
+		return fmt.Sprintf("accept established traffic before %s: %s%s -I %s 1 -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT (then persist it, e.g. %s-save)",
+			ruleName(ref), cmd, table, chain, cmd)
+	default:
+		sel := "ct state established,related accept"
+		if early {
+			sel = fmt.Sprintf("%s sport %d accept", c.Target.Protocol, port)
+		}
+		where := ""
+		if ref.Policy == "" && ref.Handle != 0 {
+			where = fmt.Sprintf(" position %d", ref.Handle)
+		}
+		s := fmt.Sprintf("nft insert rule %s %s %s%s %s (and add it to /etc/nftables.conf)", ref.Family, ref.Table, ref.Chain, where, sel)
+		if early {
+			return "the chain runs before conntrack, where no packet is established yet: let the service's replies out by port: " + s
+		}
+		return fmt.Sprintf("accept established traffic before %s: %s", ruleName(ref), s)
+	}
+}
+
+// ruleName is a rule or a chain's policy, for a hint.
+func ruleName(ref *firewall.RuleRef) string {
+	if ref.Policy != "" {
+		return fmt.Sprintf("the %s chain's policy %s", ref.Chain, ref.Policy)
+	}
+	if ref.Handle != 0 {
+		return fmt.Sprintf("handle %d (%s)", ref.Handle, ref.Text)
+	}
+	return fmt.Sprintf("rule #%d (%s)", ref.Number, ref.Text)
+}
+
+// beforeConntrack reports whether the base chain of ref runs before
+// conntrack in hook (priority below -200 in output or prerouting), where
+// nothing is established.
+func beforeConntrack(snap *netfilter.Snapshot, ref *firewall.RuleRef, hook string) bool {
+	if hook != firewall.HookOutput && hook != firewall.HookPrerouting {
+		return false
+	}
+	for _, t := range snap.Ruleset.Tables {
+		if t.Backend != ref.Backend || t.Family != ref.Family || t.Name != ref.Table {
+			continue
+		}
+		for _, ch := range t.Chains {
+			if ch.Name == ref.Chain && ch.Hook == hook {
+				return ch.Type != "nat" && ch.Priority < -200
+			}
+		}
+	}
+	return false
 }
 
 // denyHint says what lets a denied source in.

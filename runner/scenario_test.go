@@ -139,6 +139,33 @@ func TestScenarios(t *testing.T) {
 			wantCauses: map[string]string{"L4 connectivity": runner.CauseUnreachable},
 		},
 		{
+			// The SYN is accepted, the SYN-ACK is not: output drops what
+			// it does not accept, and nothing accepts established traffic.
+			name: "reply dropped: output policy drop without established",
+			setup: func(t *testing.T, s *lab.Host) string {
+				s.ListenTCP("tcp4", "0.0.0.0:8080")
+				s.NFT(nftOutput("drop", "udp dport 53 accept"))
+				return `port = 8080
+				timeout = "300ms"
+				retries = 0`
+			},
+			allLayers: true,
+			wantLayer: 2, wantCause: runner.CauseFirewallBlocked,
+			wantSummary: "is accepted, but the reply is dropped by inet pc output policy drop",
+			wantCauses:  map[string]string{"L4 connectivity": runner.CauseFiltered},
+		},
+		{
+			name: "reply accepted: output policy drop with established accepted",
+			setup: func(t *testing.T, s *lab.Host) string {
+				s.ListenTCP("tcp4", "0.0.0.0:8080")
+				s.NFT(nftOutput("drop", "ct state established,related accept"))
+				return `port = 8080`
+			},
+			allLayers: true,
+			wantLayer: 0, wantCause: runner.CauseOK,
+			wantStatuses: map[string]runner.Status{"L2 firewall": runner.StatusPass, "L4 connectivity": runner.StatusPass},
+		},
+		{
 			name: "HTTP 503 where 200 is declared",
 			setup: func(t *testing.T, s *lab.Host) string {
 				serveHTTP(t, s.Listener("tcp4", "0.0.0.0:8080"), 503, "down for maintenance")
@@ -409,6 +436,12 @@ host "client" {
 // nftInput is a ruleset whose input chain accepts all but the given rule.
 func nftInput(rule string) string {
 	return "table inet pc {\n  chain input {\n    type filter hook input priority 0; policy accept;\n    " + rule + "\n  }\n}\n"
+}
+
+// nftOutput is a ruleset whose output chain, with the given policy,
+// holds the given rule; input accepts everything.
+func nftOutput(policy, rule string) string {
+	return "table inet pc {\n  chain output {\n    type filter hook output priority 0; policy " + policy + ";\n    " + rule + "\n  }\n}\n"
 }
 
 func serveTLS(t *testing.T, s *lab.Host, cert tls.Certificate) {

@@ -15,12 +15,19 @@ const maxJumpDepth = 64
 // Evaluator walks packets through a ruleset the way the kernel does:
 // prerouting (raw, mangle, dnat, filter base chains of every table that
 // sees the packet's family, by priority), the routing decision, then input
-// for local delivery or forward and postrouting. Build it once; Evaluate
-// is safe for concurrent use.
+// for local delivery or forward and postrouting; then, for a TCP or UDP
+// packet, the first packet back to the client: the reply of an accepted
+// one, the answer (TCP reset, ICMP error) of a rejected one. Build it
+// once; Evaluate is safe for concurrent use.
 type Evaluator struct {
 	host   hostIndex
 	hooks  map[hookKey][]*baseChain
 	tables []*ctable
+	// natOrder is, per family (index 1 = IPv6), the snapshot position of
+	// the first nat base chain: the NAT core's hooks are registered with
+	// the first nat chain of a family, which orders them among chains of
+	// equal priority. -1 when the family has no nat chain.
+	natOrder [2]int
 }
 
 type hookKey struct {
@@ -75,7 +82,7 @@ type valueMap struct {
 
 // NewEvaluator compiles a ruleset and the host facts for evaluation.
 func NewEvaluator(rs *Ruleset, host *Host) *Evaluator {
-	e := &Evaluator{hooks: map[hookKey][]*baseChain{}}
+	e := &Evaluator{hooks: map[hookKey][]*baseChain{}, natOrder: [2]int{-1, -1}}
 	if host != nil {
 		e.host = newHostIndex(host)
 	}
@@ -101,6 +108,9 @@ func NewEvaluator(rs *Ruleset, host *Host) *Evaluator {
 			for _, v6 := range fams {
 				k := hookKey{v6, c.Hook}
 				e.hooks[k] = append(e.hooks[k], &baseChain{t: ct, c: ct.chains[c.Name], order: order})
+				if i := famIndex(v6); c.Type == "nat" && e.natOrder[i] < 0 {
+					e.natOrder[i] = order
+				}
 			}
 			order++
 		}
@@ -119,6 +129,13 @@ func NewEvaluator(rs *Ruleset, host *Host) *Evaluator {
 		})
 	}
 	return e
+}
+
+func famIndex(v6 bool) int {
+	if v6 {
+		return 1
+	}
+	return 0
 }
 
 // hookPriority is where a base chain runs among the hook's chains. The
@@ -220,10 +237,42 @@ type packetState struct {
 	oif       string
 	cands     map[*cchain][]int32 // candidate rules per chain, for this packet
 	dnat      bool                // a nat chain set a destination mapping
+	snat      bool                // a nat chain set a source mapping
 	// noCT: the base chain being run comes before conntrack (priority
 	// below -200 in prerouting or output), so the packet has no
 	// connection yet: ct state is invalid, ct original … never match.
 	noCT bool
+	// ctEarly: the packet carries its connection before conntrack looks
+	// it up (nf_conntrack_in leaves a packet that has one alone), so
+	// chains before conntrack see it too: traffic over loopback, which
+	// got it in output, and a reject's answer, which the reject attaches
+	// it to.
+	ctEarly bool
+	// noConn: conntrack finds no connection for the packet anywhere (the
+	// answer of a reject that ran before conntrack): ct state invalid.
+	noConn bool
+	// confirmedCT: the connection is confirmed (in the table): for a new
+	// connection only once it went out and came back over loopback
+	// (confirmed at the end of postrouting).
+	confirmedCT bool
+	// reply: the first reply of the connection: ct state established, ct
+	// status confirmed and seen-reply (nf_conntrack_in sets IPS_SEEN_REPLY
+	// at -200, before the chains that see the connection).
+	reply bool
+	// related: a reject's answer, attached to the connection as related.
+	related bool
+	// noIIF: made by the host itself and not yet received (output and
+	// postrouting of a local reply): there is no input interface, so
+	// iif/iifname compare with none (0, "").
+	noIIF bool
+	// oifWhy says why the interface a reply leaves by is unknown (no
+	// route back to the client); rules that test it cannot be decided.
+	oifWhy string
+	// dstWhy says why the destination is unknown where the chain runs: a
+	// reply to a source-NATed connection carries the NAT address until
+	// the NAT core restores the client's (not modelled: SNAT targets are
+	// not in the snapshot).
+	dstWhy string
 }
 
 // conntrackPriority is where conntrack looks a packet up in prerouting and
@@ -256,8 +305,104 @@ type outcome struct {
 }
 
 // Evaluate decides the kernel's verdict for the first packet (conntrack
-// state new) of a connection arriving at the host.
+// state new) of a connection arriving at the host and, for the protocols
+// with replies (TCP, UDP, SCTP, UDP-Lite), for the first packet the host
+// sends back: the reply when the packet is accepted (Decision.Reply), the
+// TCP reset or ICMP error when it is rejected (Decision.Answer).
 func (e *Evaluator) Evaluate(p Packet) Decision {
+	d, st := e.evaluateOriginal(p)
+	if !hasPorts(st.Proto) {
+		return d
+	}
+	switch d.Verdict {
+	case Accept:
+		r := e.evaluateReply(st, d.Hook == HookInput)
+		d.Reply = &r
+		if r.Verdict != Accept {
+			d.Verdict, d.Reject, d.Hook, d.Rule = r.Verdict, r.Reject, r.Hook, r.Rule
+			d.Reason = replyReason(st, r)
+		}
+	case Reject:
+		a := e.evaluateAnswer(st, d.Reject)
+		d.Answer = &a
+		if a.Verdict != Accept {
+			d.Reason = answerReason(d, a)
+		}
+	}
+	return d
+}
+
+// answerReason says that a reject's answer does not reach the client.
+func answerReason(d Decision, a Decision) string {
+	what := "its answer"
+	if d.Reject != "" {
+		what = "the " + d.Reject + " it answers with"
+	}
+	s := ""
+	switch {
+	case a.Verdict == Indeterminate:
+		s = "whether " + what + " reaches the client cannot be decided: " + a.Reason
+	case a.Rule != nil:
+		s = fmt.Sprintf("%s is %s by %s", what, verdictWord(a.Verdict), a.Rule)
+		if a.Hook != HookOutput && a.Hook != HookInput {
+			s += " in " + a.Hook
+		}
+		s += ", so the client sees no answer (a timeout)"
+	default:
+		s = what + " is not delivered: " + a.Reason
+	}
+	if d.Reason != "" {
+		return d.Reason + "; " + s
+	}
+	return s
+}
+
+func verdictWord(v string) string {
+	switch v {
+	case Drop:
+		return "dropped"
+	case Reject:
+		return "rejected"
+	}
+	return v
+}
+
+// replyReason says that the reply, not the packet, is stopped.
+func replyReason(orig *packetState, r Decision) string {
+	what := "the reply"
+	switch orig.Proto {
+	case ProtoTCP:
+		what = "the reply (SYN-ACK)"
+	case ProtoUDP:
+		what = "the reply datagram"
+	}
+	what += " to " + orig.Src.String()
+	if r.Verdict == Indeterminate {
+		return what + " cannot be decided: " + r.Reason
+	}
+	if r.Rule == nil {
+		return what + " is not delivered: " + r.Reason
+	}
+	words := "dropped"
+	if r.Verdict == Reject {
+		words = "rejected"
+		if r.Reject != "" {
+			words += " with " + r.Reject
+		}
+	}
+	s := fmt.Sprintf("%s is %s by %s", what, words, r.Rule)
+	if r.Hook != HookOutput && r.Hook != HookInput {
+		s += " in " + r.Hook
+	}
+	if r.Verdict == Reject {
+		s += " (the reject answers the reply's sender, not the client, which sees no answer)"
+	}
+	return s
+}
+
+// evaluateOriginal decides the first packet of the connection and returns
+// it as it left the last hook.
+func (e *Evaluator) evaluateOriginal(p Packet) (Decision, *packetState) {
 	st := &packetState{Packet: p, origDst: p.Dst, origDPort: p.DPort}
 	st.Src, st.Dst = st.Src.Unmap(), st.Dst.Unmap()
 	v6 := st.Dst.Is6()
@@ -267,10 +412,12 @@ func (e *Evaluator) Evaluate(p Packet) Decision {
 		// that test the interface then become undecidable.
 		st.IIF = e.host.ingress(st.Src)
 	}
+	st.ctEarly = st.IIF == "lo"
+	st.confirmedCT = st.ctEarly
 	d.IIF = st.IIF
 
 	if out := e.walk(&d, st, hookKey{v6, HookPrerouting}); out != nil {
-		return e.final(d, *out)
+		return e.final(d, *out), st
 	}
 	if st.Dst != st.origDst || st.DPort != st.origDPort {
 		d.DNATAddr, d.DNATPort = st.Dst, st.DPort
@@ -282,7 +429,7 @@ func (e *Evaluator) Evaluate(p Packet) Decision {
 		d.Verdict, d.Hook = Drop, "routing"
 		d.Reason = fmt.Sprintf("%s is a loopback address and the packet came in on %s: routing drops it as a martian destination "+
 			"(net.ipv4.conf.%s.route_localnet=0)", st.Dst, st.IIF, st.IIF)
-		return d
+		return d, st
 	}
 
 	hooks := []string{HookInput}
@@ -290,7 +437,7 @@ func (e *Evaluator) Evaluate(p Packet) Decision {
 		if !e.host.forwarding(v6) {
 			d.Verdict, d.Hook = Drop, "routing"
 			d.Reason = fmt.Sprintf("%s is not an address of this host and forwarding is off (%s)", st.Dst, forwardingSysctl(v6))
-			return d
+			return d, st
 		}
 		st.oif = e.host.egress(st.Dst)
 		if st.oif == "" {
@@ -302,27 +449,251 @@ func (e *Evaluator) Evaluate(p Packet) Decision {
 				d.Reject = "icmpv6 no-route"
 			}
 			d.Reason = fmt.Sprintf("no route to %s", st.Dst)
-			return d
+			st.noCT = false // conntrack has seen it: the answer is related
+			return d, st
 		}
 		d.OIF = st.oif
 		hooks = []string{HookForward, HookPostrouting}
 	}
 	for _, h := range hooks {
 		if out := e.walk(&d, st, hookKey{v6, h}); out != nil {
-			return e.final(d, *out)
+			return e.final(d, *out), st
 		}
 	}
 	d.Verdict, d.Hook = Accept, hooks[0]
 	d.Rule = acceptingRule(d.Trace, hooks[0])
-	return d
+	return d, st
+}
+
+// natFix is a translation the NAT core applies to a packet going back to
+// the client: it reverses the original packet's NAT on every later packet
+// of the connection, without consulting nat chains (nf_nat_inet_fn only
+// runs them for new connections; nf_nat_packet does the rest). A DNAT is
+// reversed on the source at the source-NAT hooks (postrouting and input,
+// priority srcnat 100), an SNAT on the destination at the destination-NAT
+// hooks (prerouting and output, dstnat -100): HOOK2MANIP with the
+// direction inverted.
+type natFix struct {
+	hooks [2]string
+	prio  int
+	apply func(st *packetState)
+	done  bool
+}
+
+// backPhase is one hook of the way back and what the packet looks like
+// there.
+type backPhase struct {
+	hook    string
+	iif     string // "" with noIIF: made here
+	noIIF   bool
+	oif     string // "" before routing (prerouting, input)
+	oifWhy  string
+	ctEarly bool
+}
+
+// natFixes are the reverse translations for a packet of the connection
+// orig going back to the client.
+func natFixes(orig, st *packetState, withPort bool) []*natFix {
+	var fixes []*natFix
+	if orig.dnat {
+		to, port := orig.origDst, orig.origDPort
+		fixes = append(fixes, &natFix{hooks: [2]string{HookPostrouting, HookInput}, prio: 100, apply: func(st *packetState) {
+			st.Src = to
+			if withPort {
+				st.SPort = port
+			}
+			st.cands = nil // candidates depend on the source
+		}})
+	}
+	if orig.snat {
+		st.dstWhy = fmt.Sprintf("the packet to %s still carries the connection's source NAT address here, which is not modelled", orig.Src)
+		fixes = append(fixes, &natFix{hooks: [2]string{HookPrerouting, HookOutput}, prio: -100, apply: func(st *packetState) { st.dstWhy = "" }})
+	}
+	return fixes
+}
+
+// localPhases is the way of a packet the host makes for client: output
+// and postrouting, then over lo through prerouting and input when the
+// client is the host itself. main is the hook that decides it.
+func (e *Evaluator) localPhases(client netip.Addr) (phases []backPhase, main, oif string) {
+	oif, oifWhy := e.host.egress(client), ""
+	if oif == "" {
+		oifWhy = fmt.Sprintf("no route back to %s, so the interface the packet leaves by is unknown", client)
+	}
+	phases = []backPhase{
+		{hook: HookOutput, noIIF: true, oif: oif, oifWhy: oifWhy},
+		{hook: HookPostrouting, noIIF: true, oif: oif, oifWhy: oifWhy},
+	}
+	if oif != "lo" {
+		return phases, HookOutput, oif
+	}
+	// Received again over lo, with its connection already attached.
+	return append(phases, backPhase{hook: HookPrerouting, iif: "lo", ctEarly: true}, backPhase{hook: HookInput, iif: "lo", ctEarly: true}), HookInput, oif
+}
+
+// evaluateReply decides the first reply of the accepted connection orig:
+// from the address the client reached (after DNAT) back to the client,
+// ports swapped, conntrack state established, with no nat chains asked.
+// local says the original was delivered locally (the reply is made by the
+// host and leaves through output and postrouting); otherwise it was
+// forwarded and the reply comes back from where it went (prerouting,
+// forward, postrouting).
+func (e *Evaluator) evaluateReply(orig *packetState, local bool) Decision {
+	client := orig.Src
+	st := &packetState{
+		Packet:    Packet{Src: orig.Dst, Dst: client, Proto: orig.Proto, SPort: orig.DPort, DPort: orig.SPort},
+		origDst:   orig.origDst,
+		origDPort: orig.origDPort,
+		dnat:      orig.dnat,
+		snat:      orig.snat,
+		reply:     true,
+		// Confirmed at the end of the original's input or postrouting.
+		confirmedCT: true,
+	}
+	fixes := natFixes(orig, st, true)
+	if local {
+		phases, main, oif := e.localPhases(client)
+		return e.walkBack(st, phases, fixes, main, oif)
+	}
+	// From where the original went: its egress interface.
+	iif := orig.oif
+	phases := []backPhase{{hook: HookPrerouting, iif: iif}}
+	if e.host.isLocal(client) {
+		return e.walkBack(st, append(phases, backPhase{hook: HookInput, iif: iif}), fixes, HookInput, "lo")
+	}
+	oif, oifWhy := e.host.egress(client), ""
+	if oif == "" {
+		oifWhy = fmt.Sprintf("no route back to %s, so the interface the reply leaves by is unknown", client)
+	}
+	phases = append(phases, backPhase{hook: HookForward, iif: iif, oif: oif, oifWhy: oifWhy},
+		backPhase{hook: HookPostrouting, iif: iif, oif: oif, oifWhy: oifWhy})
+	return e.walkBack(st, phases, fixes, HookForward, oif)
+}
+
+// evaluateAnswer decides the answer of a reject of kind (the TCP reset or
+// the ICMP error) on its way to the client. Whatever hook rejected, the
+// host makes the answer itself: it leaves through output and postrouting.
+// The reject attaches it to the connection as related, so every chain
+// sees it related, even before conntrack; a reject that ran before
+// conntrack has no connection to attach, and its answer is invalid
+// everywhere.
+func (e *Evaluator) evaluateAnswer(orig *packetState, kind string) Decision {
+	client := orig.Src
+	v6 := client.Is6()
+	st := &packetState{
+		Packet:    Packet{Src: orig.Dst, Dst: client},
+		origDst:   orig.origDst,
+		origDPort: orig.origDPort,
+		dnat:      orig.dnat,
+		snat:      orig.snat,
+	}
+	tcp := kind == "tcp reset" && orig.Proto == ProtoTCP
+	if tcp {
+		// From the address and port the SYN reached.
+		st.Proto, st.SPort, st.DPort = ProtoTCP, orig.DPort, orig.SPort
+	} else {
+		st.Proto, st.ICMPType = ProtoICMP, 3 // destination unreachable
+		if v6 {
+			st.Proto, st.ICMPType = ProtoICMPv6, 1
+		}
+		if !e.host.isLocal(orig.Dst) {
+			// icmp_send picks the source of the route back for a packet
+			// that was not for the host.
+			if a := e.host.primary(e.host.egress(client), v6); a.IsValid() {
+				st.Src = a
+			}
+		}
+	}
+	var fixes []*natFix
+	if orig.noCT {
+		st.noConn = true
+	} else {
+		st.related, st.ctEarly = true, true
+		fixes = natFixes(orig, st, tcp)
+	}
+	phases, main, oif := e.localPhases(client)
+	return e.walkBack(st, phases, fixes, main, oif)
+}
+
+// walkBack runs a packet going back to the client through its phases.
+func (e *Evaluator) walkBack(st *packetState, phases []backPhase, fixes []*natFix, main, oif string) Decision {
+	v6 := st.Dst.Is6()
+	r := Decision{IIF: phases[0].iif, OIF: oif}
+	early := st.ctEarly
+	for _, ph := range phases {
+		st.IIF, st.noIIF, st.oif, st.oifWhy = ph.iif, ph.noIIF, ph.oif, ph.oifWhy
+		st.ctEarly = early || ph.ctEarly
+		if out := e.walkBackHook(&r, st, hookKey{v6, ph.hook}, fixes); out != nil {
+			return e.final(r, *out)
+		}
+	}
+	r.Verdict, r.Hook = Accept, main
+	r.Rule = acceptingRule(r.Trace, main)
+	for i := len(phases) - 1; r.Rule == nil && i >= 0; i-- {
+		r.Rule = acceptingRule(r.Trace, phases[i].hook)
+	}
+	return r
+}
+
+// walkBackHook runs the base chains of one hook for a packet of an
+// existing connection: every type but nat, applying the NAT core's
+// reverse translations where it runs among them.
+func (e *Evaluator) walkBackHook(d *Decision, st *packetState, k hookKey, fixes []*natFix) *outcome {
+	for _, bc := range e.hooks[k] {
+		if bc.c.c.Type == "nat" {
+			continue
+		}
+		for _, f := range fixes {
+			if !f.done && (f.hooks[0] == k.hook || f.hooks[1] == k.hook) && e.afterNATCore(bc, k, f.prio) {
+				f.apply(st)
+				f.done = true
+			}
+		}
+		out := e.runBase(bc, st, k.hook)
+		d.Trace = append(d.Trace, Step{Hook: k.hook, Ref: out.ref, Verdict: out.verdict})
+		switch out.verdict {
+		case Drop, Reject, Indeterminate:
+			out := out
+			d.Hook = k.hook
+			return &out
+		case VerdictSNAT: // only nat chains may translate
+			out := outcome{verdict: Indeterminate, ref: out.ref, reason: "snat outside a nat chain in rule " + out.ref.String()}
+			d.Hook = k.hook
+			return &out
+		}
+	}
+	for _, f := range fixes {
+		if !f.done && (f.hooks[0] == k.hook || f.hooks[1] == k.hook) {
+			f.apply(st)
+			f.done = true
+		}
+	}
+	return nil
+}
+
+// afterNATCore reports whether base chain bc runs after the NAT core's
+// hook at prio. Among equal priorities the later registered runs first
+// (see NewEvaluator); the NAT core registered with the family's first nat
+// chain.
+func (e *Evaluator) afterNATCore(bc *baseChain, k hookKey, prio int) bool {
+	p := bc.c.c.Priority
+	if p != prio {
+		return p > prio
+	}
+	return bc.order < e.natOrder[famIndex(k.v6)]
 }
 
 // ctState is the conntrack state the packet has where it is: new, or
 // invalid before conntrack saw it (nft and xt_conntrack both call a packet
 // without a connection invalid).
 func (st *packetState) ctState() string {
-	if st.noCT {
+	switch {
+	case st.noCT:
 		return "invalid"
+	case st.reply:
+		return "established"
+	case st.related:
+		return "related"
 	}
 	return "new"
 }
@@ -350,7 +721,10 @@ func (e *Evaluator) walk(d *Decision, st *packetState, k hookKey) *outcome {
 			out := out
 			d.Hook = k.hook
 			return &out
-		case VerdictDNAT, VerdictSNAT:
+		case VerdictSNAT:
+			st.snat = true
+			natDone = true
+		case VerdictDNAT:
 			natDone = true
 		}
 	}
@@ -396,7 +770,7 @@ type frame struct {
 // runBase evaluates one base chain with its jumps, gotos and returns.
 func (e *Evaluator) runBase(bc *baseChain, st *packetState, hook string) outcome {
 	c := bc.c
-	st.noCT = beforeConntrack(c.c, hook)
+	st.noCT = st.noConn || (!st.ctEarly && beforeConntrack(c.c, hook))
 	cands, ci := st.candidates(c), 0
 	var stack []frame
 	policy := func() outcome {
@@ -561,6 +935,10 @@ func (e *Evaluator) matchOne(cm *cmatch, st *packetState, hook string) (bool, st
 	in := false
 	switch m.Field {
 	case FieldIIF:
+		if st.noIIF {
+			in = vs.hasName("")
+			break
+		}
 		if st.IIF == "" {
 			// Unknown, but not lo: only the host's own addresses use lo.
 			if !onlyLoopback(vs.names) {
@@ -570,10 +948,16 @@ func (e *Evaluator) matchOne(cm *cmatch, st *packetState, hook string) (bool, st
 		}
 		in = vs.hasName(st.IIF)
 	case FieldOIF:
+		if st.oifWhy != "" {
+			return false, st.oifWhy
+		}
 		in = st.oif != "" && vs.hasName(st.oif)
 	case FieldSaddr, FieldDaddr, FieldCTOrigDaddr:
 		if m.Field == FieldCTOrigDaddr && st.noCT {
 			return false, "" // no connection: the match fails, negated or not
+		}
+		if m.Field == FieldDaddr && st.dstWhy != "" {
+			return false, st.dstWhy
 		}
 		a := st.Src
 		if m.Field == FieldDaddr {
@@ -611,9 +995,13 @@ func (e *Evaluator) matchOne(cm *cmatch, st *packetState, hook string) (bool, st
 		if st.noCT {
 			return false, ""
 		}
-		// A new connection is not yet confirmed, assured or seen a reply;
-		// its only named flag is dnat once a nat chain rewrote it.
-		in = st.dnat && vs.hasName("dnat")
+		// A new connection has not seen a reply and is not assured; it is
+		// confirmed only when it came over loopback (confirmed at the end
+		// of postrouting on the way out). Its first reply makes it
+		// seen-reply (not assured yet: TCP waits for the handshake's ACK,
+		// UDP for a later reply).
+		in = (st.dnat && vs.hasName("dnat")) || (st.snat && vs.hasName("snat")) ||
+			(st.confirmedCT && vs.hasName("confirmed")) || (st.reply && vs.hasName("seen-reply"))
 	case FieldMark:
 		mark := st.Mark
 		if m.Mask != 0 {
@@ -631,6 +1019,9 @@ func (e *Evaluator) matchOne(cm *cmatch, st *packetState, hook string) (bool, st
 		}
 		in = vs.hasNum(uint32(st.ICMPType))
 	case FieldDaddrType:
+		if st.dstWhy != "" {
+			return false, st.dstWhy
+		}
 		in = vs.hasName(e.host.addrType(st.Dst))
 	case FieldSaddrType:
 		in = vs.hasName(e.host.addrType(st.Src))
@@ -676,13 +1067,22 @@ func (e *Evaluator) lookupVmap(r *crule, st *packetState) (Verdict, bool, string
 	case FieldSaddr:
 		addr = st.Src
 	case FieldDaddr:
+		if st.dstWhy != "" {
+			return Verdict{}, false, st.dstWhy
+		}
 		addr = st.Dst
 	case FieldIIF:
+		if st.noIIF {
+			break // no input interface: the key is ""
+		}
 		if st.IIF == "" {
 			return Verdict{}, false, fmt.Sprintf("no route back to %s, so the interface it arrives on is unknown", st.Src)
 		}
 		name = st.IIF
 	case FieldOIF:
+		if st.oifWhy != "" {
+			return Verdict{}, false, st.oifWhy
+		}
 		name = st.oif
 	case FieldCTState:
 		name = st.ctState()

@@ -71,8 +71,57 @@ type Decision struct {
 	IIF      string     `json:"iif,omitempty"`
 	OIF      string     `json:"oif,omitempty"`
 	// Reason explains an indeterminate verdict (unsupported match and the
-	// rule it is in, unknown interface, …).
+	// rule it is in, unknown interface, …), a routing verdict, and a
+	// reply or reject answer that is stopped on its way back.
 	Reason string `json:"reason,omitempty"`
 	// Trace lists every base chain traversed, in order.
 	Trace []Step `json:"trace,omitempty"`
+	// Reply is the decision for the first reply of an accepted TCP or UDP
+	// connection (the SYN-ACK, the reply datagram): conntrack state
+	// established, leaving through output (local delivery) or coming back
+	// through prerouting and forward (DNAT to a container, routed
+	// traffic), with the NAT reversed. When it is not accepted, Verdict,
+	// Reject, Rule and Hook above are the reply's and Reason says that it
+	// is the reply that is stopped: the connection cannot be made. (A
+	// rejected reply answers the host or the container that sent it, not
+	// the client, which sees no answer at all.) Reply.Trace lists the
+	// chains the reply went through; Trace stays the original packet's.
+	Reply *Decision `json:"reply,omitempty"`
+	// Answer is, for a rejected TCP or UDP packet, the decision for the
+	// reject's answer (the TCP reset or ICMP error) on its way to the
+	// client: the host makes it, so it leaves through output and
+	// postrouting, related to the connection. Verdict stays Reject; when
+	// the answer is stopped, Reason says so and the client sees a timeout
+	// (see Seen).
+	Answer *Decision `json:"answer,omitempty"`
+}
+
+// ReplyBlocked reports whether the original packet was accepted but its
+// reply is not.
+func (d *Decision) ReplyBlocked() bool {
+	return d.Reply != nil && d.Reply.Verdict != Accept
+}
+
+// AnswerBlocked reports whether a reject's answer does not reach the
+// client (indeterminate included).
+func (d *Decision) AnswerBlocked() bool {
+	return d.Verdict == Reject && d.Answer != nil && d.Answer.Verdict != Accept
+}
+
+// Seen is what the client sees: Accept (the connection is made), Reject
+// (a TCP reset or ICMP error comes back), Drop (nothing comes back: the
+// packet, its reply or the reject's answer is dropped, or the reply is
+// rejected, which answers the host or container that sent it) or
+// Indeterminate.
+func (d *Decision) Seen() string {
+	switch {
+	case d.ReplyBlocked() && d.Verdict != Indeterminate:
+		return Drop
+	case d.AnswerBlocked():
+		if d.Answer.Verdict == Indeterminate {
+			return Indeterminate
+		}
+		return Drop
+	}
+	return d.Verdict
 }

@@ -46,6 +46,8 @@ type diffCase struct {
 	// Known explains a disagreement that is understood and reported but
 	// not fixed yet (fixtures only).
 	Known string
+	// Ports are the destination ports probed; nil = diffPorts.
+	Ports []uint16
 }
 
 func (c diffCase) uses(kind string) bool {
@@ -90,9 +92,19 @@ func diffGenerate(seed uint64) diffCase {
 	// and -100 (nat).
 	inputPrios := []int{-10, 0, 0, 10}
 	natPrios := []string{"dstnat", "dstnat", "dstnat - 10", "dstnat + 10", "-190", "50"}
+	// The reply's chains: output around filter (0), raw (-300, before
+	// conntrack at -200) and mangle (-150); postrouting around mangle
+	// (-150) and the NAT core at srcnat (100), where a DNAT is reversed.
+	// (Not at srcnat itself: which of two hooks of equal priority runs
+	// first depends on when the NAT core was registered, which a lab that
+	// once held iptables-legacy nat keeps from an earlier case.)
+	outputPrios := []int{0, 0, -10, 10, -300, -150}
+	postPrios := []int{50, 150, -150, 250, 99, 101}
 	iptNat := ipt != "" && g.chance(30)
 	if legacy {
 		inputPrios = []int{-10, -5, 5, 10}
+		outputPrios = []int{-10, 10, -290, -160}
+		postPrios = []int{50, 150, -140, 250}
 		if iptNat {
 			natPrios = natPrios[2:]
 		}
@@ -110,6 +122,13 @@ func diffGenerate(seed uint64) diffCase {
 			// Filter prerouting chains before conntrack (-200), before and
 			// after the nat hook (-100).
 			t.manglePrio = []int{-300, -160, -170, -90, 10}[g.r.IntN(5)]
+		}
+		if g.chance(35) {
+			t.output = true
+			t.outputPrio = outputPrios[g.r.IntN(len(outputPrios))]
+		}
+		if g.chance(15) {
+			t.postPrio = postPrios[g.r.IntN(len(postPrios))]
 		}
 		c.Parts = append(c.Parts, diffPart{Kind: diffNft, Text: g.nftTable(t)})
 	}
@@ -224,6 +243,9 @@ type nftTableSpec struct {
 	prio       int    // of the input chain
 	natPrio    string // of the nat prerouting chain; "" = none
 	manglePrio int    // of the filter prerouting chain; 0 = none
+	output     bool   // an output chain, which the replies of local connections cross
+	outputPrio int
+	postPrio   int // of a filter postrouting chain; 0 = none
 }
 
 func (g *diffGen) nftTable(t nftTableSpec) string {
@@ -287,8 +309,109 @@ func (g *diffGen) nftTable(t nftTableSpec) string {
 	for range 1 + g.r.IntN(7) {
 		fmt.Fprintf(&b, "\t\t%s\n", g.nftRule(c, 0))
 	}
-	b.WriteString("\t}\n}\n")
+	b.WriteString("\t}\n")
+	if t.output {
+		typ := "filter"
+		if g.chance(20) {
+			typ = "route" // runs like a filter chain (and reroutes on a changed mark)
+		}
+		policy := "accept"
+		if g.chance(55) {
+			policy = "drop"
+		}
+		fmt.Fprintf(&b, "\tchain output {\n\t\ttype %s hook output priority %d; policy %s;\n", typ, t.outputPrio, policy)
+		for range 1 + g.r.IntN(5) {
+			fmt.Fprintf(&b, "\t\t%s\n", g.nftOutputRule(c))
+		}
+		b.WriteString("\t}\n")
+	}
+	if t.postPrio != 0 {
+		policy := "accept"
+		if g.chance(30) {
+			policy = "drop"
+		}
+		fmt.Fprintf(&b, "\tchain post {\n\t\ttype filter hook postrouting priority %d; policy %s;\n", t.postPrio, policy)
+		for range 1 + g.r.IntN(3) {
+			fmt.Fprintf(&b, "\t\t%s\n", g.nftPostRule())
+		}
+		b.WriteString("\t}\n")
+	}
+	b.WriteString("}\n")
 	return b.String()
+}
+
+// nftOutputRule writes a rule of the output chain, which sees the replies
+// of local connections (SYN-ACKs from a probed port to the client): rules
+// for established traffic, on the source port, the client's address, the
+// interface, or any input-style rule (jumps included).
+func (g *diffGen) nftOutputRule(c *nftCtx) string {
+	for {
+		if r := g.nftOutputRuleOnce(c); nftConsistent(r) && !diffKnownGap(c.fam, r) {
+			return r
+		}
+	}
+}
+
+func (g *diffGen) nftOutputRuleOnce(c *nftCtx) string {
+	verdict := func() string {
+		switch x := g.r.IntN(10); {
+		case x < 4:
+			return "accept"
+		case x < 7:
+			return "drop"
+		}
+		return g.pick(nftRejects[c.fam])
+	}
+	switch x := g.r.IntN(100); {
+	case x < 20:
+		return g.pick([]string{"ct state established,related", "ct state established", "ct state { established, related }", "ct state != new"}) + " accept"
+	case x < 25:
+		return g.pick([]string{"ct state invalid", "ct state new", "ct state untracked"}) + " " + verdict()
+	case x < 42:
+		m := g.pick([]string{
+			fmt.Sprintf("tcp sport %d", g.port()),
+			fmt.Sprintf("tcp sport %d", g.port()),
+			"tcp sport { " + joinElems(g.portElems(1+g.r.IntN(4)), diffPortRange.nft) + " }",
+			fmt.Sprintf("tcp sport != %d", g.port()),
+			"tcp sport " + diffRanges[g.r.IntN(len(diffRanges))].nft(),
+			fmt.Sprintf("ip saddr %s tcp sport %d", diffServer, g.port()),
+		})
+		return m + " " + verdict()
+	case x < 52:
+		return g.pick([]string{"ip daddr " + diffClient, "ip daddr != " + diffClient, "ip daddr 10.88.1.0/24", "ip daddr 192.168.0.0/16", "ip saddr " + diffServer}) + " " + verdict()
+	case x < 58:
+		return g.pick([]string{`oifname "` + diffIface + `"`, `oif "lo"`, `oifname != "` + diffIface + `"`, `oifname "pcv*"`}) + " " + verdict()
+	case x < 62:
+		// Made by the host: no input interface.
+		return g.pick([]string{`iifname "lo"`, `iifname != "lo"`, `iif "lo"`}) + " " + verdict()
+	case x < 68:
+		// (Neither "ct status != …" nor "ct status { … }": the nftables
+		// reader models only flag lists.)
+		return g.pick([]string{"ct status seen-reply", "ct status assured", "ct status dnat", "ct status confirmed", "ct status dnat,snat"}) + " " + verdict()
+	case x < 72:
+		// nft needs the protocol before proto-dst.
+		return fmt.Sprintf("tcp sport %d ct original proto-dst %d %s", g.pickPort(8001, 8002, 80, 9100, 8080), g.pickPort(7000, 7001, 443, 8080), verdict())
+	}
+	return g.nftRule(c, 0)
+}
+
+// nftPostRule writes a rule of a filter postrouting chain: the reply's
+// source port and address there are the service's before srcnat (100) and
+// the ones the client used after it, when the connection was DNATed.
+func (g *diffGen) nftPostRule() string {
+	m := g.pick([]string{
+		fmt.Sprintf("tcp sport %d ", g.port()),
+		fmt.Sprintf("tcp sport %d ", g.pickPort(7000, 7001, 443, 8001, 8002, 8080, 9100, 80)),
+		fmt.Sprintf("ip saddr %s tcp sport %d ", diffServer, g.pickPort(7000, 7001, 443, 8001, 8002, 8080, 9100, 80)),
+		"ip saddr 127.0.0.1 ",
+		"tcp sport { " + joinElems(g.portElems(1+g.r.IntN(4)), diffPortRange.nft) + " } ",
+		`oifname "` + diffIface + `" `,
+		"ip daddr " + diffClient + " ",
+		"ct state established ",
+		"ct status dnat ",
+		"",
+	})
+	return m + g.pick([]string{"accept", "drop", "drop"})
 }
 
 // nftRule writes one rule of chain c<level> (0 = the input base chain).
@@ -594,10 +717,14 @@ func (g *diffGen) iptables(withNat, legacy bool) string {
 		b.WriteString("COMMIT\n")
 	}
 	if g.chance(15) {
-		// raw runs before conntrack: every packet is INVALID there.
+		// raw runs before conntrack: every packet is INVALID there, the
+		// replies in OUTPUT too.
 		b.WriteString("*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n")
-		fmt.Fprintf(&b, "-A PREROUTING -p tcp -m tcp --dport %d %s -j DROP\n", g.port(),
-			g.pick([]string{"-m conntrack --ctstate INVALID", "-m conntrack --ctstate NEW", "-m state --state INVALID", "-m conntrack ! --ctstate NEW"}))
+		states := []string{"-m conntrack --ctstate INVALID", "-m conntrack --ctstate NEW", "-m state --state INVALID", "-m conntrack ! --ctstate NEW"}
+		fmt.Fprintf(&b, "-A PREROUTING -p tcp -m tcp --dport %d %s -j DROP\n", g.port(), g.pick(states))
+		if g.chance(50) {
+			fmt.Fprintf(&b, "-A OUTPUT -p tcp -m tcp --sport %d %s -j DROP\n", g.port(), g.pick(append(states, "-m conntrack --ctstate ESTABLISHED")))
+		}
 		b.WriteString("COMMIT\n")
 	}
 	if g.chance(25) {
@@ -607,6 +734,11 @@ func (g *diffGen) iptables(withNat, legacy bool) string {
 				"-p tcp -m multiport --dports " + strings.ReplaceAll(joinElems(g.portElems(1+g.r.IntN(4)), diffPortRange.ipt), " ", "") + " "})
 			fmt.Fprintf(&b, "-A PREROUTING %s-j MARK --set-mark 0x%x\n", m, 1+g.r.IntN(3))
 		}
+		if g.chance(30) {
+			// mangle (-150) sees a DNATed reply before srcnat reverses it.
+			fmt.Fprintf(&b, "-A %s -p tcp -m tcp --sport %d -j DROP\n", g.pick([]string{"OUTPUT", "POSTROUTING"}),
+				g.pickPort(7000, 7001, 443, 8001, 8002, 8080, 9100, 80))
+		}
 		b.WriteString("COMMIT\n")
 	}
 	chains := g.r.IntN(4)
@@ -614,12 +746,22 @@ func (g *diffGen) iptables(withNat, legacy bool) string {
 	if g.chance(55) {
 		policy = "DROP"
 	}
-	fmt.Fprintf(&b, "*filter\n:INPUT %s [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n", policy)
+	outPolicy, outRules := "ACCEPT", 0
+	if g.chance(35) {
+		outRules = 1 + g.r.IntN(4)
+		if g.chance(55) {
+			outPolicy = "DROP"
+		}
+	}
+	fmt.Fprintf(&b, "*filter\n:INPUT %s [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT %s [0:0]\n", policy, outPolicy)
 	for i := 1; i <= chains; i++ {
 		fmt.Fprintf(&b, ":U%d - [0:0]\n", i)
 	}
 	for range 1 + g.r.IntN(7) {
 		b.WriteString(g.iptRule("INPUT", 0, chains, legacy) + "\n")
+	}
+	for range outRules {
+		b.WriteString(g.iptOutputRule() + "\n")
 	}
 	for i := 1; i <= chains; i++ {
 		for range 1 + g.r.IntN(4) {
@@ -684,6 +826,45 @@ func (g *diffGen) iptRule(chain string, level, chains int, legacy bool) string {
 	parts = append(parts, ms...)
 	parts = append(parts, g.iptTarget(level, chains, strings.HasPrefix(proto, "-p tcp")))
 	return strings.Join(parts, " ")
+}
+
+// iptOutputRule writes a rule of filter OUTPUT, which the replies of
+// local connections cross.
+func (g *diffGen) iptOutputRule() string {
+	target := func(tcp bool) string {
+		switch x := g.r.IntN(10); {
+		case x < 4:
+			return "-j ACCEPT"
+		case x < 7:
+			return "-j DROP"
+		case x < 9 && tcp:
+			return "-j REJECT --reject-with tcp-reset"
+		}
+		return g.pick([]string{"-j REJECT", "-j REJECT --reject-with icmp-admin-prohibited", "-j REJECT --reject-with icmp-host-unreachable"})
+	}
+	switch x := g.r.IntN(100); {
+	case x < 25:
+		return "-A OUTPUT " + g.pick([]string{"-m conntrack --ctstate RELATED,ESTABLISHED", "-m state --state RELATED,ESTABLISHED",
+			"-m conntrack --ctstate ESTABLISHED", "-m conntrack ! --ctstate NEW"}) + " -j ACCEPT"
+	case x < 32:
+		return "-A OUTPUT " + g.pick([]string{"-m conntrack --ctstate NEW", "-m conntrack --ctstate INVALID", "-m state --state NEW"}) + " " + target(false)
+	case x < 60:
+		return "-A OUTPUT " + g.pick([]string{
+			fmt.Sprintf("-p tcp -m tcp --sport %d", g.port()),
+			fmt.Sprintf("-p tcp -m tcp --sport %d", g.pickPort(7000, 7001, 443, 8001, 8002, 8080, 9100, 80)),
+			"-p tcp -m tcp --sport " + diffRanges[g.r.IntN(len(diffRanges))].ipt(),
+			"-p tcp -m multiport --sports " + strings.ReplaceAll(joinElems(g.portElems(1+g.r.IntN(4)), diffPortRange.ipt), " ", ""),
+			fmt.Sprintf("-p tcp -m tcp ! --sport %d", g.port()),
+			fmt.Sprintf("-s %s/32 -p tcp -m tcp --sport %d", diffServer, g.port()),
+		}) + " " + target(true)
+	case x < 72:
+		return "-A OUTPUT " + g.pick([]string{"-d " + diffClient + "/32", "! -d " + diffClient + "/32", "-d 10.88.1.0/24", "-d 192.168.0.0/16"}) + " " + target(false)
+	case x < 82:
+		return "-A OUTPUT " + g.pick([]string{"-o " + diffIface, "-o lo", "! -o lo", "-o pcv+"}) + " " + target(false)
+	case x < 90:
+		return fmt.Sprintf("-A OUTPUT -p tcp -m conntrack --ctorigdstport %d %s", g.pickPort(7000, 7001, 443, 8080), target(true))
+	}
+	return "-A OUTPUT -m conntrack --ctstate ESTABLISHED -m conntrack " + g.pick([]string{"", "! "}) + "--ctorigdst " + diffServer + "/32 " + target(false)
 }
 
 func (g *diffGen) iptTarget(level, chains int, tcp bool) string {
