@@ -63,6 +63,11 @@ func bigRuleset(n int, rng *rand.Rand) *firewall.Ruleset {
 				{Field: firewall.FieldIIF, Names: []string{"eth1"}},
 				{Field: firewall.FieldCTState, Names: []string{"new"}},
 			}, Verdict: firewall.Verdict{Kind: firewall.VerdictAccept}}
+		case i%3 == 2: // iptables has no nft sets: a network on one interface
+			r = &firewall.Rule{Matches: []firewall.Match{
+				{Field: firewall.FieldSaddr, Prefixes: []netip.Prefix{netip.PrefixFrom(addr(), 16).Masked()}},
+				{Field: firewall.FieldIIF, Names: []string{"eth1"}},
+			}, Verdict: firewall.Verdict{Kind: firewall.VerdictAccept}}
 		default: // sources from a named set, on one interface
 			r = &firewall.Rule{Matches: []firewall.Match{
 				{Field: firewall.FieldSaddr, Set: "admins"},
