@@ -65,6 +65,8 @@ func (l *loader) decodeExpect(blocks hcl.Blocks, s *scope, e *Endpoint) hcl.Diag
 				e.Expect.Firewall, d = decodeFirewallBlock(b, s)
 			case "cloud":
 				e.Expect.Cloud, d = l.decodeCloudBlock(b, s)
+			case "path":
+				e.Expect.Path, d = decodePathBlock(b, s)
 			case "connectivity":
 				e.Expect.Connectivity, d = decodeConnectivityBlock(b, s)
 			case "http":

@@ -84,6 +84,8 @@ type Expectations struct {
 	Listening    *ExpectListening
 	Firewall     *ExpectFirewall
 	Cloud        *ExpectCloud
+	Path         *ExpectPath
+	SELinux      *ExpectSELinux
 	Connectivity *ExpectConnectivity
 	HTTP         *ExpectHTTP
 	TLS          *ExpectTLS

@@ -118,9 +118,7 @@ func wantFull(dir string) *Config {
 				Expect: Expectations{
 					Connectivity: &ExpectConnectivity{Payload: []byte("ping\n")},
 					Cloud:        &ExpectCloud{Provider: aws, Target: "i-0123456789abcdef0", Ephemeral: PortRange{1024, 65535}},
-					Unimplemented: []Unimplemented{
-						{Block: "path", Layer: 5},
-					},
+					Path:         &ExpectPath{MaxHops: 30, Mode: "tcp"},
 				},
 			},
 			{

@@ -58,7 +58,7 @@ var layerBlocks = map[string]int{
 }
 
 // unimplementedLayers are accepted with any body and reported as skips.
-var unimplementedLayers = map[string]bool{"selinux": true, "path": true}
+var unimplementedLayers = map[string]bool{"selinux": true}
 
 var expectSchema = &hcl.BodySchema{
 	Blocks: []hcl.BlockHeaderSchema{

@@ -13,6 +13,9 @@ func Diagnose(results []*Result) Diagnosis {
 	for _, want := range []Status{StatusFail, StatusDrift} {
 		for _, r := range results {
 			if r.Status == want {
+				if p := explainingTrace(results, r); p != nil {
+					r = p
+				}
 				return Diagnosis{Layer: r.Check.Layer, Cause: r.Cause, Summary: r.Summary, Hint: r.Hint}
 			}
 		}
@@ -35,6 +38,21 @@ func Diagnose(results []*Result) Diagnosis {
 		d.Incomplete = true
 	}
 	return d
+}
+
+// explainingTrace returns the L5 trace that explains an L4 timeout or
+// unreachable from the same vantage point: the connection fails because
+// the path stops at a named hop, which is the more useful diagnosis.
+func explainingTrace(results []*Result, r *Result) *Result {
+	if r.Check.Layer != providers.LayerConnectivity || (r.Cause != CauseFiltered && r.Cause != CauseUnreachable) {
+		return nil
+	}
+	for _, p := range results {
+		if p.Check.Layer == providers.LayerPath && p.Status == StatusFail && p.Check.From == r.Check.From && p.Check.Target == r.Check.Target {
+			return p
+		}
+	}
+	return nil
 }
 
 func allSkipped(rs []*Result) bool {

@@ -257,6 +257,7 @@ func planEndpoint(ep *config.Endpoint, env Environment) (*EndpointPlan, error) {
 			e.Checks = append(e.Checks, unimplemented(u))
 		}
 	}
+	e.Checks = append(e.Checks, pathChecks(ep, vantages, addrs, env)...)
 	e.Checks = append(e.Checks, cloudChecks(ep, vantages, addrs)...)
 
 	// L7: only what was declared; a protocol cannot be guessed.

@@ -123,6 +123,9 @@ func blocker(done []*Result, c *Check) *Result {
 		if r.Status != StatusFail || r.Check.Layer >= c.Layer || r.Check.Sources.IsValid() {
 			continue // a declared source range is not a vantage point: it blocks nothing
 		}
+		if c.Layer == providers.LayerPath && r.Check.Layer == providers.LayerConnectivity {
+			continue // a trace is what explains a connection that fails
+		}
 		rc := r.Check
 		if rc.From == "" && rc.Target.Port == c.Target.Port {
 			return r
@@ -149,6 +152,8 @@ func (v *verifier) run(ctx context.Context, e *EndpointPlan, c *Check) *Result {
 		return v.runFirewall(ctx, ep, c)
 	case providers.LayerCloud:
 		return v.runCloud(ctx, ep, c)
+	case providers.LayerPath:
+		return v.runPath(ctx, e, c)
 	}
 	p, ok := providers.Lookup(c.Provider)
 	if !ok {
