@@ -49,14 +49,6 @@ func (l *loader) decodeExpect(blocks hcl.Blocks, s *scope, e *Endpoint) hcl.Diag
 				continue
 			}
 			first[b.Type] = b.DefRange
-			if unimplementedLayers[b.Type] {
-				// Kept undecoded: a later version decodes it against its
-				// layer's own spec.
-				e.Expect.Unimplemented = append(e.Expect.Unimplemented, Unimplemented{
-					Block: b.Type, Layer: layerBlocks[b.Type], DeclRange: b.DefRange, Body: b.Body,
-				})
-				continue
-			}
 			var d hcl.Diagnostics
 			switch b.Type {
 			case "listening":
@@ -67,6 +59,8 @@ func (l *loader) decodeExpect(blocks hcl.Blocks, s *scope, e *Endpoint) hcl.Diag
 				e.Expect.Cloud, d = l.decodeCloudBlock(b, s)
 			case "path":
 				e.Expect.Path, d = decodePathBlock(b, s)
+			case "selinux":
+				e.Expect.SELinux, d = decodeSELinuxBlock(b, s)
 			case "connectivity":
 				e.Expect.Connectivity, d = decodeConnectivityBlock(b, s)
 			case "http":

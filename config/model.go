@@ -91,19 +91,6 @@ type Expectations struct {
 	TLS          *ExpectTLS
 	GRPC         *ExpectGRPC
 	Banner       *ExpectBanner
-	// Unimplemented are blocks for layers later versions check (firewall,
-	// selinux, path, cloud); the plan shows them as honest skips.
-	Unimplemented []Unimplemented
-}
-
-// Unimplemented records a declared layer block this version cannot check.
-type Unimplemented struct {
-	Block     string // "firewall", "selinux", "path", "cloud"
-	Layer     int
-	DeclRange hcl.Range
-	// Body is the block's content, left undecoded: the version that
-	// implements the layer decodes it against that layer's own spec.
-	Body hcl.Body
 }
 
 // ExpectListening refines L1.

@@ -36,7 +36,6 @@ var modelOpts = cmp.Options{
 	cmp.Comparer(func(a, b cty.Type) bool { return a.Equals(b) }),
 	cmpopts.IgnoreTypes(hcl.Range{}),
 	cmpopts.IgnoreFields(Config{}, "Files"),
-	cmpopts.IgnoreFields(Unimplemented{}, "Body"),
 	cmpopts.EquateEmpty(),
 	cmpopts.EquateComparable(netip.Prefix{}),
 }
@@ -107,9 +106,7 @@ func wantFull(dir string) *Config {
 						DenyFrom:  []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")},
 						Backend:   "nftables", Permanent: true,
 					},
-					Unimplemented: []Unimplemented{
-						{Block: "selinux", Layer: 3},
-					},
+					SELinux: &ExpectSELinux{},
 				},
 			},
 			{
@@ -186,7 +183,7 @@ func TestDeclRanges(t *testing.T) {
 		{"http", web.Expect.HTTP.DeclRange, 64},
 		{"tls", web.Expect.TLS.DeclRange, 82},
 		{"firewall", web.Expect.Firewall.DeclRange, 88},
-		{"selinux", web.Expect.Unimplemented[0].DeclRange, 93},
+		{"selinux", web.Expect.SELinux.DeclRange, 93},
 		{"endpoint grpc state defaulted to the block", cfg.Endpoints[2].StateRange, 115},
 	}
 	for _, tt := range tests {
@@ -194,9 +191,7 @@ func TestDeclRanges(t *testing.T) {
 			t.Errorf("%s declared at %s, want %s", tt.what, SourceOf(tt.got), want)
 		}
 	}
-	if web.Expect.Unimplemented[0].Body == nil {
-		t.Error("Unimplemented.Body is nil; the later layer needs it")
-	}
+
 }
 
 func TestLoadDirectory(t *testing.T) {

@@ -43,23 +43,6 @@ var endpointSchema = &hcl.BodySchema{
 	},
 }
 
-// layerBlocks maps each block allowed inside expect to its layer number.
-var layerBlocks = map[string]int{
-	"listening":    1,
-	"firewall":     2,
-	"selinux":      3,
-	"connectivity": 4,
-	"path":         5,
-	"cloud":        6,
-	"http":         7,
-	"tls":          7,
-	"grpc":         7,
-	"banner":       7,
-}
-
-// unimplementedLayers are accepted with any body and reported as skips.
-var unimplementedLayers = map[string]bool{"selinux": true}
-
 var expectSchema = &hcl.BodySchema{
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "listening"},

@@ -21,7 +21,7 @@ type Check struct {
 	// Name is the check kind: listening, firewall, selinux, connectivity,
 	// path, cloud, http, tls, grpc, banner.
 	Name     string
-	Provider string // registered provider name ("" for unimplemented layers)
+	Provider string // registered provider name
 	Exec     providers.Exec
 	// From is the vantage host's name for checks that run from a vantage
 	// point ("local" for this machine); "" for server-side checks.
@@ -224,13 +224,7 @@ func planEndpoint(ep *config.Endpoint, env Environment) (*EndpointPlan, error) {
 	}
 
 	e.Checks = append(e.Checks, firewallChecks(ep, vantages, addrs, serverExec, serverSkip, env)...)
-
-	// Layers of later versions: honest skips where the HCL asks for them.
-	for _, u := range x.Unimplemented {
-		if u.Layer < int(providers.LayerConnectivity) {
-			e.Checks = append(e.Checks, unimplemented(u))
-		}
-	}
+	e.Checks = append(e.Checks, selinuxChecks(ep, addrs, serverExec, serverSkip, env)...)
 
 	// L4 from each vantage point to each address and port.
 	for _, v := range vantages {
@@ -250,11 +244,6 @@ func planEndpoint(ep *config.Endpoint, env Environment) (*EndpointPlan, error) {
 				c.Skip = firstNonEmpty(v.skip, providerSkip(c.Provider, v.exec, env))
 				e.Checks = append(e.Checks, c)
 			}
-		}
-	}
-	for _, u := range x.Unimplemented {
-		if u.Layer > int(providers.LayerConnectivity) {
-			e.Checks = append(e.Checks, unimplemented(u))
 		}
 	}
 	e.Checks = append(e.Checks, pathChecks(ep, vantages, addrs, env)...)
@@ -285,13 +274,6 @@ func planEndpoint(ep *config.Endpoint, env Environment) (*EndpointPlan, error) {
 	}
 	sortByLayer(e.Checks)
 	return e, nil
-}
-
-func unimplemented(u config.Unimplemented) *Check {
-	return &Check{
-		Layer: providers.Layer(u.Layer), Name: u.Block, Source: u.DeclRange, Declared: true,
-		Skip: "not implemented in this version",
-	}
 }
 
 type appCheck struct {

@@ -154,6 +154,8 @@ func (v *verifier) run(ctx context.Context, e *EndpointPlan, c *Check) *Result {
 		return v.runCloud(ctx, ep, c)
 	case providers.LayerPath:
 		return v.runPath(ctx, e, c)
+	case providers.LayerSELinux:
+		return v.runSELinux(ctx, ep, c)
 	}
 	p, ok := providers.Lookup(c.Provider)
 	if !ok {

@@ -7,5 +7,6 @@ import (
 	_ "github.com/portcheck/portcheck/providers/firewall/netfilter"
 	_ "github.com/portcheck/portcheck/providers/path"
 	_ "github.com/portcheck/portcheck/providers/probe"
+	_ "github.com/portcheck/portcheck/providers/selinux"
 	_ "github.com/portcheck/portcheck/providers/sockets"
 )

@@ -53,6 +53,9 @@ func WritePlan(w io.Writer, p *runner.Plan, s Style) {
 }
 
 func planWhat(c *runner.Check) string {
+	if c.Layer == providers.LayerSELinux {
+		return fmt.Sprintf("%s on %s: type of %s/%d and who may bind it", c.Provider, c.Exec, c.Target.Protocol, c.Target.Port)
+	}
 	if c.From == "" {
 		var addrs []string
 		for _, t := range c.Targets {

@@ -1,0 +1,96 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/portcheck/portcheck/config"
+	"github.com/portcheck/portcheck/providers/selinux"
+)
+
+// selinuxExpected is what L3 was judged against.
+type selinuxExpected struct {
+	Type   string `json:"type,omitempty"`
+	Domain string `json:"domain,omitempty"`
+	Mode   string `json:"mode,omitempty"`
+}
+
+func (v *verifier) runSELinux(ctx context.Context, ep *config.Endpoint, c *Check) *Result {
+	x := ep.Expect.SELinux
+	p := selinux.Params{Domain: x.Domain}
+	// The listening process, when L1 found one, gives the domain to check.
+	if snap := v.snapshot(ctx, c); snap.err == nil {
+		for _, so := range snap.byKey[sockKey{c.Target.Protocol, c.Target.Port}] {
+			if len(so.Processes) > 0 {
+				p.PID = so.Processes[0].PID
+				break
+			}
+		}
+	}
+	// SELinux is the machine's, whatever network namespace the host is.
+	facts, err := selinux.Observe(ctx, c.Target.Port, c.Target.Protocol, p)
+	if err != nil {
+		return errorResult(c, "reading SELinux", err)
+	}
+	return evalSELinux(c, x, facts)
+}
+
+func evalSELinux(c *Check, x *config.ExpectSELinux, f *selinux.Facts) *Result {
+	r := &Result{Check: c, Evidence: f, Expected: selinuxExpected{Type: x.Type, Domain: x.Domain, Mode: x.Mode}}
+	port := fmt.Sprintf("%d/%s", c.Target.Port, c.Target.Protocol)
+	if !f.Enabled {
+		if x.Mode == "disabled" || x.Mode == "" {
+			r.Status, r.Summary = StatusSkip, "SELinux is not enabled on this host (no selinuxfs): nothing to check"
+			if x.Mode == "disabled" {
+				r.Status, r.Summary = StatusPass, "SELinux is disabled, as declared"
+			}
+			return r
+		}
+		r.Status, r.Cause = StatusDrift, CauseSELinuxDenied
+		r.Summary = fmt.Sprintf("SELinux is disabled, but mode %q is declared", x.Mode)
+		return r
+	}
+	fix := fmt.Sprintf("semanage port -a -t %s -p %s %d", x.Type, c.Target.Protocol, c.Target.Port)
+	if f.PortType != "" && (f.PortRange == fmt.Sprintf("%d-%d", c.Target.Port, c.Target.Port) || f.PortRange == fmt.Sprint(c.Target.Port)) {
+		// The port is already defined with a type: -a fails with "already defined".
+		fix = fmt.Sprintf("semanage port -m -t %s -p %s %d", x.Type, c.Target.Protocol, c.Target.Port)
+	}
+	switch {
+	case x.Type != "" && f.PortType != x.Type:
+		r.Status, r.Cause = StatusFail, CauseSELinuxDenied
+		r.Summary = fmt.Sprintf("%s is %s, not %s", port, orNone(f.PortType), x.Type)
+		r.Hint = fix
+	case f.NameBind != nil && !*f.NameBind && f.RuntimeMode == "enforcing":
+		r.Status, r.Cause = StatusFail, CauseSELinuxDenied
+		r.Summary = fmt.Sprintf("the policy does not let %s bind %s (%s) and SELinux is enforcing", f.Domain, port, f.PortType)
+		if x.Type != "" {
+			r.Hint = fix
+		} else {
+			r.Hint = fmt.Sprintf("find a type %s may bind (sesearch -A -s %s -c %s_socket -p name_bind) and label the port with it (semanage port -a -t TYPE -p %s %d)", f.Domain, f.Domain, c.Target.Protocol, c.Target.Protocol, c.Target.Port)
+		}
+	case len(f.Denials) > 0:
+		r.Status, r.Cause = StatusFail, CauseSELinuxDenied
+		r.Summary = fmt.Sprintf("recent AVC denial for %s: %s", port, f.Denials[0].Line)
+		r.Hint = fix
+	case x.Mode != "" && f.RuntimeMode != x.Mode:
+		r.Status, r.Cause = StatusDrift, CauseSELinuxDenied
+		r.Summary = fmt.Sprintf("SELinux is %s, declared %s", f.RuntimeMode, x.Mode)
+	case f.ConfigMode != "" && f.ConfigMode != f.RuntimeMode:
+		r.Status, r.Cause = StatusDrift, CauseSELinuxDenied
+		r.Summary = fmt.Sprintf("SELinux runs %s but /etc/selinux/config says %s: it changes at the next reboot", f.RuntimeMode, f.ConfigMode)
+	default:
+		r.Status = StatusPass
+		r.Summary = fmt.Sprintf("%s is %s; SELinux %s", port, orNone(f.PortType), f.RuntimeMode)
+		if f.NameBind != nil && *f.NameBind {
+			r.Summary += fmt.Sprintf("; %s may bind it", f.Domain)
+		}
+	}
+	return r
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "not labelled"
+	}
+	return s
+}

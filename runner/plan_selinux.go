@@ -1,0 +1,32 @@
+package runner
+
+import (
+	"net/netip"
+
+	"github.com/portcheck/portcheck/config"
+	"github.com/portcheck/portcheck/providers"
+)
+
+// selinuxChecks plans L3 where a selinux block asks for it: one check per
+// port on the server (SELinux labels a port, whatever the address).
+func selinuxChecks(ep *config.Endpoint, addrs []netip.Addr, serverExec providers.Exec, serverSkip string, env Environment) []*Check {
+	x := ep.Expect.SELinux
+	if x == nil || len(addrs) == 0 {
+		return nil
+	}
+	var out []*Check
+	for port := ep.Ports.From; port <= ep.Ports.To; port++ {
+		c := &Check{
+			Layer: providers.LayerSELinux, Name: "selinux", Provider: "selinux", Exec: serverExec,
+			Source: x.DeclRange, Declared: true,
+			Target: providers.Target{Address: addrs[0].String(), Port: port, Protocol: ep.Protocol},
+		}
+		if serverSkip != "" {
+			c.Skip = "host " + ep.Host.Name + ": " + serverSkip
+		} else {
+			c.Skip = providerSkip(c.Provider, serverExec, env)
+		}
+		out = append(out, c)
+	}
+	return out
+}
