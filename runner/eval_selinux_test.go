@@ -46,7 +46,9 @@ func TestEvalSELinux(t *testing.T) {
 			with(enforcing, func(f *selinux.Facts) { f.RuntimeMode, f.PortType = "permissive", "http_port_t" }),
 			StatusDrift, "changes at the next reboot", ""},
 		{"declared enforcing, runs permissive", &config.ExpectSELinux{Mode: "enforcing"},
-			with(enforcing, func(f *selinux.Facts) { f.RuntimeMode, f.ConfigMode, f.PortType = "permissive", "permissive", "http_port_t" }),
+			with(enforcing, func(f *selinux.Facts) {
+				f.RuntimeMode, f.ConfigMode, f.PortType = "permissive", "permissive", "http_port_t"
+			}),
 			StatusDrift, "SELinux is permissive, declared enforcing", ""},
 		{"declared enforcing on a host without SELinux", want, &selinux.Facts{RuntimeMode: "disabled"},
 			StatusDrift, "SELinux is disabled", ""},
