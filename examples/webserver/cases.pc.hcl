@@ -26,8 +26,9 @@ endpoint "case1_app_firewalled" {
 }
 
 # Case 2: nginx moved to 9090 fails to start with "Permission denied":
-# SELinux is enforcing and 9090 is not an http_port_t port. L1 reports
-# not_listening; the SELinux layer (L3) is declared for the next version.
+# SELinux is enforcing and 9090 is not an http_port_t port (Debian's policy
+# labels it websm_port_t). L1 reports not_listening and L3 says why, with
+# the fix `semanage port -m -t http_port_t -p tcp 9090` (-m: it has a type).
 endpoint "case2_nginx_9090" {
   host = host.web
   port = 9090
