@@ -2,15 +2,14 @@ package path
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/portcheck/portcheck/internal/icmperr"
 	"github.com/portcheck/portcheck/internal/netns"
 )
 
@@ -321,8 +320,6 @@ func isPortUnreachable(v6 bool, typ, code int) bool {
 	return typ == 3 && code == 3
 }
 
-var sizeofSockExtendedErr = int(unsafe.Sizeof(unix.SockExtendedErr{}))
-
 // readErrQueue drains fd's error queue and returns its first entry.
 func readErrQueue(fd int) *queued {
 	var first *queued
@@ -341,85 +338,16 @@ func readErrQueue(fd int) *queued {
 }
 
 func parseRecvErr(oob []byte) *queued {
-	msgs, err := unix.ParseSocketControlMessage(oob)
-	if err != nil {
+	e, ok := icmperr.Parse(oob)
+	if !ok {
 		return nil
 	}
-	for _, m := range msgs {
-		if !(m.Header.Level == unix.SOL_IP && m.Header.Type == unix.IP_RECVERR) &&
-			!(m.Header.Level == unix.SOL_IPV6 && m.Header.Type == unix.IPV6_RECVERR) {
-			continue
-		}
-		d := m.Data
-		if len(d) < sizeofSockExtendedErr {
-			continue
-		}
-		origin, typ, code := d[4], d[5], d[6]
-		q := &queued{
-			v6:         origin == unix.SO_EE_ORIGIN_ICMP6,
-			typ:        int(typ),
-			code:       int(code),
-			originICMP: origin == unix.SO_EE_ORIGIN_ICMP || origin == unix.SO_EE_ORIGIN_ICMP6,
-		}
-		sa := d[sizeofSockExtendedErr:]
-		if len(sa) >= 2 {
-			switch binary.NativeEndian.Uint16(sa) {
-			case unix.AF_INET:
-				if len(sa) >= 8 {
-					q.from = netip.AddrFrom4([4]byte(sa[4:8]))
-				}
-			case unix.AF_INET6:
-				if len(sa) >= 24 {
-					q.from = netip.AddrFrom16([16]byte(sa[8:24])).Unmap()
-				}
-			}
-		}
-		return q
-	}
-	return nil
+	return &queued{v6: e.V6, typ: e.Type, code: e.Code, originICMP: e.ICMP, from: e.From}
 }
 
-var (
-	icmp4Unreach = [...]string{
-		0: "net-unreachable", 1: "host-unreachable", 2: "protocol-unreachable",
-		3: "port-unreachable", 4: "fragmentation-needed", 5: "source-route-failed",
-		6: "net-unknown", 7: "host-unknown", 8: "host-isolated", 9: "net-prohibited",
-		10: "host-prohibited", 11: "net-tos-unreachable", 12: "host-tos-unreachable",
-		13: "admin-prohibited", 14: "host-precedence-violation", 15: "precedence-cutoff",
-	}
-	icmp6Unreach = [...]string{
-		0: "no-route", 1: "admin-prohibited", 2: "beyond-scope", 3: "address-unreachable",
-		4: "port-unreachable", 5: "policy-fail", 6: "reject-route", 7: "source-routing-header",
-	}
-)
-
 func icmpName(v6 bool, typ, code int) string {
-	if v6 {
-		switch typ {
-		case 1:
-			if code < len(icmp6Unreach) {
-				return icmp6Unreach[code]
-			}
-			return "unreachable"
-		case 2:
-			return "packet-too-big"
-		case 3:
-			return "time-exceeded"
-		case 4:
-			return "parameter-problem"
-		}
-	} else {
-		switch typ {
-		case 3:
-			if code < len(icmp4Unreach) {
-				return icmp4Unreach[code]
-			}
-			return "unreachable"
-		case 11:
-			return "time-exceeded"
-		case 12:
-			return "parameter-problem"
-		}
+	if n, ok := icmperr.Name(v6, typ, code); ok {
+		return n
 	}
 	return fmt.Sprintf("type-%d/code-%d", typ, code)
 }

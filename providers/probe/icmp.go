@@ -1,17 +1,13 @@
 package probe
 
 import (
-	"encoding/binary"
 	"fmt"
 	"net/netip"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
-)
 
-// sizeofSockExtendedErr is sizeof(struct sock_extended_err); the offender's
-// sockaddr follows it (SO_EE_OFFENDER).
-const sizeofSockExtendedErr = int(unsafe.Sizeof(unix.SockExtendedErr{}))
+	"github.com/portcheck/portcheck/internal/icmperr"
+)
 
 // readErrQueue drains the socket's error queue and returns the first ICMP
 // error in it (nil if there is none). The caller must read SO_ERROR first:
@@ -34,96 +30,23 @@ func readErrQueue(fd int) *ICMP {
 	return first
 }
 
-// parseRecvErr decodes an IP_RECVERR / IPV6_RECVERR control message: a
-// struct sock_extended_err followed by the offender's sockaddr
-// (SO_EE_OFFENDER). Only ICMP-originated entries are returned.
+// parseRecvErr decodes an IP_RECVERR / IPV6_RECVERR control message.
+// Only ICMP-originated entries are returned.
 func parseRecvErr(oob []byte) *ICMP {
-	msgs, err := unix.ParseSocketControlMessage(oob)
-	if err != nil {
-		return nil
+	e, ok := icmperr.Parse(oob)
+	if !ok || !e.ICMP {
+		return nil // e.g. SO_EE_ORIGIN_LOCAL (EMSGSIZE): not a network answer
 	}
-	for _, m := range msgs {
-		if !(m.Header.Level == unix.SOL_IP && m.Header.Type == unix.IP_RECVERR) &&
-			!(m.Header.Level == unix.SOL_IPV6 && m.Header.Type == unix.IPV6_RECVERR) {
-			continue
-		}
-		d := m.Data
-		if len(d) < sizeofSockExtendedErr {
-			continue
-		}
-		origin, typ, code := d[4], d[5], d[6]
-		if origin != unix.SO_EE_ORIGIN_ICMP && origin != unix.SO_EE_ORIGIN_ICMP6 {
-			continue // e.g. SO_EE_ORIGIN_LOCAL (EMSGSIZE): not a network answer
-		}
-		ic := &ICMP{Type: int(typ), Code: int(code), V6: origin == unix.SO_EE_ORIGIN_ICMP6}
-		ic.Name = icmpName(ic.V6, ic.Type, ic.Code)
-		if from, ok := offender(d[sizeofSockExtendedErr:]); ok {
-			ic.From = from.String()
-		}
-		return ic
+	ic := &ICMP{Type: e.Type, Code: e.Code, V6: e.V6, Name: icmpName(e.V6, e.Type, e.Code)}
+	if e.From.IsValid() {
+		ic.From = e.From.String()
 	}
-	return nil
+	return ic
 }
-
-func offender(sa []byte) (netip.Addr, bool) {
-	if len(sa) < 2 {
-		return netip.Addr{}, false
-	}
-	switch binary.NativeEndian.Uint16(sa) {
-	case unix.AF_INET:
-		if len(sa) >= 8 {
-			return netip.AddrFrom4([4]byte(sa[4:8])), true
-		}
-	case unix.AF_INET6:
-		if len(sa) >= 24 {
-			return netip.AddrFrom16([16]byte(sa[8:24])), true
-		}
-	}
-	return netip.Addr{}, false
-}
-
-// ICMP destination-unreachable codes, named as nft names them where it does.
-var (
-	icmp4Unreach = [...]string{
-		0: "net-unreachable", 1: "host-unreachable", 2: "protocol-unreachable",
-		3: "port-unreachable", 4: "fragmentation-needed", 5: "source-route-failed",
-		6: "net-unknown", 7: "host-unknown", 8: "host-isolated", 9: "net-prohibited",
-		10: "host-prohibited", 11: "net-tos-unreachable", 12: "host-tos-unreachable",
-		13: "admin-prohibited", 14: "host-precedence-violation", 15: "precedence-cutoff",
-	}
-	icmp6Unreach = [...]string{
-		0: "no-route", 1: "admin-prohibited", 2: "beyond-scope", 3: "address-unreachable",
-		4: "port-unreachable", 5: "policy-fail", 6: "reject-route", 7: "source-routing-header",
-	}
-)
 
 func icmpName(v6 bool, typ, code int) string {
-	if v6 {
-		switch typ {
-		case 1:
-			if code < len(icmp6Unreach) {
-				return icmp6Unreach[code]
-			}
-			return "unreachable"
-		case 2:
-			return "packet-too-big"
-		case 3:
-			return "time-exceeded"
-		case 4:
-			return "parameter-problem"
-		}
-	} else {
-		switch typ {
-		case 3:
-			if code < len(icmp4Unreach) {
-				return icmp4Unreach[code]
-			}
-			return "unreachable"
-		case 11:
-			return "time-exceeded"
-		case 12:
-			return "parameter-problem"
-		}
+	if n, ok := icmperr.Name(v6, typ, code); ok {
+		return n
 	}
 	return fmt.Sprintf("type-%d", typ)
 }
