@@ -229,21 +229,22 @@ func decodeSGRule(b *hcl.Block, s *scope, p *CloudProvider) (*SecurityGroupRule,
 	proto, st, d := s.str(spec.Protocol, "protocol")
 	diags = append(diags, d...)
 	switch {
+	case st == absent:
+		diags = diags.Append(errorf(b.DefRange, "Missing protocol", "Each %s rule needs protocol = \"tcp\", \"udp\", \"icmp\", \"icmpv6\" or \"all\".", b.Type))
 	case st != valid:
-		if spec.Protocol.Range().Empty() || isNullExpr(spec.Protocol) {
-			diags = diags.Append(errorf(b.DefRange, "Missing protocol", "Each %s rule needs protocol = \"tcp\", \"udp\", \"icmp\", \"icmpv6\" or \"all\".", b.Type))
-		}
 	case sgProtocols[strings.ToLower(proto)] == "":
 		diags = diags.Append(errorf(spec.Protocol.Range(), "Invalid protocol", "protocol must be \"tcp\", \"udp\", \"icmp\", \"icmpv6\" or \"all\"; got %q.", proto))
 	default:
 		r.Protocol = sgProtocols[strings.ToLower(proto)]
 	}
 
+	ports, portsSt, d := s.ruleports(spec.Ports, "ports")
+	diags = append(diags, d...)
 	switch r.Protocol {
 	case "tcp", "udp":
 		r.Ports = PortRange{From: 0, To: 65535}
-		if !isNullExpr(spec.Ports) {
-			into(&r.Ports, &diags)(s.ruleports(spec.Ports, "ports"))
+		if portsSt == valid {
+			r.Ports = ports
 		}
 	case "icmp", "icmpv6":
 		r.Ports = PortRange{From: -1, To: -1}
@@ -260,7 +261,7 @@ func decodeSGRule(b *hcl.Block, s *scope, p *CloudProvider) (*SecurityGroupRule,
 	case "all":
 		r.Ports = PortRange{From: 0, To: 65535}
 	}
-	if r.Protocol != "tcp" && r.Protocol != "udp" && !isNullExpr(spec.Ports) && r.Protocol != "" {
+	if r.Protocol != "tcp" && r.Protocol != "udp" && portsSt == valid && r.Protocol != "" {
 		diags = diags.Append(errorf(spec.Ports.Range(), "Ports not allowed", "ports applies to tcp and udp; for %s use icmp_type/icmp_code or leave it out.", r.Protocol))
 	}
 
@@ -317,14 +318,13 @@ func (l *loader) decodeCloudBlock(b *hcl.Block, s *scope) (*ExpectCloud, hcl.Dia
 	}
 	into(&x.Target, &diags)(s.str(spec.Target, "target"))
 	into(&x.Sources, &diags)(s.cidrList(spec.Sources, "sources"))
-	if !isNullExpr(spec.EphemeralPorts) {
-		into(&x.Ephemeral, &diags)(s.ruleports(spec.EphemeralPorts, "ephemeral_ports"))
-	}
+	into(&x.Ephemeral, &diags)(s.ruleports(spec.EphemeralPorts, "ephemeral_ports"))
 	return x, diags
 }
 
 // isNullExpr reports an attribute that was left out (decodeSpec gives a
-// null literal for it).
+// null literal for it). Values say so through their decoded state; this is
+// for provider references, which are resolved statically, not evaluated.
 func isNullExpr(expr hcl.Expression) bool {
 	if expr == nil {
 		return true

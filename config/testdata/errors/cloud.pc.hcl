@@ -40,6 +40,9 @@ security_group "web" {
   ingress { # ERROR: Missing peer
     protocol = "udp"
   }
+  ingress { # ERROR: Missing protocol
+    cidr_blocks = ["10.0.0.0/8"]
+  }
   egress {
     protocol    = "icmp"
     ports       = 8 # ERROR: Ports not allowed
