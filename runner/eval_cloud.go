@@ -213,10 +213,8 @@ func cloudSource(c *Check) (netip.Addr, error) {
 	if c.Sources.IsValid() {
 		return c.Sources.Addr(), nil
 	}
-	for _, a := range c.FromAddrs {
-		if a.Unmap().Is4() == dst.Unmap().Is4() {
-			return a.Unmap(), nil
-		}
+	if a, ok := sameFamily(c.FromAddrs, dst); ok {
+		return a, nil
 	}
 	return netip.Addr{}, fmt.Errorf("vantage host %s has no %s address", c.From, family(dst))
 }

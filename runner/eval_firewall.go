@@ -167,10 +167,8 @@ func vantageSource(c *Check, dst netip.Addr) (netip.Addr, error) {
 	if c.FromExec != nil {
 		return firewall.SourceFor(c.FromExec.Netns, dst)
 	}
-	for _, a := range c.FromAddrs {
-		if a.Unmap().Is4() == dst.Unmap().Is4() {
-			return a.Unmap(), nil
-		}
+	if a, ok := sameFamily(c.FromAddrs, dst); ok {
+		return a, nil
 	}
 	return netip.Addr{}, fmt.Errorf("vantage host %s has no %s address to send from", c.From, family(dst))
 }

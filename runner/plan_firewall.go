@@ -65,12 +65,19 @@ func firewallChecks(ep *config.Endpoint, vantages []vantage, addrs []netip.Addr,
 }
 
 func hasFamily(list []netip.Addr, a netip.Addr) bool {
+	_, ok := sameFamily(list, a)
+	return ok
+}
+
+// sameFamily returns the first address of list in a's family (IPv4 or
+// IPv6): the one a host declared with several addresses sends from.
+func sameFamily(list []netip.Addr, a netip.Addr) (netip.Addr, bool) {
 	for _, b := range list {
 		if b.Unmap().Is4() == a.Unmap().Is4() {
-			return true
+			return b.Unmap(), true
 		}
 	}
-	return false
+	return netip.Addr{}, false
 }
 
 func family(a netip.Addr) string {
