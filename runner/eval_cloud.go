@@ -9,10 +9,10 @@ import (
 	"sync"
 
 	"github.com/portcheck/portcheck/config"
+	"github.com/portcheck/portcheck/internal/addrrange"
 	"github.com/portcheck/portcheck/providers/cloud"
 	"github.com/portcheck/portcheck/providers/cloud/aliyun"
 	"github.com/portcheck/portcheck/providers/cloud/aws"
-	"github.com/portcheck/portcheck/providers/firewall"
 )
 
 type cloudSnapshot struct {
@@ -161,46 +161,32 @@ func (v *verifier) runCloud(ctx context.Context, ep *config.Endpoint, c *Check) 
 // CIDRs (rule peers, prefix lists, ACL entries) and member interfaces
 // cannot tell apart.
 func cloudSamples(s *cloud.Snapshot, p netip.Prefix) []netip.Addr {
-	p = p.Masked()
-	seen := map[netip.Addr]bool{p.Addr(): true}
-	edge := func(q netip.Prefix) {
-		q = q.Masked()
-		for _, a := range []netip.Addr{q.Addr(), firewall.LastAddr(q).Next()} {
-			if a.IsValid() && p.Contains(a) {
-				seen[a] = true
-			}
-		}
-	}
+	cuts := addrrange.Within(p)
 	for _, g := range s.Groups {
 		for _, r := range g.Rules {
 			if r.Peer.CIDR.IsValid() {
-				edge(r.Peer.CIDR)
+				cuts.Prefix(r.Peer.CIDR)
 			}
 		}
 	}
 	for _, pl := range s.PrefixLists {
 		for _, q := range pl.CIDRs {
-			edge(q)
+			cuts.Prefix(q)
 		}
 	}
 	for _, acl := range s.ACLs {
 		for _, e := range acl.Entries {
 			if e.CIDR.IsValid() {
-				edge(e.CIDR)
+				cuts.Prefix(e.CIDR)
 			}
 		}
 	}
 	for _, ifc := range s.Interfaces {
 		for _, a := range ifc.PrivateIPs {
-			edge(netip.PrefixFrom(a, a.BitLen()))
+			cuts.Range(a, a)
 		}
 	}
-	out := make([]netip.Addr, 0, len(seen))
-	for a := range seen {
-		out = append(out, a)
-	}
-	slices.SortFunc(out, netip.Addr.Compare)
-	return out
+	return cuts.Addrs()
 }
 
 // cloudSource is the client address of a check: the declared source (its

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"slices"
 	"strings"
 	"sync"
 
@@ -115,11 +114,12 @@ func firewallPackets(c *Check, fw *config.ExpectFirewall, snap *netfilter.Snapsh
 		}
 		return []firewall.Packet{pkt(src)}, nil
 	}
-	samples, truncated := snap.Evaluator().SourceSamples(c.Sources, maxSourceSamples)
+	// The opposite declarations cut the range too, so every stretch outside
+	// them has its own sample.
+	samples, truncated := snap.Evaluator().SourceSamples(c.Sources, maxSourceSamples, oppositeSources(fw, c)...)
 	if truncated {
 		return nil, fmt.Errorf("%s splits into more than %d stretches that rules treat differently; declare narrower ranges", c.Sources, maxSourceSamples)
 	}
-	samples = withDeclaredBounds(samples, c, fw)
 	out := make([]firewall.Packet, 0, len(samples))
 	for i, s := range samples {
 		// Show a host address rather than the network address when the
@@ -130,35 +130,6 @@ func firewallPackets(c *Check, fw *config.ExpectFirewall, snap *netfilter.Snapsh
 		out = append(out, pkt(s))
 	}
 	return out, nil
-}
-
-// withDeclaredBounds adds the edges of more specific opposite declarations
-// inside the range, so every stretch outside them has its own sample.
-func withDeclaredBounds(samples []netip.Addr, c *Check, fw *config.ExpectFirewall) []netip.Addr {
-	if fw == nil {
-		return samples
-	}
-	opposite := fw.AllowFrom
-	if !c.Deny {
-		opposite = fw.DenyFrom
-	}
-	seen := map[netip.Addr]bool{}
-	for _, s := range samples {
-		seen[s] = true
-	}
-	for _, p := range opposite {
-		if p.Bits() <= c.Sources.Bits() || !c.Sources.Overlaps(p) {
-			continue
-		}
-		for _, a := range []netip.Addr{p.Addr(), firewall.LastAddr(p).Next()} {
-			if a.IsValid() && c.Sources.Contains(a) && !seen[a] {
-				seen[a] = true
-				samples = append(samples, a)
-			}
-		}
-	}
-	slices.SortFunc(samples, netip.Addr.Compare)
-	return samples
 }
 
 // vantageSource is the address the vantage host sends from: its own route
@@ -173,15 +144,23 @@ func vantageSource(c *Check, dst netip.Addr) (netip.Addr, error) {
 	return netip.Addr{}, fmt.Errorf("vantage host %s has no %s address to send from", c.From, family(dst))
 }
 
+// oppositeSources are the declared ranges of the other kind than c's:
+// deny_from for an allow_from check and the reverse.
+func oppositeSources(fw *config.ExpectFirewall, c *Check) []netip.Prefix {
+	if fw == nil {
+		return nil
+	}
+	if c.Deny {
+		return fw.AllowFrom
+	}
+	return fw.DenyFrom
+}
+
 // excluded drops the samples a more specific opposite declaration covers:
 // with allow_from 10.0.0.0/8 and deny_from 0.0.0.0/0, the deny check does
 // not judge sources in 10/8.
 func excluded(fw *config.ExpectFirewall, c *Check, a netip.Addr) bool {
-	opposite := fw.AllowFrom
-	if !c.Deny {
-		opposite = fw.DenyFrom
-	}
-	for _, p := range opposite {
+	for _, p := range oppositeSources(fw, c) {
 		if p.Bits() > c.Sources.Bits() && p.Contains(a) {
 			return true
 		}

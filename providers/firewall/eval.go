@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+
+	"github.com/portcheck/portcheck/internal/addrrange"
 )
 
 // maxJumpDepth bounds jump nesting; nftables itself allows 16 levels, so a
@@ -1115,31 +1117,24 @@ func (e *Evaluator) lookupVmap(r *crule, st *packetState) (Verdict, bool, string
 // boundary of an address interval (rule, set, route, own address) that
 // falls inside within starts a new stretch. Evaluating these addresses
 // covers every source in within, as long as no other field of the packet
-// depends on the source. At most limit samples; truncated reports more.
-func (e *Evaluator) SourceSamples(within netip.Prefix, limit int) (samples []netip.Addr, truncated bool) {
-	within = within.Masked()
-	seen := map[netip.Addr]bool{}
-	add := func(a netip.Addr) {
-		if a.IsValid() && within.Contains(a) {
-			seen[a] = true
-		}
-	}
-	add(within.Addr())
-	interval := func(lo, hi netip.Addr) { add(lo); add(hi.Next()) }
+// depends on the source. extra prefixes cut the range too (declarations
+// the caller judges apart). At most limit samples; truncated reports more.
+func (e *Evaluator) SourceSamples(within netip.Prefix, limit int, extra ...netip.Prefix) (samples []netip.Addr, truncated bool) {
+	cuts := addrrange.Within(within)
 	for _, t := range e.tables {
 		for _, c := range t.chains {
 			for _, r := range c.rules {
 				if r.vmap != nil {
 					for _, el := range r.vmap.elems {
 						if el.Prefix != nil {
-							interval(el.Prefix.Masked().Addr(), LastAddr(el.Prefix.Masked()))
+							cuts.Prefix(*el.Prefix)
 						}
 					}
 				}
 				for _, m := range r.matches {
 					if m.vals != nil && m.m.Field == FieldSaddr {
 						for _, iv := range m.vals.addrs {
-							interval(iv.lo, iv.hi)
+							cuts.Range(iv.lo, iv.hi)
 						}
 					}
 				}
@@ -1147,25 +1142,28 @@ func (e *Evaluator) SourceSamples(within netip.Prefix, limit int) (samples []net
 		}
 		for _, s := range t.sets {
 			for _, iv := range s.vals.addrs {
-				interval(iv.lo, iv.hi)
+				cuts.Range(iv.lo, iv.hi)
 			}
 			for _, el := range s.s.Elements {
 				if el.Prefix != nil {
-					interval(el.Prefix.Masked().Addr(), LastAddr(el.Prefix.Masked()))
+					cuts.Prefix(*el.Prefix)
 				}
 			}
 		}
 	}
-	for _, r := range append(slices.Clone(e.host.routes), e.host.localR...) {
-		interval(r.Dst.Addr(), LastAddr(r.Dst))
+	for _, r := range e.host.routes {
+		cuts.Prefix(r.Dst)
+	}
+	for _, r := range e.host.localR {
+		cuts.Prefix(r.Dst)
 	}
 	for a := range e.host.local {
-		interval(a, a)
+		cuts.Range(a, a)
 	}
-	for a := range seen {
-		samples = append(samples, a)
+	for _, p := range extra {
+		cuts.Prefix(p)
 	}
-	slices.SortFunc(samples, netip.Addr.Compare)
+	samples = cuts.Addrs()
 	if limit > 0 && len(samples) > limit {
 		return samples[:limit], true
 	}

@@ -3,6 +3,8 @@ package firewall
 import (
 	"net/netip"
 	"slices"
+
+	"github.com/portcheck/portcheck/internal/addrrange"
 )
 
 // hostIndex answers the routing questions evaluation asks: is an address
@@ -112,7 +114,7 @@ func (hi hostIndex) addrType(a netip.Addr) string {
 	}
 	for _, ps := range hi.ifaces {
 		for _, p := range ps {
-			if p.Addr().Is4() && p.Bits() < 31 && LastAddr(p.Masked()) == a {
+			if p.Addr().Is4() && p.Bits() < 31 && addrrange.Last(p) == a {
 				return "broadcast"
 			}
 		}

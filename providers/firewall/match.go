@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+
+	"github.com/portcheck/portcheck/internal/addrrange"
 )
 
 // valueSet is a compiled set of values of one kind: address intervals,
@@ -21,7 +23,7 @@ func compileValues(prefixes []netip.Prefix, ranges []Range, names []string) *val
 	vs := &valueSet{names: names}
 	for _, p := range prefixes {
 		p = p.Masked()
-		vs.addrs = append(vs.addrs, addrInterval{p.Addr(), LastAddr(p)})
+		vs.addrs = append(vs.addrs, addrInterval{p.Addr(), addrrange.Last(p)})
 	}
 	slices.SortFunc(vs.addrs, func(a, b addrInterval) int { return a.lo.Compare(b.lo) })
 	vs.addrs = mergeAddrs(vs.addrs)
@@ -64,21 +66,6 @@ func mergeRanges(in []Range) []Range {
 		}
 		out = append(out, r)
 	}
-	return out
-}
-
-// LastAddr is the highest address of a prefix.
-func LastAddr(p netip.Prefix) netip.Addr {
-	a := p.Addr().AsSlice()
-	bits := p.Bits()
-	for i := range a {
-		for b := 7; b >= 0; b-- {
-			if i*8+(7-b) >= bits {
-				a[i] |= 1 << b
-			}
-		}
-	}
-	out, _ := netip.AddrFromSlice(a)
 	return out
 }
 
