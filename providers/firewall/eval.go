@@ -651,17 +651,14 @@ func (e *Evaluator) walkBackHook(d *Decision, st *packetState, k hookKey, fixes 
 				f.done = true
 			}
 		}
-		out := e.runBase(bc, st, k.hook)
-		d.Trace = append(d.Trace, Step{Hook: k.hook, Ref: out.ref, Verdict: out.verdict})
-		switch out.verdict {
-		case Drop, Reject, Indeterminate:
-			out := out
+		out, stop := e.step(d, st, bc, k.hook)
+		if stop {
+			final := out // a copy: taking out's own address would move it to the heap every iteration
+			return &final
+		}
+		if out.verdict == VerdictSNAT { // only nat chains may translate
 			d.Hook = k.hook
-			return &out
-		case VerdictSNAT: // only nat chains may translate
-			out := outcome{verdict: Indeterminate, ref: out.ref, reason: "snat outside a nat chain in rule " + out.ref.String()}
-			d.Hook = k.hook
-			return &out
+			return &outcome{verdict: Indeterminate, ref: out.ref, reason: "snat outside a nat chain in rule " + out.ref.String()}
 		}
 	}
 	for _, f := range fixes {
@@ -716,13 +713,12 @@ func (e *Evaluator) walk(d *Decision, st *packetState, k hookKey) *outcome {
 		if bc.c.c.Type == "nat" && natDone {
 			continue // the kernel stops asking nat chains once one set a mapping
 		}
-		out := e.runBase(bc, st, k.hook)
-		d.Trace = append(d.Trace, Step{Hook: k.hook, Ref: out.ref, Verdict: out.verdict})
+		out, stop := e.step(d, st, bc, k.hook)
+		if stop {
+			final := out // a copy: taking out's own address would move it to the heap every iteration
+			return &final
+		}
 		switch out.verdict {
-		case Drop, Reject, Indeterminate:
-			out := out
-			d.Hook = k.hook
-			return &out
 		case VerdictSNAT:
 			st.snat = true
 			natDone = true
@@ -731,6 +727,20 @@ func (e *Evaluator) walk(d *Decision, st *packetState, k hookKey) *outcome {
 		}
 	}
 	return nil
+}
+
+// step runs one base chain and records it in the trace. stop is set when
+// the chain ended the packet's way (drop, reject, undecidable); the
+// decision then names the hook.
+func (e *Evaluator) step(d *Decision, st *packetState, bc *baseChain, hook string) (out outcome, stop bool) {
+	out = e.runBase(bc, st, hook)
+	d.Trace = append(d.Trace, Step{Hook: hook, Ref: out.ref, Verdict: out.verdict})
+	switch out.verdict {
+	case Drop, Reject, Indeterminate:
+		d.Hook = hook
+		return out, true
+	}
+	return out, false
 }
 
 func (e *Evaluator) final(d Decision, out outcome) Decision {
