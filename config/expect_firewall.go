@@ -16,16 +16,7 @@ func decodeFirewallBlock(b *hcl.Block, s *scope) (*ExpectFirewall, hcl.Diagnosti
 	into(&x.AllowFrom, &diags)(s.cidrList(spec.AllowFrom, "allow_from"))
 	into(&x.DenyFrom, &diags)(s.cidrList(spec.DenyFrom, "deny_from"))
 	x.AllowRange, x.DenyRange = spec.AllowFrom.Range(), spec.DenyFrom.Range()
-	v, st, d := s.str(spec.Backend, "backend")
-	diags = append(diags, d...)
-	if st == valid {
-		if slices.Contains(FirewallBackends, v) {
-			x.Backend = v
-		} else {
-			diags = diags.Append(errorf(spec.Backend.Range(), "Invalid firewall backend",
-				"backend must be %s; got %q.", `"auto", "nftables", "iptables" or "firewalld"`, v))
-		}
-	}
+	into(&x.Backend, &diags)(s.oneOf(spec.Backend, "backend", "Invalid firewall backend", FirewallBackends))
 	p, st, d := s.boolean(spec.Permanent, "permanent")
 	diags = append(diags, d...)
 	if st == valid {

@@ -3,6 +3,8 @@ package config
 import (
 	"net/netip"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 )
@@ -47,15 +49,7 @@ func decodeSELinuxBlock(b *hcl.Block, s *scope) (*ExpectSELinux, hcl.Diagnostics
 	diags := decodeSpec(b.Body, &spec)
 	into(&x.Type, &diags)(s.selinuxName(spec.Type, "type", "_t"))
 	into(&x.Domain, &diags)(s.selinuxName(spec.Domain, "domain", "_t"))
-	m, st, d := s.str(spec.Mode, "mode")
-	diags = append(diags, d...)
-	if st == valid {
-		if slices.Contains(selinuxModes, m) {
-			x.Mode = m
-		} else {
-			diags = diags.Append(errorf(spec.Mode.Range(), "Invalid SELinux mode", "mode must be \"enforcing\", \"permissive\" or \"disabled\"; got %q.", m))
-		}
-	}
+	into(&x.Mode, &diags)(s.oneOf(spec.Mode, "mode", "Invalid SELinux mode", selinuxModes))
 	return x, diags
 }
 
@@ -91,14 +85,21 @@ func decodePathBlock(b *hcl.Block, s *scope) (*ExpectPath, hcl.Diagnostics) {
 		x.MaxHops = n
 	}
 	into(&x.Via, &diags)(s.ipList(spec.Via, "via"))
-	m, st, d := s.str(spec.Mode, "mode")
-	diags = append(diags, d...)
-	if st == valid {
-		if slices.Contains(pathModes, m) {
-			x.Mode = m
-		} else {
-			diags = diags.Append(errorf(spec.Mode.Range(), "Invalid path mode", "mode must be \"tcp\", \"udp\" or \"icmp\"; got %q.", m))
-		}
-	}
+	into(&x.Mode, &diags)(s.oneOf(spec.Mode, "mode", "Invalid path mode", pathModes))
 	return x, diags
+}
+
+// oneOf decodes a string that must be one of allowed; summary heads the
+// error that lists them.
+func (s *scope) oneOf(expr hcl.Expression, attr, summary string, allowed []string) (string, state, hcl.Diagnostics) {
+	v, st, diags := s.str(expr, attr)
+	if st != valid || slices.Contains(allowed, v) {
+		return v, st, diags
+	}
+	quoted := make([]string, len(allowed))
+	for i, a := range allowed {
+		quoted[i] = strconv.Quote(a)
+	}
+	list := strings.Join(quoted[:len(quoted)-1], ", ") + " or " + quoted[len(quoted)-1]
+	return "", invalid, diags.Append(errorf(expr.Range(), summary, "%s must be %s; got %q.", attr, list, v))
 }
