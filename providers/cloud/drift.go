@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"strconv"
 	"strings"
 )
 
@@ -46,31 +45,7 @@ type AtomicRule struct {
 
 // String is the rule in one line: "ingress tcp 443 from cidr:0.0.0.0/0 accept".
 func (a AtomicRule) String() string {
-	var b strings.Builder
-	b.WriteString(a.Direction)
-	b.WriteString(" ")
-	b.WriteString(a.Protocol)
-	switch {
-	case isPortProto(a.Protocol):
-		b.WriteString(" ")
-		b.WriteString(portsText(a.Ports))
-	case isICMP(a.Protocol):
-		b.WriteString(" ")
-		b.WriteString(icmpText(a.Ports))
-	}
-	if a.Direction == Egress {
-		b.WriteString(" to ")
-	} else {
-		b.WriteString(" from ")
-	}
-	b.WriteString(a.Peer)
-	b.WriteString(" ")
-	b.WriteString(a.Policy)
-	if a.Priority != 0 {
-		b.WriteString(" priority ")
-		b.WriteString(strconv.Itoa(a.Priority))
-	}
-	return b.String()
+	return a.Direction + " " + ruleLine(a.Direction, a.Protocol, a.Ports, a.Peer, a.Policy, a.Priority)
 }
 
 // Drift is one difference between a group and its declaration.

@@ -593,28 +593,33 @@ func peerText(p Peer) string {
 // accept", "all from sg-1 accept", "icmp type 8 code any from ::/0
 // accept"; Alibaba rules add "priority N".
 func ruleText(r *Rule) string {
+	return ruleLine(r.Direction, normProto(r.Protocol), r.Ports, peerText(r.Peer), policyOf(r.Policy), r.Priority)
+}
+
+// ruleLine writes a rule's parts in one line: protocol, ports or ICMP
+// type/code, "from" or "to" the peer, policy and priority when set.
+func ruleLine(direction, proto string, ports PortRange, peer, policy string, priority int) string {
 	var b strings.Builder
-	p := normProto(r.Protocol)
-	b.WriteString(p)
+	b.WriteString(proto)
 	switch {
-	case isPortProto(p):
+	case isPortProto(proto):
 		b.WriteString(" ")
-		b.WriteString(portsText(r.Ports))
-	case isICMP(p):
+		b.WriteString(portsText(ports))
+	case isICMP(proto):
 		b.WriteString(" ")
-		b.WriteString(icmpText(r.Ports))
+		b.WriteString(icmpText(ports))
 	}
-	if r.Direction == Egress {
+	if direction == Egress {
 		b.WriteString(" to ")
 	} else {
 		b.WriteString(" from ")
 	}
-	b.WriteString(peerText(r.Peer))
+	b.WriteString(peer)
 	b.WriteString(" ")
-	b.WriteString(policyOf(r.Policy))
-	if r.Priority != 0 {
+	b.WriteString(policy)
+	if priority != 0 {
 		b.WriteString(" priority ")
-		b.WriteString(strconv.Itoa(r.Priority))
+		b.WriteString(strconv.Itoa(priority))
 	}
 	return b.String()
 }
