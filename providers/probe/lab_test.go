@@ -323,3 +323,49 @@ func TestConcurrentNamespace(t *testing.T) {
 	reportProbeErrors(t, errs, n)
 	waitNoLeak(t, fds, gs)
 }
+
+// TestSelfConnectLab pins issue 9.1: on loopback the kernel may pick the
+// target port as the probe's source port, and the socket then meets itself
+// (TCP simultaneous open, or UDP hearing its own datagram) with nobody
+// listening. The namespace's ephemeral range is narrowed to that one port so
+// every socket does; the probe must not call the port open.
+func TestSelfConnectLab(t *testing.T) {
+	l := lab.New(t)
+	lab.Require(t, "sysctl")
+	h := l.Host("self")
+	h.Exec("ip", "link", "set", "lo", "up")
+	const port = 45001
+	h.Exec("sysctl", "-qw", fmt.Sprintf("net.ipv4.ip_local_port_range=%d %d", port, port))
+	exec := providers.Exec{Netns: h.Path()}
+	target := providers.Target{Address: "127.0.0.1", Port: port}
+	for _, tc := range []struct {
+		name string
+		fn   func(context.Context, providers.Exec, providers.Target, Params) (Outcome, error)
+		want string
+	}{{"tcp", TCP, StateRefused}, {"udp", UDP, StateClosed}} {
+		t.Run(tc.name, func(t *testing.T) {
+			o, err := tc.fn(t.Context(), exec, target, Params{Timeout: 300 * time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o.State != tc.want || o.SelfConnects != maxSelfConnects {
+				t.Fatalf("outcome %+v: want %s after %d self-connects", o, tc.want, maxSelfConnects)
+			}
+			if !strings.Contains(o.Detail, "connected to itself") {
+				t.Errorf("Detail = %q, want it to name the self-connect", o.Detail)
+			}
+		})
+	}
+	// With a listener on the port, autobind cannot pick it: the probe sees
+	// the listener, not itself (and the range being exhausted is an error).
+	t.Run("listener", func(t *testing.T) {
+		h.ListenTCP("tcp4", fmt.Sprintf("127.0.0.1:%d", port+1))
+		o, err := TCP(t.Context(), exec, providers.Target{Address: "127.0.0.1", Port: port + 1}, Params{Timeout: 300 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o.State != StateOpen || o.SelfConnects != 0 {
+			t.Fatalf("outcome %+v: want open with no self-connect", o)
+		}
+	})
+}

@@ -85,6 +85,36 @@ type Outcome struct {
 	RTTms      float64          `json:"rtt_ms,omitempty"`
 	Attempts   int              `json:"attempts"`
 	ReplyBytes int              `json:"reply_bytes,omitempty"` // UDP
+	// SelfConnects counts sockets that met themselves: on loopback the
+	// kernel can pick the target port as the source port, and the socket
+	// then "connects" (TCP) or hears its own datagram (UDP) with no peer.
+	SelfConnects int `json:"self_connects,omitempty"`
+}
+
+// maxSelfConnects bounds how many fresh sockets a probe tries when each one
+// met itself; three in a row only happens when the ephemeral range is that
+// one port.
+const maxSelfConnects = 3
+
+// errSelfConnect is returned by an attempt whose socket met itself.
+var errSelfConnect = errors.New("probe: socket connected to itself")
+
+// selfConnected reports whether the connected socket's peer is its own
+// address: a loopback self-connect, not an answer from a listener.
+func selfConnected(fd int) bool {
+	local := localAddr(fd)
+	sa, err := unix.Getpeername(fd)
+	if err != nil || local == "" {
+		return false
+	}
+	var peer netip.AddrPort
+	switch sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		peer = netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port))
+	case *unix.SockaddrInet6:
+		peer = netip.AddrPortFrom(netip.AddrFrom16(sa.Addr), uint16(sa.Port))
+	}
+	return peer.String() == local
 }
 
 func (p Params) withDefaults() Params {

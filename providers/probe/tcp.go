@@ -20,6 +20,7 @@ func TCP(ctx context.Context, exec providers.Exec, t providers.Target, p Params)
 	if err != nil {
 		return out, err
 	}
+	selfConnects := 0
 	for retry := 0; retry <= p.Retries; retry++ {
 		if err := ctx.Err(); err != nil {
 			return out, err
@@ -28,6 +29,23 @@ func TCP(ctx context.Context, exec providers.Exec, t providers.Target, p Params)
 		// A fresh socket per attempt: within one attempt the kernel already
 		// retransmits the SYN on its own schedule (1s, 3s, ...).
 		answered, err := tcpAttempt(ctx, exec, ep, p.Timeout, &out)
+		if err == errSelfConnect {
+			// The kernel picked the target port as the source port and the
+			// socket met itself (simultaneous open): no peer answered. A new
+			// socket gets another source port; this try does not count.
+			selfConnects++
+			out.SelfConnects = selfConnects
+			if selfConnects < maxSelfConnects {
+				retry--
+				continue
+			}
+			// Autobind never picks a port any socket is bound to, so every
+			// attempt meeting itself proves nothing is bound to the port.
+			out.State, out.ICMP, out.Errno, out.RTTms = StateRefused, nil, "", 0
+			out.Detail = fmt.Sprintf("the probe's socket connected to itself %d times (source port = target port %d, TCP simultaneous open): nothing is bound to %s",
+				selfConnects, ep.ap.Port(), ep.ap)
+			return out, nil
+		}
 		if err != nil || answered {
 			return out, err
 		}
@@ -115,6 +133,11 @@ func tcpAttempt(ctx context.Context, exec providers.Exec, ep endpoint, timeout t
 	}
 	rtt := time.Since(start)
 	if fail == 0 {
+		var self bool
+		rc.Control(func(fd uintptr) { self = selfConnected(int(fd)) })
+		if self {
+			return false, errSelfConnect
+		}
 		out.State, out.ICMP, out.Errno = StateOpen, nil, ""
 		out.RTTms = ms(rtt)
 		out.Detail = fmt.Sprintf("TCP handshake with %s completed", ep.ap)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -24,31 +26,13 @@ func UDP(ctx context.Context, exec providers.Exec, t providers.Target, p Params)
 	if err := ctx.Err(); err != nil {
 		return out, err
 	}
-	f, sa, err := socket(exec, ep, unix.SOCK_DGRAM)
-	if err != nil {
+	// A connected socket receives only the target's datagrams and, with
+	// IP_RECVERR, every ICMP error about them (not just "hard" ones).
+	f, rc, done, err := udpConnect(exec, ep, &out)
+	if err != nil || done {
 		return out, err
 	}
 	defer f.Close()
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return out, err
-	}
-	// A connected socket receives only the target's datagrams and, with
-	// IP_RECVERR, every ICMP error about them (not just "hard" ones).
-	var cerr error
-	out.Attempts = 1 // a connect that fails at once is still the one attempt
-	rc.Control(func(fd uintptr) {
-		cerr = unix.Connect(int(fd), sa)
-		out.Source = localAddr(int(fd))
-	})
-	if cerr != nil {
-		var e unix.Errno
-		if !errors.As(cerr, &e) {
-			return out, fmt.Errorf("probe: connect %s: %w", ep.ap, cerr)
-		}
-		rc.Control(func(fd uintptr) { err = udpFailure(int(fd), "connect", e, ep, &out) })
-		return out, err
-	}
 
 	// One socket for all attempts, so a late reply to an earlier datagram
 	// still counts. The buffer only needs a byte: MSG_TRUNC returns the
@@ -109,6 +93,54 @@ func UDP(ctx context.Context, exec providers.Exec, t providers.Target, p Params)
 	out.Detail = fmt.Sprintf("no reply and no ICMP error to %d datagram%s within %s each: UDP cannot tell a silent service from a filtered port",
 		out.Attempts, plural(out.Attempts), p.Timeout)
 	return out, nil
+}
+
+// udpConnect makes the probe's connected socket. done is set when connect
+// itself decided the outcome. A socket whose source port came out equal to
+// the target's on the same address would hear its own datagram as a
+// "reply"; it is replaced, and when every try meets itself (the ephemeral
+// range is that one port) the port is closed: autobind never picks a port
+// another socket is bound to.
+func udpConnect(exec providers.Exec, ep endpoint, out *Outcome) (f *os.File, rc syscall.RawConn, done bool, err error) {
+	out.Attempts = 1 // a connect that fails at once is still the one attempt
+	for {
+		var sa unix.Sockaddr
+		f, sa, err = socket(exec, ep, unix.SOCK_DGRAM)
+		if err != nil {
+			return nil, nil, true, err
+		}
+		if rc, err = f.SyscallConn(); err != nil {
+			f.Close()
+			return nil, nil, true, err
+		}
+		var cerr error
+		var self bool
+		rc.Control(func(fd uintptr) {
+			cerr = unix.Connect(int(fd), sa)
+			out.Source = localAddr(int(fd))
+			self = cerr == nil && selfConnected(int(fd))
+		})
+		if cerr != nil {
+			defer f.Close()
+			var e unix.Errno
+			if !errors.As(cerr, &e) {
+				return nil, nil, true, fmt.Errorf("probe: connect %s: %w", ep.ap, cerr)
+			}
+			rc.Control(func(fd uintptr) { err = udpFailure(int(fd), "connect", e, ep, out) })
+			return nil, nil, true, err
+		}
+		if !self {
+			return f, rc, false, nil
+		}
+		f.Close()
+		out.SelfConnects++
+		if out.SelfConnects >= maxSelfConnects {
+			out.State = StateClosed
+			out.Detail = fmt.Sprintf("the probe's socket was connected to itself %d times (source port = target port %d): nothing is bound to %s",
+				out.SelfConnects, ep.ap.Port(), ep.ap)
+			return nil, nil, true, nil
+		}
+	}
 }
 
 // udpFailure classifies a failed connect, send or receive.
