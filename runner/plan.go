@@ -36,8 +36,14 @@ type Check struct {
 	FromAddrs []netip.Addr
 	Sources   netip.Prefix
 	Deny      bool
-	// Skip, when non-empty, is why the check will not run (known ahead).
+	// Skip, when non-empty, is why the check will not run (known ahead):
+	// it was not asked for, or it does not apply.
 	Skip string
+	// Error, when non-empty, is why a check that was declared cannot run
+	// (known ahead): a host's namespace that does not exist, a vantage host
+	// that cannot be used, an expect block the provider cannot serve. It is
+	// reported as an error, never a skip, so a gate cannot pass on it.
+	Error string
 	// Source is where the expectation was declared (the endpoint block when
 	// the check is a default).
 	Source   hcl.Range
@@ -80,17 +86,50 @@ type Plan struct {
 	SecurityGroups []*config.SecurityGroup
 }
 
-// Counts returns the number of checks and how many of them will be skipped.
-func (p *Plan) Counts() (checks, skipped int) {
+// Counts returns the number of checks, how many of them will be skipped and
+// how many cannot run although declared.
+func (p *Plan) Counts() (checks, skipped, errors int) {
 	for _, e := range p.Endpoints {
 		for _, c := range e.Checks {
 			checks++
 			if c.Skip != "" {
 				skipped++
 			}
+			if c.Error != "" {
+				errors++
+			}
 		}
 	}
 	return
+}
+
+// cannotRun records why c cannot run, known at plan time. A reason about
+// something the user declared (c's own expect block, a host's namespace, a
+// vantage host: hard) makes the check an error; a default check the user
+// did not ask for is skipped.
+func (c *Check) cannotRun(reason string, hard bool) {
+	switch {
+	case reason == "":
+	case hard || c.Declared:
+		c.Skip, c.Error = "", reason
+	default:
+		c.Skip = reason
+	}
+}
+
+// unavailable is why a host cannot be worked on from here; hard when it is
+// about something declared (its namespace), soft when the host is simply
+// not reachable by this version (a remote host without a connection).
+type unavailable struct {
+	reason string
+	hard   bool
+}
+
+func (u unavailable) prefixed(p string) unavailable {
+	if u.reason != "" {
+		u.reason = p + u.reason
+	}
+	return u
 }
 
 // Environment is what planning needs to know about the machine portcheck
@@ -101,6 +140,10 @@ type Environment struct {
 	// NetnsCheck reports whether a namespace path can be entered; nil means
 	// "assume yes" (used by golden tests).
 	NetnsCheck func(path string) error
+	// PlaceHint tells, in the front end's own words, how a user says where
+	// a host's checks run; "" means HCL's ("set netns or local = true").
+	// diagnose names its -on flag instead.
+	PlaceHint string
 }
 
 // CurrentEnvironment reads the facts of this machine (read-only).
@@ -166,8 +209,26 @@ func hasEndpoint(cfg *config.Config, name string) bool {
 type vantage struct {
 	name  string
 	exec  providers.Exec
-	skip  string
-	addrs []netip.Addr // the host's declared addresses (none for "local")
+	// unusable is why probes cannot start there; always hard, since a
+	// vantage host is declared.
+	unusable string
+	addrs    []netip.Addr // the host's declared addresses (none for "local")
+	// server is where the endpoint's server-side checks run: a loopback
+	// target is only the server's loopback from that same namespace.
+	server providers.Exec
+	host   string // the server host's name
+}
+
+// loopbackElsewhere says why a probe from v to target would judge the
+// wrong machine: a loopback address reached from another namespace is that
+// namespace's own loopback, not the server's.
+func (v vantage) loopbackElsewhere(target string) string {
+	a, err := netip.ParseAddr(target)
+	if err != nil || !a.Unmap().IsLoopback() || v.exec.Netns == v.server.Netns {
+		return ""
+	}
+	return fmt.Sprintf("%s from vantage host %s (%s) is %s's own loopback, not host %s's (%s): probe an address of %s that %s can reach, or run the vantage in %s's namespace",
+		a, v.name, v.exec, v.name, v.host, v.server, v.host, v.name, v.host)
 }
 
 func planEndpoint(ep *config.Endpoint, env Environment) (*EndpointPlan, error) {
@@ -177,16 +238,15 @@ func planEndpoint(ep *config.Endpoint, env Environment) (*EndpointPlan, error) {
 	x := ep.Expect
 	closed := ep.State == "closed"
 
+	serverExec, server := hostExec(ep.Host, env)
+	server = server.prefixed("host " + ep.Host.Name + ": ")
 	var vantages []vantage
 	if len(ep.From) == 0 {
-		vantages = []vantage{{name: "local", exec: providers.Exec{}}}
+		vantages = []vantage{{name: "local", exec: providers.Exec{}, server: serverExec, host: ep.Host.Name}}
 	}
 	for _, h := range ep.From {
-		exec, skip := hostExec(h, env)
-		if skip != "" {
-			skip = "vantage host " + h.Name + ": " + skip
-		}
-		vantages = append(vantages, vantage{name: h.Name, exec: exec, skip: skip, addrs: h.Addresses})
+		exec, u := hostExec(h, env)
+		vantages = append(vantages, vantage{name: h.Name, exec: exec, unusable: u.prefixed("vantage host " + h.Name + ": ").reason, addrs: h.Addresses, server: serverExec, host: ep.Host.Name})
 	}
 	nPorts := ports.To - ports.From + 1
 	perVantage := len(addrs) * nPorts
@@ -200,7 +260,6 @@ func planEndpoint(ep *config.Endpoint, env Environment) (*EndpointPlan, error) {
 	}
 
 	// L1: on the server, one check per port covering every probed address.
-	serverExec, serverSkip := hostExec(ep.Host, env)
 	for port := ports.From; port <= ports.To; port++ {
 		c := &Check{Layer: providers.LayerListening, Name: "listening", Provider: "sockdiag", Exec: serverExec, Source: ep.DeclRange}
 		for _, a := range addrs {
@@ -215,16 +274,16 @@ func planEndpoint(ep *config.Endpoint, env Environment) (*EndpointPlan, error) {
 		switch {
 		case closed && x.Listening == nil:
 			c.Skip = "endpoint must be closed: judged from the vantage hosts at L4"
-		case serverSkip != "":
-			c.Skip = "host " + ep.Host.Name + ": " + serverSkip
+		case server.reason != "":
+			c.cannotRun(server.reason, server.hard)
 		default:
-			c.Skip = providerSkip(c.Provider, serverExec, env)
+			c.cannotRun(providerSkip(c.Provider, serverExec, env), false)
 		}
 		e.Checks = append(e.Checks, c)
 	}
 
-	e.Checks = append(e.Checks, firewallChecks(ep, vantages, addrs, serverExec, serverSkip, env)...)
-	e.Checks = append(e.Checks, selinuxChecks(ep, addrs, serverExec, serverSkip, env)...)
+	e.Checks = append(e.Checks, firewallChecks(ep, vantages, addrs, serverExec, server, env)...)
+	e.Checks = append(e.Checks, selinuxChecks(ep, addrs, serverExec, server, env)...)
 
 	// L4 from each vantage point to each address and port.
 	for _, v := range vantages {
@@ -241,7 +300,7 @@ func planEndpoint(ep *config.Endpoint, env Environment) (*EndpointPlan, error) {
 				if closed {
 					c.Source = ep.StateRange
 				}
-				c.Skip = firstNonEmpty(v.skip, providerSkip(c.Provider, v.exec, env))
+				v.plan(c, env)
 				e.Checks = append(e.Checks, c)
 			}
 		}
@@ -263,9 +322,9 @@ func planEndpoint(ep *config.Endpoint, env Environment) (*EndpointPlan, error) {
 					case closed:
 						c.Skip = "endpoint must be closed: no application to check"
 					case ep.Protocol != "tcp":
-						c.Skip = app.name + " runs over tcp; the endpoint is " + ep.Protocol
+						c.cannotRun(app.name+" runs over tcp; the endpoint is "+ep.Protocol, true)
 					default:
-						c.Skip = firstNonEmpty(v.skip, providerSkip(c.Provider, v.exec, env))
+						v.plan(c, env)
 					}
 					e.Checks = append(e.Checks, c)
 				}
@@ -310,31 +369,50 @@ func sortByLayer(cs []*Check) {
 	}
 }
 
-// hostExec decides where a host's local work runs, or why it cannot.
-func hostExec(h *config.Host, env Environment) (providers.Exec, string) {
+// plan sets why c, a check run from this vantage point, cannot run: the
+// vantage host itself is unusable (an error: it was declared), or the
+// provider cannot run there.
+func (v vantage) plan(c *Check, env Environment) {
+	if v.unusable != "" {
+		c.cannotRun(v.unusable, true)
+		return
+	}
+	if why := v.loopbackElsewhere(c.Target.Address); why != "" {
+		c.cannotRun(why, true)
+		return
+	}
+	c.cannotRun(providerSkip(c.Provider, v.exec, env), false)
+}
+
+// hostExec decides where a host's local work runs, or why it cannot. A
+// declared namespace that cannot be entered is hard (a typo must not turn
+// into skipped checks); a remote host is soft: its default checks are
+// skipped, declared ones are errors.
+func hostExec(h *config.Host, env Environment) (providers.Exec, unavailable) {
 	if h.Netns != "" {
+		exec := providers.Exec{Host: h.Name, Netns: h.Netns}
 		if env.GOOS != "linux" {
-			return providers.Exec{Host: h.Name, Netns: h.Netns}, "network namespaces need Linux (this is " + env.GOOS + ")"
+			return exec, unavailable{"network namespaces need Linux (this is " + env.GOOS + ")", true}
 		}
 		if env.NetnsCheck != nil {
 			if err := env.NetnsCheck(h.Netns); err != nil {
-				return providers.Exec{Host: h.Name, Netns: h.Netns}, err.Error()
+				return exec, unavailable{err.Error(), true}
 			}
 		}
-		return providers.Exec{Host: h.Name, Netns: h.Netns}, ""
+		return exec, unavailable{}
 	}
 	if h.Local != nil {
 		if *h.Local {
-			return providers.Exec{Host: h.Name}, ""
+			return providers.Exec{Host: h.Name}, unavailable{}
 		}
-		return providers.Exec{Host: h.Name}, "remote host (local = false): checks on it need an agent or ssh, not in this version"
+		return providers.Exec{Host: h.Name}, unavailable{"remote host (local = false)" + ": checks on it need an agent or ssh, not in this version", false}
 	}
 	for _, a := range h.Addresses {
 		if a.IsLoopback() || containsAddr(env.LocalAddrs, a) {
-			return providers.Exec{Host: h.Name}, ""
+			return providers.Exec{Host: h.Name}, unavailable{}
 		}
 	}
-	return providers.Exec{Host: h.Name}, "remote host (none of its addresses is on this machine; set netns or local = true): checks on it need an agent or ssh, not in this version"
+	return providers.Exec{Host: h.Name}, unavailable{"remote host (none of its addresses is on this machine; "+firstNonEmpty(env.PlaceHint, "set netns or local = true")+")" + ": checks on it need an agent or ssh, not in this version", false}
 }
 
 // providerSkip is the provider's own reason it cannot run there, if any.

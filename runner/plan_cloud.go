@@ -40,7 +40,7 @@ func cloudChecks(ep *config.Endpoint, vantages []vantage, addrs []netip.Addr) []
 				c := &Check{From: v.name, Target: t, FromAddrs: v.addrs}
 				add(c)
 				if !hasFamily(v.addrs, a) {
-					c.Skip = "vantage host " + v.name + " has no declared " + family(a) + " address for the cloud to judge; declare sources in the cloud block"
+					c.Error = "vantage host " + v.name + " has no declared " + family(a) + " address for the cloud to judge; declare sources in the cloud block"
 				}
 			}
 		}

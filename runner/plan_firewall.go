@@ -12,7 +12,7 @@ import (
 // range. Without a firewall block an open endpoint still gets the vantage
 // checks (that is the layer's question: does the filter let them in?); a
 // closed one is judged at L4.
-func firewallChecks(ep *config.Endpoint, vantages []vantage, addrs []netip.Addr, serverExec providers.Exec, serverSkip string, env Environment) []*Check {
+func firewallChecks(ep *config.Endpoint, vantages []vantage, addrs []netip.Addr, serverExec providers.Exec, server unavailable, env Environment) []*Check {
 	fw := ep.Expect.Firewall
 	closed := ep.State == "closed"
 	var out []*Check
@@ -22,11 +22,10 @@ func firewallChecks(ep *config.Endpoint, vantages []vantage, addrs []netip.Addr,
 		if fw != nil {
 			c.Source, c.Declared = fw.DeclRange, true
 		}
-		switch {
-		case serverSkip != "":
-			c.Skip = "host " + ep.Host.Name + ": " + serverSkip
-		default:
-			c.Skip = providerSkip(c.Provider, serverExec, env)
+		if server.reason != "" {
+			c.cannotRun(server.reason, server.hard)
+		} else {
+			c.cannotRun(providerSkip(c.Provider, serverExec, env), false)
 		}
 		out = append(out, c)
 	}
@@ -36,13 +35,17 @@ func firewallChecks(ep *config.Endpoint, vantages []vantage, addrs []netip.Addr,
 			if !closed {
 				for _, v := range vantages {
 					c := &Check{From: v.name, Target: t, FromAddrs: v.addrs}
-					if v.skip == "" {
+					if v.unusable == "" {
 						ex := v.exec
 						c.FromExec = &ex
 					}
 					add(c)
-					if c.Skip == "" && c.FromExec == nil && !hasFamily(v.addrs, a) {
-						c.Skip = v.skip + "; and it has no declared " + family(a) + " address to judge its packets by"
+					if why := v.loopbackElsewhere(t.Address); why != "" && c.Skip == "" && c.Error == "" {
+						c.cannotRun(why, true)
+					}
+					if c.Skip == "" && c.Error == "" && c.FromExec == nil && !hasFamily(v.addrs, a) {
+						// The vantage host was declared: judging it is asked for.
+						c.cannotRun(v.unusable+"; and it has no declared "+family(a)+" address to judge its packets by", true)
 					}
 				}
 			}

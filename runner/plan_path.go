@@ -24,7 +24,7 @@ func pathChecks(ep *config.Endpoint, vantages []vantage, addrs []netip.Addr, env
 					Exec: v.exec, From: v.name, Source: x.DeclRange, Declared: true,
 					Target: providers.Target{Address: a.String(), Port: port, Protocol: ep.Protocol},
 				}
-				c.Skip = firstNonEmpty(v.skip, providerSkip(c.Provider, v.exec, env))
+				v.plan(c, env)
 				out = append(out, c)
 			}
 		}

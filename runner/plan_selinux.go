@@ -9,7 +9,7 @@ import (
 
 // selinuxChecks plans L3 where a selinux block asks for it: one check per
 // port on the server (SELinux labels a port, whatever the address).
-func selinuxChecks(ep *config.Endpoint, addrs []netip.Addr, serverExec providers.Exec, serverSkip string, env Environment) []*Check {
+func selinuxChecks(ep *config.Endpoint, addrs []netip.Addr, serverExec providers.Exec, server unavailable, env Environment) []*Check {
 	x := ep.Expect.SELinux
 	if x == nil || len(addrs) == 0 {
 		return nil
@@ -21,10 +21,10 @@ func selinuxChecks(ep *config.Endpoint, addrs []netip.Addr, serverExec providers
 			Source: x.DeclRange, Declared: true,
 			Target: providers.Target{Address: addrs[0].String(), Port: port, Protocol: ep.Protocol},
 		}
-		if serverSkip != "" {
-			c.Skip = "host " + ep.Host.Name + ": " + serverSkip
+		if server.reason != "" {
+			c.cannotRun(server.reason, server.hard)
 		} else {
-			c.Skip = providerSkip(c.Provider, serverExec, env)
+			c.cannotRun(providerSkip(c.Provider, serverExec, env), false)
 		}
 		out = append(out, c)
 	}

@@ -96,7 +96,9 @@ func (v *verifier) endpoint(ctx context.Context, e *EndpointPlan) *EndpointResul
 			return nil
 		}
 		var r *Result
-		if c.Skip != "" {
+		if c.Error != "" {
+			r = &Result{Check: c, Status: StatusError, Summary: c.Error}
+		} else if c.Skip != "" {
 			r = &Result{Check: c, Status: StatusSkip, Summary: c.Skip}
 		} else if b := blocker(er.Results, c); b != nil && !v.opts.AllLayers {
 			r = &Result{Check: c, Status: StatusSkip, Summary: fmt.Sprintf("blocked by L%d %s", int(b.Check.Layer), b.Check.Name)}

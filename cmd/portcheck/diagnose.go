@@ -15,6 +15,7 @@ import (
 
 	"github.com/portcheck/portcheck/config"
 	"github.com/portcheck/portcheck/providers"
+	"github.com/portcheck/portcheck/runner"
 )
 
 // cmdDiagnose checks one port without HCL: it builds the same model the
@@ -113,9 +114,63 @@ func cmdDiagnose(args []string, stdout, stderr io.Writer) int {
 		}
 		ep.Expect.Banner = &config.ExpectBanner{Match: re, DeclRange: src}
 	}
+	if err := placeLoopback(server, ep, *on != ""); err != nil {
+		fmt.Fprintln(stderr, "portcheck diagnose:", err)
+		return exitUsage
+	}
 	cfg := &config.Config{Hosts: append([]*config.Host{server}, ep.From...), Endpoints: []*config.Endpoint{ep}}
 	of.parallelism = 1
-	return verifyConfig(cfg, nil, of, *noColor, stdout, stderr)
+	env := runner.CurrentEnvironment()
+	env.PlaceHint = "use -on local or -on ns:NAME"
+	return verifyConfig(cfg, env, nil, of, *noColor, stdout, stderr)
+}
+
+// placeLoopback keeps a loopback target on one machine: 127.0.0.1 probed
+// from a namespace is that namespace's own loopback, so the server-side
+// checks (L1, L2) must look there too, not at this machine's sockets.
+// Without -on the server goes where the vantage points are; with -on and no
+// -from the probe starts in the server's namespace; vantage points in other
+// namespaces than the server's cannot reach its loopback at all.
+func placeLoopback(server *config.Host, ep *config.Endpoint, onGiven bool) error {
+	for _, a := range server.Addresses {
+		if !a.IsLoopback() {
+			return nil
+		}
+	}
+	where := func(h *config.Host) string { return providers.Exec{Netns: h.Netns}.String() }
+	if !onGiven {
+		if len(ep.From) == 0 {
+			return nil // probed from here, checked here
+		}
+		first := ep.From[0]
+		for _, f := range ep.From[1:] {
+			if f.Netns != first.Netns {
+				return fmt.Errorf("%s is a loopback address: each of -from %s and %s would reach its own loopback; diagnose one vantage point at a time",
+					server.Addresses[0], where(first), where(f))
+			}
+		}
+		if first.Netns != "" {
+			server.Netns = first.Netns
+		} else {
+			server.Local = ptr(true)
+		}
+		return nil
+	}
+	if len(ep.From) == 0 {
+		from := &config.Host{Name: strings.TrimPrefix(where(server), "netns:"), Netns: server.Netns, DeclRange: server.DeclRange}
+		if server.Netns == "" {
+			from.Local = ptr(true)
+		}
+		ep.From = []*config.Host{from}
+		return nil
+	}
+	for _, f := range ep.From {
+		if f.Netns != server.Netns {
+			return fmt.Errorf("%s is a loopback address: from -from %s it is %s's own loopback, not that of -on %s; drop -from, or probe an address of the server that %s can reach",
+				server.Addresses[0], where(f), where(f), where(server), where(f))
+		}
+	}
+	return nil
 }
 
 // parseTarget takes ADDRESS:PORT; a name is resolved once (every address).

@@ -53,12 +53,12 @@ func cmdVerify(args []string, stdout, stderr io.Writer) int {
 	if cfg == nil {
 		return exitUsage
 	}
-	return verifyConfig(cfg, targets, of, cf.noColor, stdout, stderr)
+	return verifyConfig(cfg, runner.CurrentEnvironment(), targets, of, cf.noColor, stdout, stderr)
 }
 
 // verifyConfig plans, runs and reports; shared by verify and diagnose.
-func verifyConfig(cfg *config.Config, targets []string, of outputFlags, noColor bool, stdout, stderr io.Writer) int {
-	plan, err := runner.BuildPlan(cfg, runner.PlanOptions{Targets: targets, Env: runner.CurrentEnvironment()})
+func verifyConfig(cfg *config.Config, env runner.Environment, targets []string, of outputFlags, noColor bool, stdout, stderr io.Writer) int {
+	plan, err := runner.BuildPlan(cfg, runner.PlanOptions{Targets: targets, Env: env})
 	if err != nil {
 		fmt.Fprintln(stderr, "portcheck:", err)
 		return exitUsage

@@ -14,13 +14,16 @@ import (
 // in use, one header per endpoint, one line per check with its provider
 // and where it runs, skips with their reason, and a closing count.
 func WritePlan(w io.Writer, p *runner.Plan, s Style) {
-	checks, skipped := p.Counts()
+	checks, skipped, errors := p.Counts()
 	var legend []string
-	if checks > skipped {
+	if checks > skipped+errors {
 		legend = append(legend, "  "+s.paint(ansiGreen, "+")+" check")
 	}
 	if skipped > 0 {
 		legend = append(legend, "  "+s.paint(ansiDim, "−")+" skip (with the reason)")
+	}
+	if errors > 0 {
+		legend = append(legend, "  "+s.paint(ansiRed, "!")+" declared but cannot run (an error when verified)")
 	}
 	if len(legend) > 0 {
 		fmt.Fprintf(w, "portcheck will run the following checks. Symbols:\n%s\n\n", strings.Join(legend, "\n"))
@@ -36,6 +39,10 @@ func WritePlan(w io.Writer, p *runner.Plan, s Style) {
 			if c.Declared {
 				src = " (declared at " + config.SourceOf(c.Source) + ")"
 			}
+			if c.Error != "" {
+				fmt.Fprintf(w, "  %s %s\n", s.paint(ansiRed, "!"), fmt.Sprintf("%-17s cannot run (%s): %s%s", label, whereFrom(c), c.Error, src))
+				continue
+			}
 			if c.Skip != "" {
 				what := "skip"
 				if c.Layer == providers.LayerFirewall && c.From != "" {
@@ -49,7 +56,20 @@ func WritePlan(w io.Writer, p *runner.Plan, s Style) {
 		}
 		fmt.Fprintln(w)
 	}
+	if errors > 0 {
+		fmt.Fprintf(w, "Plan: %d checks on %d endpoints, %d skipped, %d cannot run.\n", checks, len(p.Endpoints), skipped, errors)
+		return
+	}
 	fmt.Fprintf(w, "Plan: %d checks on %d endpoints, %d skipped.\n", checks, len(p.Endpoints), skipped)
+}
+
+// whereFrom names a check's place briefly: the vantage and target, or the
+// server host.
+func whereFrom(c *runner.Check) string {
+	if c.From != "" {
+		return c.From + " → " + hostPort(c.Target)
+	}
+	return "on " + c.Exec.String()
 }
 
 func planWhat(c *runner.Check) string {
