@@ -207,8 +207,8 @@ func hasEndpoint(cfg *config.Config, name string) bool {
 
 // vantage is one place probes are sent from.
 type vantage struct {
-	name  string
-	exec  providers.Exec
+	name string
+	exec providers.Exec
 	// unusable is why probes cannot start there; always hard, since a
 	// vantage host is declared.
 	unusable string
@@ -412,7 +412,7 @@ func hostExec(h *config.Host, env Environment) (providers.Exec, unavailable) {
 			return providers.Exec{Host: h.Name}, unavailable{}
 		}
 	}
-	return providers.Exec{Host: h.Name}, unavailable{"remote host (none of its addresses is on this machine; "+firstNonEmpty(env.PlaceHint, "set netns or local = true")+")" + ": checks on it need an agent or ssh, not in this version", false}
+	return providers.Exec{Host: h.Name}, unavailable{"remote host (none of its addresses is on this machine; " + firstNonEmpty(env.PlaceHint, "set netns or local = true") + ")" + ": checks on it need an agent or ssh, not in this version", false}
 }
 
 // providerSkip is the provider's own reason it cannot run there, if any.
