@@ -2,23 +2,27 @@ package runner
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/portcheck/portcheck/providers"
 )
 
 // Diagnose names the lowest broken layer: the first failed check (results
-// are in layer order), else the first drift, else ok. Checks that could not
-// run make an "ok" incomplete rather than inventing a cause.
+// are in layer order), else drift (the lowest drifted layer, cause drift),
+// else ok. Checks that could not run make an "ok" incomplete rather than
+// inventing a cause.
 func Diagnose(results []*Result) Diagnosis {
-	for _, want := range []Status{StatusFail, StatusDrift} {
-		for _, r := range results {
-			if r.Status == want {
-				if p := explainingTrace(results, r); p != nil {
-					r = p
-				}
-				return Diagnosis{Layer: r.Check.Layer, Cause: r.Cause, Summary: r.Summary, Hint: r.Hint}
+	for _, r := range results {
+		if r.Status == StatusFail {
+			if p := explainingTrace(results, r); p != nil {
+				r = p
 			}
+			return Diagnosis{Layer: r.Check.Layer, Cause: r.Cause, Summary: r.Summary, Hint: r.Hint}
 		}
+	}
+	if d, ok := diagnoseDrift(results); ok {
+		return d
 	}
 	d := Diagnosis{Cause: CauseOK, Summary: "everything as declared"}
 	var errs []*Result
@@ -38,6 +42,40 @@ func Diagnose(results []*Result) Diagnosis {
 		d.Incomplete = true
 	}
 	return d
+}
+
+// diagnoseDrift sums up an endpoint that works but has drifted: the lowest
+// drifted layer and what drifted there (the drift's own summary says when
+// it bites: the next reload, reboot or apply), and how many other drifts.
+func diagnoseDrift(results []*Result) (Diagnosis, bool) {
+	var drifts []*Result
+	for _, r := range results {
+		if r.Status == StatusDrift {
+			drifts = append(drifts, r)
+		}
+	}
+	if len(drifts) == 0 {
+		return Diagnosis{}, false
+	}
+	first := drifts[0]
+	sum := "works now, but drifted from the declaration: " + first.Summary
+	if n := len(drifts) - 1; n > 0 {
+		var layers []string
+		for _, r := range drifts[1:] {
+			if n := LayerName(r.Check.Layer); !slices.Contains(layers, n) {
+				layers = append(layers, n)
+			}
+		}
+		sum += fmt.Sprintf(" (and %d more drift%s: %s)", n, plural(n), strings.Join(layers, ", "))
+	}
+	return Diagnosis{Layer: first.Check.Layer, Cause: CauseDrift, Summary: sum, Hint: first.Hint}, true
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
 }
 
 // explainingTrace returns the L5 trace that explains an L4 timeout or

@@ -186,7 +186,8 @@ func TestDiagnosePicksLowestFailure(t *testing.T) {
 		{"all pass", []*Result{mk(1, StatusPass, ""), mk(4, StatusPass, "")}, 0, CauseOK, false},
 		{"lowest failure wins", []*Result{mk(1, StatusPass, ""), mk(4, StatusFail, CauseFiltered), mk(7, StatusFail, CauseAppMismatch)}, 4, CauseFiltered, false},
 		{"failure beats lower drift", []*Result{mk(1, StatusDrift, CauseNotListening), mk(4, StatusFail, CauseRefused)}, 4, CauseRefused, false},
-		{"drift alone", []*Result{mk(1, StatusDrift, CauseNotListening), mk(4, StatusPass, "")}, 1, CauseNotListening, false},
+		{"drift alone is cause drift", []*Result{mk(1, StatusDrift, CauseNotListening), mk(4, StatusPass, "")}, 1, CauseDrift, false},
+		{"lowest drift names the layer", []*Result{mk(2, StatusDrift, CauseFirewallBlocked), mk(3, StatusDrift, CauseSELinuxDenied), mk(4, StatusPass, "")}, 2, CauseDrift, false},
 		{"error makes ok incomplete", []*Result{mk(1, StatusError, ""), mk(4, StatusPass, "")}, 0, CauseOK, true},
 		{"all skipped is incomplete", []*Result{mk(1, StatusSkip, "")}, 0, CauseOK, true},
 	}

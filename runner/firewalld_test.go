@@ -86,6 +86,14 @@ endpoint "app" {
 		if l2.Status != st.status || !strings.Contains(l2.Summary, st.summary) || !strings.Contains(l2.Hint, st.hint) {
 			t.Errorf("%s: L2 = %s %q hint %q; want %s with %q and hint %q\n%s", st.name, l2.Status, l2.Summary, l2.Hint, st.status, st.summary, st.hint, dump(er))
 		}
+		// Issue 9.4: a port that works but is open only at runtime is a
+		// drift, and the diagnosis says so and when it bites, not a block.
+		if st.status == runner.StatusDrift {
+			d := er.Diagnosis
+			if d.Cause != runner.CauseDrift || d.Layer != 2 || !strings.Contains(d.Summary, "next reload or reboot") {
+				t.Errorf("%s: diagnosis L%d %s %q, want L2 drift saying when it bites", st.name, d.Layer, d.Cause, d.Summary)
+			}
+		}
 		if got := statusOf(er, "L4 connectivity") == runner.StatusPass; got != st.wantL4Pass {
 			t.Errorf("%s: L4 passed = %v, want %v (the kernel must agree with L2)\n%s", st.name, got, st.wantL4Pass, dump(er))
 		}

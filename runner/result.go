@@ -34,6 +34,12 @@ const (
 	CauseAppMismatch      = "app_mismatch"
 	CauseTLSError         = "tls_error"
 	CauseUnexpectedlyOpen = "unexpectedly_open"
+	// CauseDrift is the diagnosis of an endpoint that works but differs
+	// from its declaration (its worst result is a drift): a firewalld port
+	// open only at runtime, SELinux's mode about to change at reboot,
+	// security-group rules that differ. Not a failure cause, so the layer's
+	// own cause (firewall_blocked, …) would mislead.
+	CauseDrift = "drift"
 )
 
 // Result is the outcome of one check.

@@ -368,7 +368,7 @@ func TestScenarios(t *testing.T) {
 				  }
 				}`
 			},
-			wantLayer: 2, wantCause: runner.CauseFirewallBlocked,
+			wantLayer: 2, wantCause: runner.CauseDrift,
 			wantStatuses: map[string]runner.Status{"L2 firewall": runner.StatusDrift},
 		},
 		{

@@ -72,6 +72,8 @@ func (t *Text) endpoint(er *runner.EndpointResult) {
 		} else {
 			fmt.Fprintf(t.W, "  Diagnosis: %s\n", s.paint(ansiGreen, msg))
 		}
+	} else if d.Cause == runner.CauseDrift {
+		fmt.Fprintf(t.W, "  Diagnosis: %s\n", s.paint(ansiYellow, fmt.Sprintf("L%d %s: %s", int(d.Layer), d.Cause, d.Summary)))
 	} else {
 		fmt.Fprintf(t.W, "  Diagnosis: %s\n", s.paint(ansiRed, fmt.Sprintf("L%d %s: %s", int(d.Layer), d.Cause, d.Summary)))
 	}
