@@ -30,14 +30,25 @@ type junitSuites struct {
 }
 
 type junitSuite struct {
-	Name     string      `xml:"name,attr"`
-	Tests    int         `xml:"tests,attr"`
-	Failures int         `xml:"failures,attr"`
-	Errors   int         `xml:"errors,attr"`
-	Skipped  int         `xml:"skipped,attr"`
-	Time     string      `xml:"time,attr"`
-	Cases    []junitCase `xml:"testcase"`
-	seconds  float64
+	Name       string      `xml:"name,attr"`
+	Tests      int         `xml:"tests,attr"`
+	Failures   int         `xml:"failures,attr"`
+	Errors     int         `xml:"errors,attr"`
+	Skipped    int         `xml:"skipped,attr"`
+	Time       string      `xml:"time,attr"`
+	Properties *junitProps `xml:"properties,omitempty"`
+	Cases      []junitCase `xml:"testcase"`
+	SystemErr  string      `xml:"system-err,omitempty"`
+	seconds    float64
+}
+
+type junitProps struct {
+	Property []junitProp `xml:"property"`
+}
+
+type junitProp struct {
+	Name  string `xml:"name,attr"`
+	Value string `xml:"value,attr"`
 }
 
 type junitCase struct {
@@ -64,17 +75,44 @@ func (j *JUnit) Endpoint(er *runner.EndpointResult) {
 	}
 }
 
+// caseName is "L4 connectivity from client to 10.0.0.5:8080".
+func caseName(c *runner.Check) string {
+	name := fmt.Sprintf("L%d %s", int(c.Layer), c.Name)
+	if c.From != "" {
+		name += fmt.Sprintf(" from %s to %s", c.From, hostPort(c.Target))
+	} else if c.Target.Port != 0 {
+		name += fmt.Sprintf(" %s/%d", c.Target.Protocol, c.Target.Port)
+	}
+	return name
+}
+
+// junitInterrupted is the suite of an endpoint the run never finished:
+// every planned check is an error, so a CI that reads only JUnit cannot
+// take an interrupted run for a green one.
+func junitInterrupted(e *runner.EndpointPlan) junitSuite {
+	const why = "not checked: the run was interrupted before this endpoint finished"
+	s := junitSuite{Name: e.Title(), Time: seconds(0), SystemErr: why,
+		Properties: &junitProps{Property: []junitProp{{Name: "interrupted", Value: "true"}}}}
+	for _, c := range e.Checks {
+		tc := junitCase{Name: caseName(c), Classname: "portcheck." + e.Name(), Time: seconds(0)}
+		if c.Skip != "" {
+			tc.Skipped = &junitMessage{Message: c.Skip} // would not have run anyway
+			s.Skipped++
+		} else {
+			tc.Error = &junitMessage{Message: why, Type: "interrupted"}
+			s.Errors++
+		}
+		s.Tests++
+		s.Cases = append(s.Cases, tc)
+	}
+	return s
+}
+
 func junitEndpoint(er *runner.EndpointResult) junitSuite {
 	s := junitSuite{Name: er.Plan.Title()}
 	for _, r := range er.Results {
 		c := r.Check
-		name := fmt.Sprintf("L%d %s", int(c.Layer), c.Name)
-		if c.From != "" {
-			name += fmt.Sprintf(" from %s to %s", c.From, hostPort(c.Target))
-		} else if c.Target.Port != 0 {
-			name += fmt.Sprintf(" %s/%d", c.Target.Protocol, c.Target.Port)
-		}
-		tc := junitCase{Name: name, Classname: "portcheck." + er.Plan.Name(), Time: seconds(r.Duration.Seconds())}
+		tc := junitCase{Name: caseName(c), Classname: "portcheck." + er.Plan.Name(), Time: seconds(r.Duration.Seconds())}
 		detail := strings.TrimSpace(fmt.Sprintf("%s\ndeclared at %s\nfix: %s", r.Summary, config.SourceOf(c.Source), r.Hint))
 		switch r.Status {
 		case runner.StatusFail, runner.StatusDrift:
@@ -103,7 +141,15 @@ func (j *JUnit) Finish(sum runner.Summary) (int, error) {
 	for _, r := range j.order.rest() {
 		j.suites = append(j.suites, junitEndpoint(r))
 	}
+	if sum.Interrupted {
+		for _, e := range j.order.unfinished() {
+			j.suites = append(j.suites, junitInterrupted(e))
+		}
+	}
 	doc := junitSuites{Name: "portcheck verify", Suites: j.suites}
+	if sum.Interrupted {
+		doc.Name = "portcheck verify (interrupted)"
+	}
 	var total float64
 	for _, s := range j.suites {
 		doc.Tests += s.Tests

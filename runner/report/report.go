@@ -48,13 +48,15 @@ func (m Multi) Finish(sum runner.Summary) (int, error) {
 // releasing each as soon as all before it are done, so streaming output is
 // deterministic.
 type inPlanOrder struct {
+	plan    *runner.Plan
 	index   map[*runner.EndpointPlan]int
 	pending map[int]*runner.EndpointResult
+	seen    map[int]bool
 	next    int
 }
 
 func newInPlanOrder(p *runner.Plan) *inPlanOrder {
-	o := &inPlanOrder{index: map[*runner.EndpointPlan]int{}, pending: map[int]*runner.EndpointResult{}}
+	o := &inPlanOrder{plan: p, index: map[*runner.EndpointPlan]int{}, pending: map[int]*runner.EndpointResult{}, seen: map[int]bool{}}
 	for i, e := range p.Endpoints {
 		o.index[e] = i
 	}
@@ -64,6 +66,7 @@ func newInPlanOrder(p *runner.Plan) *inPlanOrder {
 // add stores er and returns the results now ready, in order.
 func (o *inPlanOrder) add(er *runner.EndpointResult) []*runner.EndpointResult {
 	o.pending[o.index[er.Plan]] = er
+	o.seen[o.index[er.Plan]] = true
 	var out []*runner.EndpointResult
 	for {
 		r, ok := o.pending[o.next]
@@ -83,6 +86,18 @@ func (o *inPlanOrder) rest() []*runner.EndpointResult {
 		if r, ok := o.pending[i]; ok {
 			out = append(out, r)
 			delete(o.pending, i)
+		}
+	}
+	return out
+}
+
+// unfinished lists the planned endpoints no result arrived for (an
+// interrupted run), in plan order.
+func (o *inPlanOrder) unfinished() []*runner.EndpointPlan {
+	var out []*runner.EndpointPlan
+	for i, e := range o.plan.Endpoints {
+		if !o.seen[i] {
+			out = append(out, e)
 		}
 	}
 	return out

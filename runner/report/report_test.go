@@ -186,3 +186,70 @@ func TestTextColour(t *testing.T) {
 		}
 	}
 }
+
+// TestInterruptedReports pins issue 9.7: after Ctrl-C only some endpoints
+// finished; every reporter must make the interruption visible, and JUnit
+// must count the unfinished endpoints' checks as errors (a CI reading only
+// JUnit must not see a green tests="0" failures="0").
+func TestInterruptedReports(t *testing.T) {
+	cfg, diags := config.Load("testdata/fixtures/shop.pc.hcl", config.Options{})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	env := runner.Environment{GOOS: "linux", LocalAddrs: []netip.Addr{netip.MustParseAddr("127.0.0.1")}}
+	plan, err := runner.BuildPlan(cfg, runner.PlanOptions{Env: env})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Endpoints) < 2 {
+		t.Fatal("fixture needs two endpoints")
+	}
+	first := &runner.EndpointResult{Plan: plan.Endpoints[0]}
+	for _, c := range first.Plan.Checks {
+		first.Results = append(first.Results, outcomes["healthy"](c))
+	}
+	first.Diagnosis = runner.Diagnose(first.Results)
+	unfinishedChecks := 0 // that would have run
+	for _, e := range plan.Endpoints[1:] {
+		for _, c := range e.Checks {
+			if c.Skip == "" {
+				unfinishedChecks++
+			}
+		}
+	}
+	for _, format := range []string{"txt", "json", "xml"} {
+		var buf bytes.Buffer
+		var rep report.Reporter
+		switch format {
+		case "txt":
+			rep = &report.Text{W: &buf}
+		case "json":
+			rep = &report.JSON{W: &buf}
+		case "xml":
+			rep = &report.JUnit{W: &buf}
+		}
+		rep.Start(plan)
+		sum := runner.Summary{Planned: len(plan.Endpoints), Endpoints: len(plan.Endpoints)}
+		sum.Add(first)
+		rep.Endpoint(first)
+		sum.Interrupted = true
+		code, err := rep.Finish(sum)
+		if err != nil || code != 1 {
+			t.Fatalf("%s: exit %d, %v; want 1", format, code, err)
+		}
+		golden.Compare(t, fmt.Sprintf("testdata/out_interrupted.%d.%s", code, format), stripDurations(buf.Bytes()))
+		if format == "xml" {
+			var doc struct {
+				Tests  int    `xml:"tests,attr"`
+				Errors int    `xml:"errors,attr"`
+				Name   string `xml:"name,attr"`
+			}
+			if err := xml.Unmarshal(buf.Bytes(), &doc); err != nil {
+				t.Fatal(err)
+			}
+			if doc.Errors < unfinishedChecks || doc.Tests < len(first.Results)+unfinishedChecks {
+				t.Errorf("JUnit tests=%d errors=%d; want every one of the %d unfinished checks as an error", doc.Tests, doc.Errors, unfinishedChecks)
+			}
+		}
+	}
+}
