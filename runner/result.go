@@ -84,6 +84,12 @@ type Summary struct {
 	// Unchecked counts endpoints on which every check was skipped: nothing
 	// was verified there, so a gate must not pass on them.
 	Unchecked int
+	// Checks counts every check result; Passed…Errors above split it.
+	Checks int
+	// Endpoints by diagnosis: ok (everything checked holds), drifted
+	// (works, differs from the declaration), failed (a failure cause),
+	// incomplete (nothing failed, but some check could not run).
+	EndpointsOK, EndpointsDrifted, EndpointsFailed, EndpointsIncomplete int
 }
 
 // Add counts one endpoint's results.
@@ -92,6 +98,17 @@ func (s *Summary) Add(er *EndpointResult) {
 	if allSkipped(er.Results) {
 		s.Unchecked++
 	}
+	switch d := er.Diagnosis; {
+	case d.Cause == CauseOK && d.Incomplete:
+		s.EndpointsIncomplete++
+	case d.Cause == CauseOK:
+		s.EndpointsOK++
+	case d.Cause == CauseDrift:
+		s.EndpointsDrifted++
+	default:
+		s.EndpointsFailed++
+	}
+	s.Checks += len(er.Results)
 	for _, r := range er.Results {
 		switch r.Status {
 		case StatusPass:

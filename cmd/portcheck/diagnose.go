@@ -40,6 +40,7 @@ func cmdDiagnose(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&of.json, "json", false, "write the JSON report on stdout")
 	fs.StringVar(&of.junit, "junit", "", "also write a JUnit XML report to this file")
 	fs.BoolVar(&of.allLayers, "all-layers", false, "run layers above a failed one")
+	fs.BoolVar(&of.verbose, "v", false, "also show the layers that were not checked")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return flagErr(err)
@@ -120,6 +121,7 @@ func cmdDiagnose(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg := &config.Config{Hosts: append([]*config.Host{server}, ep.From...), Endpoints: []*config.Endpoint{ep}}
 	of.parallelism = 1
+	of.ladder = true
 	env := runner.CurrentEnvironment()
 	env.PlaceHint = "use -on local or -on ns:NAME"
 	return verifyConfig(cfg, env, nil, of, *noColor, stdout, stderr)

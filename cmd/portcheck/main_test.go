@@ -89,12 +89,12 @@ endpoint "x" {
 		stdout string
 		stderr string
 	}{
-		{"verify as declared", []string{"verify", good}, 0, "Result: 4 passed", ""},
+		{"verify as declared", []string{"verify", good}, 0, "2 endpoints: 2 ok, 0 failed · 5 checks: 4 passed", ""},
 		{"flags after the path", []string{"verify", good, "-json"}, 0, `"version": 1`, ""},
 		{"verify failure", []string{"verify", bad}, 1, "L1 not_listening", ""},
 		{"verify all layers", []string{"verify", "-all-layers", bad}, 1, "refused", ""},
 		{"verify json failure", []string{"verify", "-json", bad}, 1, `"cause": "not_listening"`, ""},
-		{"target", []string{"verify", "-target", "endpoint.up", good}, 0, "Result: 3 passed, 0 drifted, 0 failed, 0 skipped", ""},
+		{"target", []string{"verify", "-target", "endpoint.up", good}, 0, "1 endpoint: 1 ok, 0 failed · 3 checks: 3 passed, 0 drifted, 0 failed, 0 skipped", ""},
 		{"unknown target", []string{"verify", "-target", "endpoint.nope", good}, 2, "", "no such endpoint"},
 		{"config error", []string{"verify", broken}, 2, "", "checks.pc.hcl line 7"},
 		{"validate error", []string{"validate", broken}, 2, "", "65535"},
@@ -106,7 +106,7 @@ endpoint "x" {
 		{"unknown command", []string{"frobnicate"}, 2, "", "unknown command"},
 		{"no command", nil, 2, "", "Usage"},
 		{"bad parallelism", []string{"verify", "-parallelism", "0", good}, 2, "", "at least 1"},
-		{"diagnose open", []string{"diagnose", fmt.Sprintf("127.0.0.1:%d", open)}, 0, "Result: 3 passed", ""},
+		{"diagnose open", []string{"diagnose", fmt.Sprintf("127.0.0.1:%d", open)}, 0, "3 checks: 3 passed", ""},
 		{"diagnose refused", []string{"diagnose", "-all-layers", fmt.Sprintf("127.0.0.1:%d", closed)}, 1, "refused", ""},
 		{"diagnose closed", []string{"diagnose", fmt.Sprintf("127.0.0.1:%d", closed), "-closed"}, 0, "everything as declared", ""},
 		{"diagnose bad target", []string{"diagnose", "nope"}, 2, "", "not ADDRESS:PORT"},

@@ -23,6 +23,7 @@ type outputFlags struct {
 	parallelism int
 	allLayers   bool
 	verbose     bool
+	ladder      bool // text: passing endpoints as a ladder too (diagnose)
 }
 
 func (o *outputFlags) register(fs *flag.FlagSet) {
@@ -67,7 +68,7 @@ func verifyConfig(cfg *config.Config, env runner.Environment, targets []string, 
 	if of.json {
 		reps = append(reps, &report.JSON{W: stdout})
 	} else {
-		reps = append(reps, &report.Text{W: stdout, Style: style(stdout, noColor), Verbose: of.verbose})
+		reps = append(reps, &report.Text{W: stdout, Style: style(stdout, noColor), Verbose: of.verbose, Ladder: of.ladder})
 	}
 	var junitFile *os.File
 	if of.junit != "" {

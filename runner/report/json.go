@@ -68,6 +68,13 @@ type JSONSummary struct {
 	Skipped   int `json:"skipped"`
 	Errors    int `json:"errors"`
 	Unchecked int `json:"unchecked,omitempty"`
+	// Added in v1 without changing the fields above (whose passed…errors
+	// count checks): the number of checks, and endpoints by diagnosis.
+	Checks              int `json:"checks"`
+	EndpointsOK         int `json:"endpoints_ok"`
+	EndpointsDrifted    int `json:"endpoints_drifted"`
+	EndpointsFailed     int `json:"endpoints_failed"`
+	EndpointsIncomplete int `json:"endpoints_incomplete"`
 }
 
 // JSON collects results and writes the report at Finish.
@@ -130,7 +137,8 @@ func (j *JSON) Finish(sum runner.Summary) (int, error) {
 		j.doc.Endpoints = append(j.doc.Endpoints, EndpointJSON(r))
 	}
 	j.doc.Summary = JSONSummary{Endpoints: sum.Finished, Passed: sum.Passed, Drifted: sum.Drifted, Failed: sum.Failed,
-		Skipped: sum.Skipped, Errors: sum.Errors, Unchecked: sum.Unchecked}
+		Skipped: sum.Skipped, Errors: sum.Errors, Unchecked: sum.Unchecked, Checks: sum.Checks,
+		EndpointsOK: sum.EndpointsOK, EndpointsDrifted: sum.EndpointsDrifted, EndpointsFailed: sum.EndpointsFailed, EndpointsIncomplete: sum.EndpointsIncomplete}
 	j.doc.ExitCode = sum.ExitCode()
 	j.doc.Interrupted = sum.Interrupted
 	enc := json.NewEncoder(j.W)

@@ -102,12 +102,14 @@ func TestReportGoldens(t *testing.T) {
 					er.Diagnosis = runner.Diagnose(er.Results)
 					results = append(results, er)
 				}
-				for _, format := range []string{"txt", "json", "xml"} {
+				for _, format := range []string{"txt", "v.txt", "json", "xml"} {
 					var buf bytes.Buffer
 					var rep report.Reporter
 					switch format {
 					case "txt":
 						rep = &report.Text{W: &buf}
+					case "v.txt":
+						rep = &report.Text{W: &buf, Verbose: true}
 					case "json":
 						rep = &report.JSON{W: &buf}
 					case "xml":

@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 
@@ -11,16 +12,24 @@ import (
 	"github.com/portcheck/portcheck/runner"
 )
 
-// Text prints each endpoint as a ladder of the seven layers, in plan order,
-// as soon as it and every endpoint before it are done.
+// Text prints each endpoint in plan order, as soon as it and every endpoint
+// before it are done: a passing endpoint as one line, one that failed,
+// drifted or could not be fully checked as a ladder of its layers.
 type Text struct {
 	W     io.Writer
 	Style Style
-	// Verbose adds the evidence source of passing checks too.
+	// Verbose prints every endpoint as a full ladder, with the layers that
+	// were not declared and where passing checks were declared.
 	Verbose bool
+	// Ladder prints passing endpoints as a ladder too (diagnose: one
+	// endpoint, and the on-call reader wants to see each layer).
+	Ladder bool
 
 	order *inPlanOrder
 	used  map[string]bool
+	// afterLine is set when the last thing printed was a one-line
+	// endpoint, so a following ladder is set apart by a blank line.
+	afterLine bool
 }
 
 func (t *Text) Start(p *runner.Plan) {
@@ -36,6 +45,15 @@ func (t *Text) Endpoint(er *runner.EndpointResult) {
 
 func (t *Text) endpoint(er *runner.EndpointResult) {
 	s := t.Style
+	d := er.Diagnosis
+	if !t.Verbose && !t.Ladder && d.Cause == runner.CauseOK && !d.Incomplete {
+		t.oneLine(er)
+		return
+	}
+	if t.afterLine {
+		fmt.Fprintln(t.W)
+		t.afterLine = false
+	}
 	fmt.Fprintf(t.W, "%s\n", s.paint(ansiBold, "# "+er.Plan.Title()))
 	byLayer := map[providers.Layer][]*runner.Result{}
 	for _, r := range er.Results {
@@ -44,6 +62,9 @@ func (t *Text) endpoint(er *runner.EndpointResult) {
 	for l := providers.LayerListening; l <= providers.LayerApplication; l++ {
 		rs := byLayer[l]
 		if len(rs) == 0 {
+			if !t.Verbose {
+				continue // not declared, not a default: nothing to say
+			}
 			t.used["−"] = true
 			fmt.Fprintf(t.W, "  %s %s\n", s.mark(runner.StatusSkip), s.paint(ansiDim, fmt.Sprintf("%-17s not checked", runner.LayerName(l))))
 			continue
@@ -64,7 +85,6 @@ func (t *Text) endpoint(er *runner.EndpointResult) {
 			}
 		}
 	}
-	d := er.Diagnosis
 	if d.Cause == runner.CauseOK {
 		msg := "ok: " + d.Summary
 		if d.Incomplete {
@@ -81,6 +101,39 @@ func (t *Text) endpoint(er *runner.EndpointResult) {
 		fmt.Fprintf(t.W, "  Fix: %s\n", d.Hint)
 	}
 	fmt.Fprintln(t.W)
+}
+
+// oneLine prints an endpoint where everything declared holds:
+// "✓ endpoint.web (10.0.0.5:8080/tcp) ok: 4 checks passed (L1 L2 L4 L7)".
+func (t *Text) oneLine(er *runner.EndpointResult) {
+	s := t.Style
+	t.used[mark(runner.StatusPass)] = true
+	var layers []string
+	passed, skipped := 0, 0
+	for _, r := range er.Results {
+		switch r.Status {
+		case runner.StatusPass:
+			passed++
+			if l := fmt.Sprintf("L%d", int(r.Check.Layer)); !slices.Contains(layers, l) {
+				layers = append(layers, l)
+			}
+		case runner.StatusSkip:
+			skipped++
+		}
+	}
+	line := fmt.Sprintf("%s ok: %d check%s passed (%s)", er.Plan.Title(), passed, plural(passed), strings.Join(layers, " "))
+	if skipped > 0 {
+		line += fmt.Sprintf(", %d skipped", skipped)
+	}
+	fmt.Fprintf(t.W, "%s %s\n", s.mark(runner.StatusPass), line)
+	t.afterLine = true
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
 }
 
 // where says where a check ran, when that is not obvious.
@@ -105,6 +158,9 @@ func (t *Text) Finish(sum runner.Summary) (int, error) {
 	for _, r := range t.order.rest() {
 		t.endpoint(r)
 	}
+	if t.afterLine {
+		fmt.Fprintln(t.W)
+	}
 	s := t.Style
 	if len(t.used) > 0 {
 		var keys []string
@@ -124,8 +180,16 @@ func (t *Text) Finish(sum runner.Summary) (int, error) {
 	if sum.Unchecked > 0 {
 		fmt.Fprintf(t.W, "%d endpoint(s) could not be checked at all (every check skipped).\n", sum.Unchecked)
 	}
-	fmt.Fprintf(t.W, "Result: %d passed, %d drifted, %d failed, %d skipped, %d errors.\n",
-		sum.Passed, sum.Drifted, sum.Failed, sum.Skipped, sum.Errors)
+	eps := fmt.Sprintf("%d endpoint%s: %d ok", sum.Finished, plural(sum.Finished), sum.EndpointsOK)
+	if sum.EndpointsDrifted > 0 {
+		eps += fmt.Sprintf(", %d drifted", sum.EndpointsDrifted)
+	}
+	eps += fmt.Sprintf(", %d failed", sum.EndpointsFailed)
+	if sum.EndpointsIncomplete > 0 {
+		eps += fmt.Sprintf(", %d incomplete", sum.EndpointsIncomplete)
+	}
+	fmt.Fprintf(t.W, "Result: %s · %d check%s: %d passed, %d drifted, %d failed, %d skipped, %d errors.\n",
+		eps, sum.Checks, plural(sum.Checks), sum.Passed, sum.Drifted, sum.Failed, sum.Skipped, sum.Errors)
 	return sum.ExitCode(), nil
 }
 
