@@ -55,6 +55,9 @@ func (s *snapshot) load(ctx context.Context, exec providers.Exec) {
 type listeningEvidence struct {
 	Sockets  []sockets.Socket `json:"sockets"`
 	Warnings []string         `json:"warnings,omitempty"`
+	// DNAT is set when nothing listens on the host's port but its firewall
+	// translates it: the translated destination and what listens there.
+	DNAT *DNATListener `json:"dnat,omitempty"`
 }
 
 type listeningExpected struct {

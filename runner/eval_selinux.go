@@ -19,7 +19,7 @@ func (v *verifier) runSELinux(ctx context.Context, ep *config.Endpoint, c *Check
 	x := ep.Expect.SELinux
 	p := selinux.Params{Domain: x.Domain}
 	// The listening process, when L1 found one, gives the domain to check.
-	if snap := v.snapshot(ctx, c); snap.err == nil {
+	if snap := v.snapshot(ctx, c.Exec); snap.err == nil {
 		for _, so := range snap.byKey[sockKey{c.Target.Protocol, c.Target.Port}] {
 			if len(so.Processes) > 0 {
 				p.PID = so.Processes[0].PID

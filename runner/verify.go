@@ -143,11 +143,16 @@ func blocker(done []*Result, c *Check) *Result {
 func (v *verifier) run(ctx context.Context, e *EndpointPlan, c *Check) *Result {
 	ep := e.Endpoint
 	if c.Layer == providers.LayerListening {
-		snap := v.snapshot(ctx, c)
+		snap := v.snapshot(ctx, c.Exec)
 		if snap.err != nil {
 			return errorResult(c, "reading the socket table", snap.err)
 		}
-		return evalListening(c, ep, snap)
+		r := evalListening(c, ep, snap)
+		if r.Status == StatusFail && r.Cause == CauseNotListening && len(snap.byKey[sockKey{c.Target.Protocol, c.Target.Port}]) == 0 {
+			// Nothing on the host's port: a DNAT may deliver it elsewhere.
+			return v.followDNAT(ctx, e, c, r)
+		}
+		return r
 	}
 	switch c.Layer {
 	case providers.LayerFirewall:
@@ -194,15 +199,16 @@ func errorResult(c *Check, doing string, err error) *Result {
 	return &Result{Check: c, Status: StatusError, Summary: doing + ": " + err.Error()}
 }
 
-// snapshot returns the host's socket table, observed once per run.
-func (v *verifier) snapshot(ctx context.Context, c *Check) *snapshot {
+// snapshot returns the socket table of the namespace exec runs in,
+// observed once per run.
+func (v *verifier) snapshot(ctx context.Context, exec providers.Exec) *snapshot {
 	v.mu.Lock()
-	s, ok := v.snapshots[c.Exec.Netns]
+	s, ok := v.snapshots[exec.Netns]
 	if !ok {
 		s = &snapshot{}
-		v.snapshots[c.Exec.Netns] = s
+		v.snapshots[exec.Netns] = s
 	}
 	v.mu.Unlock()
-	s.once.Do(func() { s.load(ctx, c.Exec) })
+	s.once.Do(func() { s.load(ctx, exec) })
 	return s
 }
