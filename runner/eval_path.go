@@ -30,7 +30,7 @@ func (v *verifier) runPath(ctx context.Context, e *EndpointPlan, c *Check) *Resu
 // on the server: then a trace that stops is a suspect, not a verdict.
 func serverUnchecked(e *EndpointPlan, c *Check) bool {
 	for _, sc := range e.Checks {
-		if sc.Layer < providers.LayerPath && sc.Layer != providers.LayerConnectivity && sc.Target.Port == c.Target.Port && sc.Skip == "" {
+		if sc.Layer < providers.LayerPath && sc.Layer != providers.LayerConnectivity && sc.Target.Port == c.Target.Port && sc.Skip == "" && sc.Error == "" {
 			return false
 		}
 	}
