@@ -37,7 +37,8 @@ func filterDenials(r io.Reader, port int, proto string, cutoff time.Time) ([]Den
 	for {
 		line, err := br.ReadString('\n')
 		if len(line) > 0 {
-			if d, t, ok := ParseAVC(line); ok && d.Port == port && !t.Before(cutoff) && classMatches(d.Class, proto) {
+			// port 0 and proto "" keep every denial that names a port.
+			if d, t, ok := ParseAVC(line); ok && d.Port != 0 && (port == 0 || d.Port == port) && !t.Before(cutoff) && (proto == "" || classMatches(d.Class, proto)) {
 				out = append(out, d)
 			}
 		}

@@ -1,14 +1,10 @@
 package selinux
 
 import (
-	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 )
@@ -36,70 +32,6 @@ func policyFile(storeRoot, typ string) (string, error) {
 		return "", fmt.Errorf("no binary policy in %s (apt install selinux-policy-default)", dir)
 	}
 	return best, nil
-}
-
-// nameBind asks sesearch whether domain may name_bind on typ for class.
-func nameBind(ctx context.Context, root, storeRoot, policyType, domain, typ, class string) (nameBindResult, error) {
-	var r nameBindResult
-	bin, err := exec.LookPath("sesearch")
-	if err != nil {
-		return r, errNoSesearch
-	}
-	pol, err := policyFile(storeRoot, policyType)
-	if err != nil {
-		return r, err
-	}
-	ctx, cancel := context.WithTimeout(ctx, cmdTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "-A", "-s", domain, "-t", typ, "-c", class, "-p", "name_bind", pol)
-	var out, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &stderr
-	if err := cmd.Run(); err != nil {
-		if ctx.Err() != nil {
-			return r, fmt.Errorf("sesearch timed out after %v", cmdTimeout)
-		}
-		return r, fmt.Errorf("sesearch on %s: %v: %s", pol, err, lastLine(stderr.String()))
-	}
-	uncond, conds := parseSesearch(out.String())
-	if uncond {
-		t := true
-		r.allowed = &t
-		return r, nil
-	}
-	if len(conds) == 0 {
-		f := false
-		r.allowed = &f
-		return r, nil
-	}
-	// Only conditional rules: they apply when their boolean is set so.
-	sort.Strings(conds)
-	undecided := false
-	for _, c := range conds {
-		name, want, ok := parseCond(c)
-		if !ok {
-			undecided = true
-			r.notes = append(r.notes, fmt.Sprintf("name_bind allowed only under the condition %s", c))
-			continue
-		}
-		cur, err := readBool(root, name)
-		if err != nil {
-			undecided = true
-			r.notes = append(r.notes, fmt.Sprintf("name_bind allowed only when boolean %s is %v; its runtime value is unknown: %v", name, want, err))
-			continue
-		}
-		if cur == want {
-			t := true
-			r.allowed = &t
-			r.notes = append(r.notes, fmt.Sprintf("name_bind allowed by boolean %s=%v", name, cur))
-			return r, nil
-		}
-		r.notes = append(r.notes, fmt.Sprintf("name_bind would be allowed by setting boolean %s to %v (setsebool -P %s %s)", name, want, name, onOff(want)))
-	}
-	if !undecided {
-		f := false
-		r.allowed = &f
-	}
-	return r, nil
 }
 
 func onOff(b bool) string {

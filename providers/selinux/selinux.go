@@ -124,10 +124,36 @@ var now = time.Now
 
 // Observe reads the SELinux facts for port/proto ("tcp", "udp"; "" = tcp).
 // It returns an error only for bad arguments or a cancelled context; what
-// could not be read is recorded in Facts.Notes.
+// could not be read is recorded in Facts.Notes. It is Collect for the one
+// domain, then HostFacts.Port: live and recorded facts are judged alike.
 func Observe(ctx context.Context, port int, proto string, p Params) (*Facts, error) {
+	proto, err := checkPort(port, proto)
+	if err != nil {
+		return nil, err
+	}
+	domain := p.Domain
+	var domainErr error
+	if domain == "" && p.PID > 0 {
+		domain, domainErr = pidDomain(p.Root, p.PID)
+	}
+	h, err := Collect(ctx, CollectParams{Root: p.Root, StoreRoot: p.StoreRoot, Domains: []string{domain}, Since: p.Since, Protocols: []string{proto}})
+	if err != nil {
+		return nil, err
+	}
+	f, err := h.Port(port, proto, domain)
+	if err != nil {
+		return nil, err
+	}
+	if domainErr != nil {
+		f.note("domain of pid %d not read: %v", p.PID, domainErr)
+	}
+	return f, nil
+}
+
+// checkPort validates a port and protocol ("" = tcp).
+func checkPort(port int, proto string) (string, error) {
 	if port < 1 || port > 65535 {
-		return nil, fmt.Errorf("selinux: port %d out of range 1-65535", port)
+		return "", fmt.Errorf("selinux: port %d out of range 1-65535", port)
 	}
 	proto = strings.ToLower(proto)
 	if proto == "" {
@@ -135,73 +161,14 @@ func Observe(ctx context.Context, port int, proto string, p Params) (*Facts, err
 	}
 	switch proto {
 	case "tcp", "udp", "sctp", "dccp":
-	default:
-		return nil, fmt.Errorf("selinux: protocol %q not supported (tcp, udp, sctp or dccp)", proto)
+		return proto, nil
 	}
-	f := &Facts{}
-	readMode(f, p.Root)
-
-	// Port type from the semanage store.
-	ports, portsErr := listPorts(ctx, p.StoreRoot)
-	if portsErr != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		f.note("port types not read: %v", portsErr)
-	} else {
-		decide(f, ports, port, proto)
-	}
-
-	// Domain.
-	f.Domain = p.Domain
-	if f.Domain == "" && p.PID > 0 {
-		d, err := pidDomain(p.Root, p.PID)
-		if err != nil {
-			f.note("domain of pid %d not read: %v", p.PID, err)
-		}
-		f.Domain = d
-	}
-
-	// name_bind.
-	switch {
-	case f.Domain == "":
-		f.note("name_bind not checked: no domain declared or read from a pid")
-	case portsErr != nil:
-		f.note("name_bind not checked: the port type is unknown")
-	default:
-		typ := f.PortType
-		if typ == "" {
-			typ = "port_t"
-		}
-		nb, err := nameBind(ctx, p.Root, p.StoreRoot, f.policyType(p.StoreRoot), f.Domain, typ, proto+"_socket")
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			f.note("name_bind not checked: %v", err)
-		} else {
-			f.NameBind = nb.allowed
-			f.Notes = append(f.Notes, nb.notes...)
-		}
-	}
-
-	// Denials.
-	since := p.Since
-	if since <= 0 {
-		since = DefaultSince
-	}
-	logPath := filepath.Join(rootOr(p.Root), "var/log/audit/audit.log")
-	ds, err := readDenials(logPath, port, proto, now().Add(-since))
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			f.note("no audit log at %s (auditd not installed or not running): AVC denials not read", logPath)
-		} else {
-			f.note("AVC denials not read: %v", err)
-		}
-	}
-	f.Denials = ds
-	return f, nil
+	return "", fmt.Errorf("selinux: protocol %q not supported (tcp, udp, sctp or dccp)", proto)
 }
+
+// PIDDomain is the SELinux type of a process ("httpd_t"), from
+// <root>/proc/PID/attr/current.
+func PIDDomain(root string, pid int) (string, error) { return pidDomain(root, pid) }
 
 func (f *Facts) note(format string, a ...any) {
 	f.Notes = append(f.Notes, fmt.Sprintf(format, a...))
