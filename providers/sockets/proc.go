@@ -151,7 +151,20 @@ func readProcess(dir string, pid int) Process {
 		}
 		p.Cmdline = s
 	}
+	// attr/current is also AppArmor's ("unconfined"): only a label read
+	// while SELinux is enabled is an SELinux context.
+	if selinuxEnabled() {
+		if b, err := os.ReadFile(filepath.Join(dir, "attr/current")); err == nil {
+			p.SELinuxContext = strings.TrimSpace(strings.TrimRight(string(b), "\x00\n"))
+		}
+	}
 	return p
+}
+
+// selinuxEnabled reports whether selinuxfs is mounted (SELinux is on).
+func selinuxEnabled() bool {
+	_, err := os.Stat("/sys/fs/selinux/enforce")
+	return err == nil
 }
 
 // vanished reports whether err means the process or fd no longer exists.

@@ -23,6 +23,10 @@ type Process struct {
 	PID     int    `json:"pid"`
 	Name    string `json:"name"` // /proc/PID/comm
 	Cmdline string `json:"cmdline,omitempty"`
+	// SELinuxContext is the process's security context
+	// ("system_u:system_r:httpd_t:s0") when SELinux is enabled: L3 takes
+	// the domain from it, also when the facts are judged elsewhere.
+	SELinuxContext string `json:"selinux_context,omitempty"`
 }
 
 // Socket is one listening TCP socket or one unconnected UDP socket.
