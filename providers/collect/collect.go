@@ -196,7 +196,7 @@ func toolVersions() map[string]string {
 		wg.Go(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 			defer cancel()
-			b, _ := exec.CommandContext(ctx, argv[0], argv[1:]...).Output()
+			b, _ := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput()
 			v := strings.TrimSpace(firstLine(string(b)))
 			if name == "semanage" {
 				v = "installed"
