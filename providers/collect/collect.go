@@ -182,7 +182,6 @@ func toolVersions() map[string]string {
 		"nft":             {"nft", "--version"},
 		"iptables-nft":    {"iptables-nft", "--version"},
 		"iptables-legacy": {"iptables-legacy", "--version"},
-		"firewall-cmd":    {"firewall-cmd", "--version"},
 		"sesearch":        {"sesearch", "--version"},
 		"semanage":        {"semanage", "--help"}, // no --version: presence only
 	}
@@ -196,7 +195,10 @@ func toolVersions() map[string]string {
 		wg.Go(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 			defer cancel()
-			b, _ := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput()
+			b, err := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput()
+			if err != nil {
+				return // a version that could not be asked is left out, not an error text
+			}
 			v := strings.TrimSpace(firstLine(string(b)))
 			if name == "semanage" {
 				v = "installed"
