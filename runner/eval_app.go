@@ -201,6 +201,9 @@ func evalTLS(c *Check, x *config.ExpectTLS, f *app.TLSFacts) *Result {
 		if cp := chainProblem(f); cp != "" {
 			s = "certificate not trusted: " + cp + " (" + orWord(f.VerifyError, "verification failed") + ")"
 		}
+		if len(f.Chain) > 0 && f.Chain[0].NotBefore.After(now) {
+			s = "certificate not trusted: not valid before " + f.Chain[0].NotBefore.Format("2006-01-02 15:04 MST") + " (" + orWord(f.VerifyError, "verification failed") + ")"
+		}
 		if len(f.Chain) > 0 {
 			s += fmt.Sprintf(" (leaf %s, expires %s)", f.Chain[0].Subject, f.Chain[0].NotAfter.Format("2006-01-02"))
 		}

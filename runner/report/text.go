@@ -60,10 +60,10 @@ func (t *Text) endpoint(er *runner.EndpointResult) {
 				line = s.paint(ansiDim, line)
 			}
 			fmt.Fprintf(t.W, "  %s %s\n", s.mark(r.Status), line)
-			t.hopTable(r)
 			if r.Status == runner.StatusFail || r.Status == runner.StatusDrift || (t.Verbose && r.Status != runner.StatusSkip) {
 				fmt.Fprintf(t.W, "      %s\n", s.paint(ansiDim, "declared at "+config.SourceOf(r.Check.Source)))
 			}
+			t.hopTable(r)
 		}
 	}
 	d := er.Diagnosis
