@@ -322,7 +322,7 @@ func (s *scope) hexBytes(expr hcl.Expression, attr string) (string, state, hcl.D
 }
 
 // DecodeHex reads hex digit pairs, ignoring spaces, colons and a leading
-// 0x; it is shared with diagnose -send-hex.
+// 0x.
 func DecodeHex(s string) ([]byte, error) {
 	clean := strings.NewReplacer(" ", "", ":", "", "\t", "", "\n", "").Replace(strings.TrimPrefix(strings.TrimSpace(s), "0x"))
 	if clean == "" {

@@ -35,7 +35,9 @@ func newAppLab(t *testing.T) appLab {
 	return appLab{client: client, server: server, ca: ca, caFile: ca.WriteCA(t)}
 }
 
-func (a appLab) addr(port int) string { return net.JoinHostPort(a.server.Addr().String(), fmt.Sprint(port)) }
+func (a appLab) addr(port int) string {
+	return net.JoinHostPort(a.server.Addr().String(), fmt.Sprint(port))
+}
 
 // check runs one endpoint with the given body and returns its L7 result.
 func (a appLab) check(t *testing.T, body, l7 string) (*runner.Result, *runner.EndpointResult) {
@@ -55,7 +57,6 @@ endpoint "app" {
 	t.Logf("L7 %s: %s %s %q hint %q", l7, r.Status, r.Cause, r.Summary, r.Hint)
 	return r, er
 }
-
 
 func combined(t *testing.T, certFile, keyFile string) string {
 	t.Helper()
