@@ -210,11 +210,19 @@ type probeCreds struct {
 func (c *probeCreds) ClientHandshake(ctx context.Context, _ string, raw net.Conn) (net.Conn, credentials.AuthInfo, error) {
 	tc, facts := c.probe.handshake(ctx, raw)
 	var err error
+	var pre []byte
 	switch {
 	case tc == nil:
 		err = errors.New(facts.Error)
 	case !facts.Verified:
 		err = errors.New("certificate verification failed: " + facts.VerifyError)
+	default:
+		// A TLS 1.3 server that rejects the client certificate says so
+		// only now; gRPC would report a broken pipe instead.
+		facts.Alert, pre = postHandshakeAlert(ctx, tc, facts)
+		if facts.Alert != "" {
+			err = errors.New("remote error: " + facts.Alert)
+		}
 	}
 	c.trace.mu.Lock()
 	c.trace.tls = facts
@@ -229,7 +237,7 @@ func (c *probeCreds) ClientHandshake(ctx context.Context, _ string, raw net.Conn
 		State:          tc.ConnectionState(),
 		CommonAuthInfo: credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity},
 	}
-	return firstBytes{tc, c.trace}, info, nil
+	return firstBytes{&replayConn{tc, pre}, c.trace}, info, nil
 }
 
 func (c *probeCreds) ServerHandshake(net.Conn) (net.Conn, credentials.AuthInfo, error) {

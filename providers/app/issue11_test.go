@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+
 	"github.com/portcheck/portcheck/internal/testcert"
 	"github.com/portcheck/portcheck/providers"
 )
@@ -172,5 +175,32 @@ func TestGRPCAgainstHTTP1(t *testing.T) {
 	}
 	if !strings.HasPrefix(got.HTTP1, "HTTP/1.1 ") || !strings.Contains(got.Error, "answered in HTTP/1") {
 		t.Errorf("facts %+v, want the HTTP/1 status line named", got)
+	}
+}
+
+// Issue 11.9 for gRPC: a server requiring a client certificate, with and
+// without one given.
+func TestGRPCClientCertificate(t *testing.T) {
+	ca := testcert.NewCA(t, "portcheck test CA")
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.Cert)
+	cfg := serving(ca.Valid(t, "grpc.example"))
+	cfg.ClientAuth, cfg.ClientCAs = tls.RequireAndVerifyClientCert, pool
+	tgt := grpcServer(t, true, grpc.Creds(credentials.NewTLS(cfg)))
+	base := TLSParams{ServerName: "grpc.example", CAFile: ca.WriteCA(t)}
+
+	got, err := GRPC(t.Context(), providers.Exec{}, tgt, GRPCParams{TLS: true, TLSParams: base})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != "" || got.TLS == nil || !got.TLS.ClientCertRequested || !strings.Contains(got.Error, "certificate required") {
+		t.Errorf("without a client certificate: %+v (tls %+v), want the RPC refused for it", got, got.TLS)
+	}
+	certFile, keyFile := testcert.WritePair(t, ca.Client(t, "probe"))
+	withCert := base
+	withCert.ClientCert, withCert.ClientKey = certFile, keyFile
+	got, err = GRPC(t.Context(), providers.Exec{}, tgt, GRPCParams{TLS: true, TLSParams: withCert})
+	if err != nil || got.Status != "SERVING" || !got.TLS.ClientCertSent {
+		t.Errorf("with a client certificate: %+v %v, want SERVING", got, err)
 	}
 }

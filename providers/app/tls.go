@@ -139,7 +139,7 @@ func TLS(ctx context.Context, exec providers.Exec, t providers.Target, p TLSPara
 	defer conn.Close()
 	tc, facts := probe.handshake(ctx, conn)
 	if tc != nil {
-		facts.Alert = postHandshakeAlert(ctx, tc, facts)
+		facts.Alert, _ = postHandshakeAlert(ctx, tc, facts)
 		tc.Close()
 	}
 	if p.RefuseBelow > tls.VersionTLS10 && ctx.Err() == nil {
@@ -157,12 +157,13 @@ const alertWait = 500 * time.Millisecond
 
 // postHandshakeAlert reads briefly after a TLS 1.3 handshake in which a
 // client certificate was requested, and returns the server's alert, if
-// any. Under TLS 1.3 the client's handshake completes before the server
-// has judged the client certificate, so without this read a strict mTLS
+// any, and the application data read meanwhile (for the caller to replay).
+// Under TLS 1.3 the client's handshake completes before the server has
+// judged the client certificate, so without this read a strict mTLS
 // server looks healthy.
-func postHandshakeAlert(ctx context.Context, tc *tls.Conn, f *TLSFacts) string {
+func postHandshakeAlert(ctx context.Context, tc *tls.Conn, f *TLSFacts) (string, []byte) {
 	if !f.ClientCertRequested || tc.ConnectionState().Version != tls.VersionTLS13 {
-		return ""
+		return "", nil
 	}
 	deadline := time.Now().Add(alertWait)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
@@ -170,8 +171,25 @@ func postHandshakeAlert(ctx context.Context, tc *tls.Conn, f *TLSFacts) string {
 	}
 	tc.SetReadDeadline(deadline)
 	defer tc.SetReadDeadline(time.Time{})
-	_, err := tc.Read(make([]byte, 1))
-	return remoteAlert(err)
+	buf := make([]byte, 4096)
+	n, err := tc.Read(buf)
+	// A timeout is not sticky on a tls.Conn: the caller can go on using it.
+	return remoteAlert(err), buf[:n]
+}
+
+// replayConn returns pre before reading on from the connection.
+type replayConn struct {
+	net.Conn
+	pre []byte
+}
+
+func (c *replayConn) Read(b []byte) (int, error) {
+	if len(c.pre) > 0 {
+		n := copy(b, c.pre)
+		c.pre = c.pre[n:]
+		return n, nil
+	}
+	return c.Conn.Read(b)
 }
 
 // remoteAlert is the text of a TLS alert the peer sent ("tls: certificate
