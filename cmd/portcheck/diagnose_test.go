@@ -1,10 +1,22 @@
 package main
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
+	"io"
+	"log"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/portcheck/portcheck/internal/testcert"
 )
 
 func TestUnescapeSend(t *testing.T) {
@@ -130,5 +142,58 @@ func TestDiagnosePath(t *testing.T) {
 	}
 	if !strings.Contains(out, fmt.Sprintf("%5d %5d", 2, 2)) {
 		t.Errorf("hop table does not show 2 rounds sent and received:\n%s", out)
+	}
+}
+
+// Issue 11.16: -https takes its name from -tls NAME (SNI and Host),
+// -ca-file is trusted, -client-cert/-client-key answer a server that
+// requires them, and -grpc-tls runs gRPC over TLS.
+func TestDiagnoseTLSFlags(t *testing.T) {
+	ca := testcert.NewCA(t, "portcheck test CA")
+	caFile := ca.WriteCA(t)
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.Cert)
+	cfg := &tls.Config{Certificates: []tls.Certificate{ca.Valid(t, "web.example")}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool}
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "host="+r.Host) }),
+		ErrorLog: log.New(io.Discard, "", 0)}
+	go srv.Serve(ln)
+	defer srv.Close()
+	addr := ln.Addr().String()
+	_, port, _ := net.SplitHostPort(addr)
+	cc, ck := testcert.WritePair(t, ca.Client(t, "probe"))
+
+	gln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs := grpc.NewServer(grpc.Creds(credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{ca.Valid(t, "web.example")}})))
+	healthpb.RegisterHealthServer(gs, health.NewServer())
+	go gs.Serve(gln)
+	defer gs.Stop()
+
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		stdout string
+	}{
+		{"-https with -tls NAME, mTLS", []string{"diagnose", "-http", "/", "-https", "-tls", "web.example", "-ca-file", caFile, "-client-cert", cc, "-client-key", ck, addr},
+			0, "https://web.example:" + port + "/ (" + addr + ") answered 200"},
+		{"without the client certificate", []string{"diagnose", "-tls", "web.example", "-ca-file", caFile, addr},
+			1, "requires a client certificate (mTLS)"},
+		{"-grpc-tls", []string{"diagnose", "-grpc", "-", "-grpc-tls", "-tls", "web.example", "-ca-file", caFile, gln.Addr().String()},
+			0, "health of the server (service \"\") is SERVING"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := runCmd(t, tt.args...)
+			if code != tt.code || !strings.Contains(out, tt.stdout) {
+				t.Errorf("exit %d (want %d)\nstdout (want %q):\n%s\nstderr:\n%s", code, tt.code, tt.stdout, out, errOut)
+			}
+		})
 	}
 }
