@@ -111,10 +111,17 @@ func (l *loader) decodeEndpointBlock(block *hcl.Block, s *scope) (*Endpoint, hcl
 		}
 	}
 
-	into(&e.Timeout, &diags)(s.duration(attr("timeout"), "timeout"))
+	// A declared timeout also bounds the L7 checks; the default (per probe
+	// attempt) is too short for them, so they keep DefaultAppTimeout.
+	var appTimeout time.Duration
+	t, st, d := s.duration(attr("timeout"), "timeout")
+	diags = append(diags, d...)
+	if st == valid {
+		e.Timeout, appTimeout = t, t
+	}
 	into(&e.Retries, &diags)(s.integer(attr("retries"), "retries", 0, maxRetries))
 
-	diags = append(diags, l.decodeExpect(content.Blocks, s, e)...)
+	diags = append(diags, l.decodeExpect(content.Blocks, s, e, appTimeout)...)
 	return e, diags
 }
 

@@ -2,9 +2,13 @@ package config
 
 import (
 	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
@@ -30,9 +34,17 @@ var tlsVersions = map[string]uint16{
 	"1.3": tls.VersionTLS13,
 }
 
+// DefaultAppTimeout bounds an L7 check when neither its block nor the
+// endpoint declares a timeout.
+const DefaultAppTimeout = 5 * time.Second
+
 // decodeExpect decodes the expect blocks of e. A layer block may appear once
-// per endpoint, across all its expect blocks.
-func (l *loader) decodeExpect(blocks hcl.Blocks, s *scope, e *Endpoint) hcl.Diagnostics {
+// per endpoint, across all its expect blocks. appTimeout is the endpoint's
+// declared timeout (0 = none), the default of the L7 blocks' own.
+func (l *loader) decodeExpect(blocks hcl.Blocks, s *scope, e *Endpoint, appTimeout time.Duration) hcl.Diagnostics {
+	if appTimeout <= 0 {
+		appTimeout = DefaultAppTimeout
+	}
 	var diags hcl.Diagnostics
 	first := map[string]hcl.Range{}
 	for _, eb := range blocks {
@@ -58,19 +70,19 @@ func (l *loader) decodeExpect(blocks hcl.Blocks, s *scope, e *Endpoint) hcl.Diag
 			case "cloud":
 				e.Expect.Cloud, d = l.decodeCloudBlock(b, s)
 			case "path":
-				e.Expect.Path, d = decodePathBlock(b, s)
+				e.Expect.Path, d = decodePathBlock(b, s, e.Protocol)
 			case "selinux":
 				e.Expect.SELinux, d = decodeSELinuxBlock(b, s)
 			case "connectivity":
 				e.Expect.Connectivity, d = decodeConnectivityBlock(b, s)
 			case "http":
-				e.Expect.HTTP, d = decodeHTTPBlock(b, s)
+				e.Expect.HTTP, d = decodeHTTPBlock(b, s, appTimeout)
 			case "tls":
-				e.Expect.TLS, d = decodeTLSBlock(b, s)
+				e.Expect.TLS, d = decodeTLSBlock(b, s, appTimeout)
 			case "grpc":
-				e.Expect.GRPC, d = decodeGRPCBlock(b, s)
+				e.Expect.GRPC, d = decodeGRPCBlock(b, s, appTimeout)
 			case "banner":
-				e.Expect.Banner, d = decodeBannerBlock(b, s)
+				e.Expect.Banner, d = decodeBannerBlock(b, s, appTimeout)
 			}
 			diags = append(diags, d...)
 		}
@@ -117,8 +129,9 @@ func decodeConnectivityBlock(b *hcl.Block, s *scope) (*ExpectConnectivity, hcl.D
 	return x, diags
 }
 
-func decodeHTTPBlock(b *hcl.Block, s *scope) (*ExpectHTTP, hcl.Diagnostics) {
+func decodeHTTPBlock(b *hcl.Block, s *scope, timeout time.Duration) (*ExpectHTTP, hcl.Diagnostics) {
 	x := &ExpectHTTP{
+		Timeout:   timeout,
 		Scheme:    defaultScheme,
 		Method:    defaultMethod,
 		Path:      defaultPath,
@@ -208,15 +221,39 @@ func decodeHTTPBlock(b *hcl.Block, s *scope) (*ExpectHTTP, hcl.Diagnostics) {
 	into(&x.ServerName, &diags)(s.str(spec.ServerName, "server_name"))
 	into(&x.CAFile, &diags)(s.path(spec.CAFile, "ca_file"))
 	into(&x.Insecure, &diags)(s.boolean(spec.Insecure, "insecure"))
+	into(&x.ClientCert, &diags)(s.clientCert(spec.ClientCert, spec.ClientKey))
+	into(&x.Timeout, &diags)(s.duration(spec.Timeout, "timeout"))
 	return x, diags
 }
 
-func decodeTLSBlock(b *hcl.Block, s *scope) (*ExpectTLS, hcl.Diagnostics) {
-	x := &ExpectTLS{MinDaysValid: defaultMinDaysValid, DeclRange: b.DefRange}
+// clientCert decodes client_cert and client_key, which come as a pair.
+func (s *scope) clientCert(certExpr, keyExpr hcl.Expression) (ClientCert, state, hcl.Diagnostics) {
+	cert, cst, diags := s.path(certExpr, "client_cert")
+	key, kst, d := s.path(keyExpr, "client_key")
+	diags = append(diags, d...)
+	switch {
+	case cst == invalid || kst == invalid:
+		return ClientCert{}, invalid, diags
+	case cst == absent && kst == absent:
+		return ClientCert{}, absent, diags
+	case cst == absent:
+		return ClientCert{}, invalid, diags.Append(errorf(keyExpr.Range(), "Missing client_cert",
+			"client_key is given without client_cert; a client certificate needs both (PEM files)."))
+	case kst == absent:
+		return ClientCert{}, invalid, diags.Append(errorf(certExpr.Range(), "Missing client_key",
+			"client_cert is given without client_key; a client certificate needs both (PEM files)."))
+	}
+	return ClientCert{CertFile: cert, KeyFile: key}, valid, diags
+}
+
+func decodeTLSBlock(b *hcl.Block, s *scope, timeout time.Duration) (*ExpectTLS, hcl.Diagnostics) {
+	x := &ExpectTLS{MinDaysValid: defaultMinDaysValid, Timeout: timeout, DeclRange: b.DefRange}
 	var spec tlsSpec
 	diags := decodeSpec(b.Body, &spec)
 	into(&x.ServerName, &diags)(s.str(spec.ServerName, "server_name"))
 	into(&x.CAFile, &diags)(s.path(spec.CAFile, "ca_file"))
+	into(&x.ClientCert, &diags)(s.clientCert(spec.ClientCert, spec.ClientKey))
+	into(&x.Timeout, &diags)(s.duration(spec.Timeout, "timeout"))
 	into(&x.MinDaysValid, &diags)(s.integer(spec.MinDaysValid, "min_days_valid", 0, 36500))
 	mv, st, d := s.str(spec.MinVersion, "min_version")
 	diags = append(diags, d...)
@@ -231,24 +268,71 @@ func decodeTLSBlock(b *hcl.Block, s *scope) (*ExpectTLS, hcl.Diagnostics) {
 	return x, diags
 }
 
-func decodeGRPCBlock(b *hcl.Block, s *scope) (*ExpectGRPC, hcl.Diagnostics) {
-	x := &ExpectGRPC{DeclRange: b.DefRange}
+func decodeGRPCBlock(b *hcl.Block, s *scope, timeout time.Duration) (*ExpectGRPC, hcl.Diagnostics) {
+	x := &ExpectGRPC{Timeout: timeout, DeclRange: b.DefRange}
 	var spec grpcSpec
 	diags := decodeSpec(b.Body, &spec)
 	into(&x.Service, &diags)(s.str(spec.Service, "service"))
 	into(&x.TLS, &diags)(s.boolean(spec.TLS, "tls"))
 	into(&x.ServerName, &diags)(s.str(spec.ServerName, "server_name"))
 	into(&x.CAFile, &diags)(s.path(spec.CAFile, "ca_file"))
+	into(&x.ClientCert, &diags)(s.clientCert(spec.ClientCert, spec.ClientKey))
+	into(&x.Timeout, &diags)(s.duration(spec.Timeout, "timeout"))
+	if !x.TLS && (x.ClientCert != ClientCert{} || x.CAFile != "" || x.ServerName != "") {
+		diags = diags.Append(warningf(b.DefRange, "TLS settings without tls = true",
+			"server_name, ca_file and client_cert only apply to gRPC over TLS; set tls = true, or remove them."))
+	}
 	return x, diags
 }
 
-func decodeBannerBlock(b *hcl.Block, s *scope) (*ExpectBanner, hcl.Diagnostics) {
-	x := &ExpectBanner{DeclRange: b.DefRange}
+func decodeBannerBlock(b *hcl.Block, s *scope, timeout time.Duration) (*ExpectBanner, hcl.Diagnostics) {
+	x := &ExpectBanner{Timeout: timeout, DeclRange: b.DefRange}
 	var spec bannerSpec
 	diags := decodeSpec(b.Body, &spec)
-	into(&x.Send, &diags)(s.str(spec.Send, "send"))
+	send, sst, d := s.str(spec.Send, "send")
+	diags = append(diags, d...)
+	hexSend, hst, d := s.hexBytes(spec.SendHex, "send_hex")
+	diags = append(diags, d...)
+	switch {
+	case sst == valid && hst == valid:
+		diags = diags.Append(errorf(spec.SendHex.Range(), "Conflicting attributes",
+			"send and send_hex both say what to send; keep one (send_hex for bytes a string cannot hold)."))
+	case sst == valid:
+		x.Send = send
+	case hst == valid:
+		x.Send = hexSend
+	}
 	into(&x.Match, &diags)(s.regexp(spec.Match, "match"))
+	into(&x.Timeout, &diags)(s.duration(spec.Timeout, "timeout"))
 	return x, diags
+}
+
+// hexBytes decodes bytes written as hex digits; spaces and colons between
+// bytes are allowed ("00 00 00 08 04 d2 16 2f").
+func (s *scope) hexBytes(expr hcl.Expression, attr string) (string, state, hcl.Diagnostics) {
+	v, st, diags := s.str(expr, attr)
+	if st != valid {
+		return "", st, diags
+	}
+	b, err := DecodeHex(v)
+	if err != nil {
+		return "", invalid, diags.Append(errorf(expr.Range(), "Invalid hex bytes", "%s: %s.", attr, err))
+	}
+	return string(b), valid, diags
+}
+
+// DecodeHex reads hex digit pairs, ignoring spaces, colons and a leading
+// 0x.
+func DecodeHex(s string) ([]byte, error) {
+	clean := strings.NewReplacer(" ", "", ":", "", "\t", "", "\n", "").Replace(strings.TrimPrefix(strings.TrimSpace(s), "0x"))
+	if clean == "" {
+		return nil, errors.New("no hex digits")
+	}
+	b, err := hex.DecodeString(clean)
+	if err != nil {
+		return nil, fmt.Errorf("%q is not pairs of hex digits (like \"0000000804d2162f\")", s)
+	}
+	return b, nil
 }
 
 // statusList decodes status: one code or a list of codes.

@@ -5,8 +5,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
 )
 
 // SELinux modes a selinux block may declare.
@@ -23,12 +26,43 @@ type ExpectSELinux struct {
 	DeclRange hcl.Range
 }
 
+// Defaults of a path block, shared with `portcheck diagnose`.
+const (
+	DefaultPathMaxHops = 30
+	// DefaultPathRounds is mtr's default count (-c 10): loss reads in 10%
+	// steps, the resolution users know from mtr.
+	DefaultPathRounds = 10
+	// DefaultPathTimeout is how long one probe waits for its answer.
+	DefaultPathTimeout = time.Second
+	maxPathRounds      = 100
+)
+
 // ExpectPath asks L5 to trace the path from each vantage host.
 type ExpectPath struct {
-	MaxHops   int
-	Via       []netip.Addr // hops the path must go through
-	Mode      string       // tcp (default) | udp | icmp
-	DeclRange hcl.Range
+	MaxHops int
+	Via     []netip.Addr // hops the path must go through
+	// Mode is tcp, udp or icmp; default the endpoint's protocol, so a UDP
+	// service is traced with UDP probes.
+	Mode    string
+	Rounds  int           // probes per TTL, mtr-style
+	Timeout time.Duration // per probe
+	// MaxLoss is the most loss (percent) allowed end to end, at the target;
+	// MaxHopLoss the most at any hop whose loss carries on to the hops
+	// after it (loss that does not is ICMP rate limiting at that router).
+	// nil = not declared.
+	MaxLoss    *float64
+	MaxHopLoss *float64
+	DeclRange  hcl.Range
+}
+
+// NewExpectPath is a path block with every default applied, for an
+// endpoint of the given protocol.
+func NewExpectPath(protocol string, decl hcl.Range) *ExpectPath {
+	mode := "tcp"
+	if protocol == "udp" {
+		mode = "udp"
+	}
+	return &ExpectPath{MaxHops: DefaultPathMaxHops, Mode: mode, Rounds: DefaultPathRounds, Timeout: DefaultPathTimeout, DeclRange: decl}
 }
 
 type selinuxSpec struct {
@@ -38,9 +72,13 @@ type selinuxSpec struct {
 }
 
 type pathSpec struct {
-	MaxHops hcl.Expression `hcl:"max_hops,optional"`
-	Via     hcl.Expression `hcl:"via,optional"`
-	Mode    hcl.Expression `hcl:"mode,optional"`
+	MaxHops    hcl.Expression `hcl:"max_hops,optional"`
+	Via        hcl.Expression `hcl:"via,optional"`
+	Mode       hcl.Expression `hcl:"mode,optional"`
+	Rounds     hcl.Expression `hcl:"rounds,optional"`
+	Timeout    hcl.Expression `hcl:"timeout,optional"`
+	MaxLoss    hcl.Expression `hcl:"max_loss,optional"`
+	MaxHopLoss hcl.Expression `hcl:"max_hop_loss,optional"`
 }
 
 func decodeSELinuxBlock(b *hcl.Block, s *scope) (*ExpectSELinux, hcl.Diagnostics) {
@@ -75,18 +113,35 @@ func (s *scope) selinuxName(expr hcl.Expression, attr, suffix string) (string, s
 	return v, valid, diags
 }
 
-func decodePathBlock(b *hcl.Block, s *scope) (*ExpectPath, hcl.Diagnostics) {
-	x := &ExpectPath{MaxHops: 30, Mode: "tcp", DeclRange: b.DefRange}
+func decodePathBlock(b *hcl.Block, s *scope, protocol string) (*ExpectPath, hcl.Diagnostics) {
+	x := NewExpectPath(protocol, b.DefRange)
 	var spec pathSpec
 	diags := decodeSpec(b.Body, &spec)
-	n, st, d := s.integer(spec.MaxHops, "max_hops", 1, 64)
-	diags = append(diags, d...)
-	if st == valid {
-		x.MaxHops = n
-	}
+	into(&x.MaxHops, &diags)(s.integer(spec.MaxHops, "max_hops", 1, 64))
 	into(&x.Via, &diags)(s.ipList(spec.Via, "via"))
 	into(&x.Mode, &diags)(s.oneOf(spec.Mode, "mode", "Invalid path mode", pathModes))
+	into(&x.Rounds, &diags)(s.integer(spec.Rounds, "rounds", 1, maxPathRounds))
+	into(&x.Timeout, &diags)(s.duration(spec.Timeout, "timeout"))
+	into(&x.MaxLoss, &diags)(s.percent(spec.MaxLoss, "max_loss"))
+	into(&x.MaxHopLoss, &diags)(s.percent(spec.MaxHopLoss, "max_hop_loss"))
 	return x, diags
+}
+
+// percent decodes a loss percentage from 0 to 100 (fractions allowed).
+func (s *scope) percent(expr hcl.Expression, attr string) (*float64, state, hcl.Diagnostics) {
+	v, st, diags := s.eval(expr)
+	if st != valid {
+		return nil, st, diags
+	}
+	nv, err := convert.Convert(v, cty.Number)
+	if err != nil || hugeNumber(nv) {
+		return nil, invalid, append(diags, typeDiag(expr, attr, "number (percent)"))
+	}
+	f, _ := nv.AsBigFloat().Float64()
+	if f < 0 || f > 100 {
+		return nil, invalid, append(diags, errorf(expr.Range(), "Value out of range", "%s is a loss in percent, from 0 to 100; got %s.", attr, nv.AsBigFloat().Text('g', 10)))
+	}
+	return &f, valid, diags
 }
 
 // oneOf decodes a string that must be one of allowed; summary heads the

@@ -52,3 +52,17 @@ func FuzzLoadSources(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeHex: send_hex input never panics, and
+// what decodes is half as long as its digits.
+func FuzzDecodeHex(f *testing.F) {
+	for _, s := range []string{"0000000804d2162f", "00 00:ff", "0x41", "0g", " ", "abc"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		b, err := DecodeHex(s)
+		if err == nil && len(b) > len(s)/2 {
+			t.Errorf("%q decoded to %d bytes", s, len(b))
+		}
+	})
+}

@@ -126,7 +126,19 @@ type ExpectHTTP struct {
 	ServerName      string // SNI for https; default: the host address
 	CAFile          string
 	Insecure        bool // skip verification for https (reported)
-	DeclRange       hcl.Range
+	ClientCert      ClientCert
+	// Timeout bounds the whole exchange: the block's timeout, else the
+	// endpoint's declared timeout, else DefaultAppTimeout.
+	Timeout   time.Duration
+	DeclRange hcl.Range
+}
+
+// ClientCert is a client certificate and key (PEM file paths) offered to
+// servers that ask for one (mTLS); zero = none. The key is only ever read
+// by the TLS handshake, never printed.
+type ClientCert struct {
+	CertFile string
+	KeyFile  string
 }
 
 // ExpectTLS is an L7 TLS handshake check.
@@ -134,8 +146,12 @@ type ExpectTLS struct {
 	ServerName   string // SNI and the name the certificate must cover
 	CAFile       string // PEM bundle; "" = system roots
 	MinDaysValid int    // fail when the leaf expires sooner; default 14
-	MinVersion   uint16 // tls.VersionTLS12 etc.; 0 = no minimum
-	DeclRange    hcl.Range
+	// MinVersion: the server must refuse every version below it
+	// (tls.VersionTLS12 etc.; 0 = no minimum).
+	MinVersion uint16
+	ClientCert ClientCert
+	Timeout    time.Duration // see ExpectHTTP.Timeout
+	DeclRange  hcl.Range
 }
 
 // ExpectGRPC is an L7 grpc.health.v1 check.
@@ -144,13 +160,18 @@ type ExpectGRPC struct {
 	TLS        bool
 	ServerName string
 	CAFile     string
+	ClientCert ClientCert
+	Timeout    time.Duration // see ExpectHTTP.Timeout
 	DeclRange  hcl.Range
 }
 
 // ExpectBanner is an L7 raw TCP check: optionally send, then read and match.
 type ExpectBanner struct {
+	// Send is the bytes written first, from send (a string) or send_hex
+	// (any bytes, e.g. a PostgreSQL SSLRequest).
 	Send      string
 	Match     *regexp.Regexp
+	Timeout   time.Duration // see ExpectHTTP.Timeout
 	DeclRange hcl.Range
 }
 

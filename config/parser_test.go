@@ -99,8 +99,9 @@ func wantFull(dir string) *Config {
 						ResponseHeaders: map[string]*regexp.Regexp{"Content-Type": regexp.MustCompile("^text/html")},
 						ServerName:      "web.example",
 						CAFile:          filepath.Join(dir, "certs/ca.pem"),
+						Timeout:         3 * time.Second, // the endpoint's
 					},
-					TLS: &ExpectTLS{ServerName: "web.example", CAFile: "/etc/ssl/ca.pem", MinDaysValid: 30, MinVersion: tls.VersionTLS12},
+					TLS: &ExpectTLS{ServerName: "web.example", CAFile: "/etc/ssl/ca.pem", MinDaysValid: 30, MinVersion: tls.VersionTLS12, Timeout: 3 * time.Second},
 					Firewall: &ExpectFirewall{
 						AllowFrom: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.7/32")},
 						DenyFrom:  []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")},
@@ -115,7 +116,8 @@ func wantFull(dir string) *Config {
 				Expect: Expectations{
 					Connectivity: &ExpectConnectivity{Payload: []byte("ping\n")},
 					Cloud:        &ExpectCloud{Provider: aws, Target: "i-0123456789abcdef0", Ephemeral: PortRange{1024, 65535}},
-					Path:         &ExpectPath{MaxHops: 30, Mode: "tcp"},
+					// A UDP endpoint is traced with UDP probes.
+					Path: &ExpectPath{MaxHops: 30, Mode: "udp", Rounds: 10, Timeout: time.Second},
 				},
 			},
 			{
@@ -123,12 +125,13 @@ func wantFull(dir string) *Config {
 				Timeout: 2 * time.Second, Retries: 1,
 				Expect: Expectations{GRPC: &ExpectGRPC{
 					Service: "my.Service", TLS: true, ServerName: "grpc.example", CAFile: filepath.Join(dir, "ca.pem"),
+					Timeout: 5 * time.Second, // no timeout declared: DefaultAppTimeout
 				}},
 			},
 			{
 				Name: "redis", Host: client, Ports: PortRange{6379, 6379}, Protocol: "tcp", State: "open",
 				Timeout: 2 * time.Second, Retries: 1,
-				Expect: Expectations{Banner: &ExpectBanner{Send: "PING\r\n", Match: regexp.MustCompile(`^\+PONG`)}},
+				Expect: Expectations{Banner: &ExpectBanner{Send: "PING\r\n", Match: regexp.MustCompile(`^\+PONG`), Timeout: 5 * time.Second}},
 			},
 		},
 	}
@@ -206,7 +209,7 @@ func TestLoadDirectory(t *testing.T) {
 		Endpoints: []*Endpoint{{
 			Name: "lb_https", Host: lb, Ports: PortRange{443, 443}, Protocol: "tcp", State: "open",
 			Timeout: 2 * time.Second, Retries: 1,
-			Expect: Expectations{TLS: &ExpectTLS{MinDaysValid: 14}},
+			Expect: Expectations{TLS: &ExpectTLS{MinDaysValid: 14, Timeout: 5 * time.Second}},
 		}},
 	}
 	if diff := cmp.Diff(want, cfg, modelOpts); diff != "" {
@@ -319,7 +322,7 @@ port = 80`, func(e *Endpoint) any { return e.Host.Name }, "web"},
 port = 80
 expect {
   http {}
-}`, func(e *Endpoint) any { return *e.Expect.HTTP }, ExpectHTTP{Scheme: "http", Method: "GET", Path: "/", Status: []int{200}}},
+}`, func(e *Endpoint) any { return *e.Expect.HTTP }, ExpectHTTP{Scheme: "http", Method: "GET", Path: "/", Status: []int{200}, Timeout: 5 * time.Second}},
 		{"single status", `host = host.web
 port = 80
 expect {
@@ -335,6 +338,37 @@ port = 6379
 expect {
   banner { send = "A\tB\u00e9\r\n" }
 }`, func(e *Endpoint) any { return e.Expect.Banner.Send }, "A\tB\u00e9\r\n"},
+		{"send_hex carries any byte", `host = host.web
+port = 5432
+expect {
+  banner { send_hex = "00 00 00 08 04 d2 16 2f ff" }
+}`, func(e *Endpoint) any { return e.Expect.Banner.Send }, "\x00\x00\x00\x08\x04\xd2\x16\x2f\xff"},
+		{"L7 timeout: block, else the endpoint's declared one", `host = host.web
+port = 443
+timeout = "700ms"
+expect {
+  tls { timeout = "1s" }
+  http {}
+}`, func(e *Endpoint) any { return []time.Duration{e.Expect.TLS.Timeout, e.Expect.HTTP.Timeout} }, []time.Duration{time.Second, 700 * time.Millisecond}},
+		{"client certificate paths", `host = host.web
+port = 443
+expect {
+  tls {
+    client_cert = "c.pem"
+    client_key  = "/etc/k.pem"
+  }
+}`, func(e *Endpoint) any { return e.Expect.TLS.ClientCert }, ClientCert{CertFile: "conf/sub/c.pem", KeyFile: "/etc/k.pem"}},
+		{"path: rounds, loss, timeout; mode from the protocol", `host = host.web
+port = 53
+protocol = "udp"
+expect {
+  path {
+    rounds       = 20
+    max_loss     = 5
+    max_hop_loss = 12.5
+    timeout      = "300ms"
+  }
+}`, func(e *Endpoint) any { return e.Expect.Path }, &ExpectPath{MaxHops: 30, Mode: "udp", Rounds: 20, Timeout: 300 * time.Millisecond, MaxLoss: ptr(5.0), MaxHopLoss: ptr(12.5)}},
 		{"ca_file relative to the declaring file", `host = host.web
 port = 443
 expect {

@@ -92,6 +92,9 @@ type httpSpec struct {
 	ServerName      hcl.Expression `hcl:"server_name,optional"`
 	CAFile          hcl.Expression `hcl:"ca_file,optional"`
 	Insecure        hcl.Expression `hcl:"insecure,optional"`
+	ClientCert      hcl.Expression `hcl:"client_cert,optional"`
+	ClientKey       hcl.Expression `hcl:"client_key,optional"`
+	Timeout         hcl.Expression `hcl:"timeout,optional"`
 }
 
 type tlsSpec struct {
@@ -99,6 +102,9 @@ type tlsSpec struct {
 	CAFile       hcl.Expression `hcl:"ca_file,optional"`
 	MinDaysValid hcl.Expression `hcl:"min_days_valid,optional"`
 	MinVersion   hcl.Expression `hcl:"min_version,optional"`
+	ClientCert   hcl.Expression `hcl:"client_cert,optional"`
+	ClientKey    hcl.Expression `hcl:"client_key,optional"`
+	Timeout      hcl.Expression `hcl:"timeout,optional"`
 }
 
 type grpcSpec struct {
@@ -106,11 +112,16 @@ type grpcSpec struct {
 	TLS        hcl.Expression `hcl:"tls,optional"`
 	ServerName hcl.Expression `hcl:"server_name,optional"`
 	CAFile     hcl.Expression `hcl:"ca_file,optional"`
+	ClientCert hcl.Expression `hcl:"client_cert,optional"`
+	ClientKey  hcl.Expression `hcl:"client_key,optional"`
+	Timeout    hcl.Expression `hcl:"timeout,optional"`
 }
 
 type bannerSpec struct {
-	Send  hcl.Expression `hcl:"send,optional"`
-	Match hcl.Expression `hcl:"match,optional"`
+	Send    hcl.Expression `hcl:"send,optional"`
+	SendHex hcl.Expression `hcl:"send_hex,optional"`
+	Match   hcl.Expression `hcl:"match,optional"`
+	Timeout hcl.Expression `hcl:"timeout,optional"`
 }
 
 type firewallSpec struct {

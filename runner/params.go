@@ -29,18 +29,20 @@ func paramsFor(c *Check, ep *config.Endpoint) (any, error) {
 		h := x.HTTP
 		p := app.HTTPParams{
 			Scheme: h.Scheme, Method: h.Method, Path: h.Path, HostHeader: h.HostHeader,
-			Headers: h.Headers, Insecure: h.Insecure,
-			TLS: app.TLSParams{ServerName: h.ServerName, CAFile: h.CAFile},
+			Headers: h.Headers, Insecure: h.Insecure, Timeout: h.Timeout, BodyPattern: h.BodyRegexp,
+			TLS: app.TLSParams{ServerName: h.ServerName, CAFile: h.CAFile, ClientCert: h.ClientCert.CertFile, ClientKey: h.ClientCert.KeyFile},
 		}
 		return p, nil
 	case "tls":
 		t := x.TLS
-		return app.TLSParams{ServerName: t.ServerName, CAFile: t.CAFile}, nil
+		return app.TLSParams{ServerName: t.ServerName, CAFile: t.CAFile, Timeout: t.Timeout, RefuseBelow: t.MinVersion,
+			ClientCert: t.ClientCert.CertFile, ClientKey: t.ClientCert.KeyFile}, nil
 	case "grpc":
 		g := x.GRPC
-		return app.GRPCParams{Service: g.Service, TLS: g.TLS, TLSParams: app.TLSParams{ServerName: g.ServerName, CAFile: g.CAFile}}, nil
+		return app.GRPCParams{Service: g.Service, TLS: g.TLS, Timeout: g.Timeout,
+			TLSParams: app.TLSParams{ServerName: g.ServerName, CAFile: g.CAFile, ClientCert: g.ClientCert.CertFile, ClientKey: g.ClientCert.KeyFile}}, nil
 	case "banner":
-		return app.BannerParams{Send: x.Banner.Send}, nil
+		return app.BannerParams{Send: x.Banner.Send, Timeout: x.Banner.Timeout}, nil
 	}
 	return nil, fmt.Errorf("no parameters known for check %q", c.Name)
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -29,18 +31,29 @@ func cmdDiagnose(args []string, stdout, stderr io.Writer) int {
 	closed := fs.Bool("closed", false, "the port must be closed (fail when it is reachable)")
 	process := fs.String("process", "", "L1: the process name that must own the port")
 	httpPath := fs.String("http", "", "L7: GET this path over HTTP and expect 200")
-	https := fs.Bool("https", false, "with -http: use HTTPS")
+	https := fs.Bool("https", false, "with -http: use HTTPS (SNI and Host from -tls NAME)")
+	hostHeader := fs.String("host", "", "with -http: the Host header (default: the -tls name, else the address)")
 	tlsName := fs.String("tls", "", "L7: TLS handshake with this server name (SNI); \"-\" for none")
+	minVersion := fs.String("min-tls", "", "with -tls: the server must refuse every TLS version below this one (1.0, 1.1, 1.2, 1.3)")
+	caFile := fs.String("ca-file", "", "L7 TLS (-tls, -https, -grpc-tls): trust the CA certificates in this PEM file instead of the system roots")
+	clientCert := fs.String("client-cert", "", "L7 TLS: client certificate (PEM) for servers that require one (mTLS); needs -client-key")
+	clientKey := fs.String("client-key", "", "L7 TLS: the client certificate's key (PEM); never printed")
 	grpcSvc := fs.String("grpc", "", "L7: grpc.health.v1 check of this service (\"-\" for the server as a whole)")
+	grpcTLS := fs.Bool("grpc-tls", false, "with -grpc: over TLS (server name from -tls NAME)")
 	banner := fs.String("banner", "", "L7: read the greeting and match this regexp (e.g. ^SSH-)")
-	timeout := fs.Duration("timeout", 2*time.Second, "per probe attempt")
+	send := fs.String("send", "", "with -banner: send this first; escapes \\r \\n \\t \\0 \\\\ and \\xNN (any byte)")
+	path := fs.Bool("path", false, "L5: trace the path from each vantage point (needs CAP_NET_RAW)")
+	pathMode := fs.String("path-mode", "", "with -path: tcp, udp or icmp (default: the port's protocol)")
+	maxHops := fs.Int("max-hops", config.DefaultPathMaxHops, "with -path: the most hops to probe")
+	rounds := fs.Int("rounds", config.DefaultPathRounds, "with -path: probes per hop, mtr-style")
+	timeout := fs.Duration("timeout", 2*time.Second, "per probe attempt; also bounds L7 checks when given")
 	retries := fs.Int("retries", 1, "extra attempts after a timeout")
 	noColor := fs.Bool("no-color", false, "no colour in output")
 	var of outputFlags
 	fs.BoolVar(&of.json, "json", false, "write the JSON report on stdout")
 	fs.StringVar(&of.junit, "junit", "", "also write a JUnit XML report to this file")
 	fs.BoolVar(&of.allLayers, "all-layers", false, "run layers above a failed one")
-	fs.BoolVar(&of.verbose, "v", false, "also show the layers that were not checked")
+	fs.BoolVar(&of.verbose, "v", false, "also show the layers that were not checked and details of passing checks (the L5 hop table)")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return flagErr(err)
@@ -59,6 +72,42 @@ func cmdDiagnose(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "portcheck diagnose: -timeout must be positive and -retries not negative")
 		return exitUsage
 	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	// -timeout bounds L7 too when given; else L7 keeps its own default,
+	// as an endpoint without a timeout attribute does.
+	appTimeout := config.DefaultAppTimeout
+	if set["timeout"] {
+		appTimeout = *timeout
+	}
+	if usage := diagnoseFlagConflicts(set, *https, *httpPath, *tlsName, *grpcSvc, *banner, *clientCert, *clientKey); usage != "" {
+		fmt.Fprintln(stderr, "portcheck diagnose:", usage)
+		return exitUsage
+	}
+	if *maxHops < 1 || *maxHops > 64 || *rounds < 1 || *rounds > 100 {
+		fmt.Fprintln(stderr, "portcheck diagnose: -max-hops must be 1-64 and -rounds 1-100")
+		return exitUsage
+	}
+	if *pathMode != "" && *pathMode != "tcp" && *pathMode != "udp" && *pathMode != "icmp" {
+		fmt.Fprintln(stderr, "portcheck diagnose: -path-mode must be tcp, udp or icmp")
+		return exitUsage
+	}
+	sendBytes, err := unescapeSend(*send)
+	if err != nil {
+		fmt.Fprintln(stderr, "portcheck diagnose: -send:", err)
+		return exitUsage
+	}
+	var minTLS uint16
+	if *minVersion != "" {
+		v, ok := map[string]uint16{"1.0": tls.VersionTLS10, "1.1": tls.VersionTLS11, "1.2": tls.VersionTLS12, "1.3": tls.VersionTLS13}[*minVersion]
+		if !ok {
+			fmt.Fprintln(stderr, "portcheck diagnose: -min-tls must be 1.0, 1.1, 1.2 or 1.3")
+			return exitUsage
+		}
+		minTLS = v
+	}
+	client := config.ClientCert{CertFile: *clientCert, KeyFile: *clientKey}
+	sni := strings.TrimPrefix(*tlsName, "-")
 
 	src := hcl.Range{Filename: "<command line>", Start: hcl.Pos{Line: 1, Column: 1}, End: hcl.Pos{Line: 1, Column: 1}}
 	server := &config.Host{Name: "target", Addresses: addrs, DeclRange: src}
@@ -94,18 +143,32 @@ func cmdDiagnose(args []string, stdout, stderr io.Writer) int {
 	if *process != "" {
 		ep.Expect.Listening = &config.ExpectListening{Process: *process, DeclRange: src}
 	}
+	if *path {
+		x := config.NewExpectPath(ep.Protocol, src)
+		x.MaxHops, x.Rounds = *maxHops, *rounds
+		if *pathMode != "" {
+			x.Mode = *pathMode
+		}
+		ep.Expect.Path = x
+	}
 	if *httpPath != "" {
 		scheme := "http"
 		if *https {
 			scheme = "https"
 		}
-		ep.Expect.HTTP = &config.ExpectHTTP{Scheme: scheme, Method: "GET", Path: *httpPath, Status: []int{200}, DeclRange: src}
+		ep.Expect.HTTP = &config.ExpectHTTP{Scheme: scheme, Method: "GET", Path: *httpPath, Status: []int{200}, HostHeader: *hostHeader,
+			ServerName: sni, CAFile: *caFile, ClientCert: client, Timeout: appTimeout, DeclRange: src}
 	}
+	// With -https, -tls NAME gives the HTTPS check its name; the TLS check
+	// runs too, as asked.
 	if *tlsName != "" {
-		ep.Expect.TLS = &config.ExpectTLS{ServerName: strings.TrimPrefix(*tlsName, "-"), MinDaysValid: 14, DeclRange: src}
+		ep.Expect.TLS = &config.ExpectTLS{ServerName: sni, CAFile: *caFile, MinDaysValid: 14, MinVersion: minTLS, ClientCert: client, Timeout: appTimeout, DeclRange: src}
 	}
 	if *grpcSvc != "" {
-		ep.Expect.GRPC = &config.ExpectGRPC{Service: strings.TrimPrefix(*grpcSvc, "-"), DeclRange: src}
+		ep.Expect.GRPC = &config.ExpectGRPC{Service: strings.TrimPrefix(*grpcSvc, "-"), TLS: *grpcTLS, Timeout: appTimeout, DeclRange: src}
+		if *grpcTLS {
+			ep.Expect.GRPC.ServerName, ep.Expect.GRPC.CAFile, ep.Expect.GRPC.ClientCert = sni, *caFile, client
+		}
 	}
 	if *banner != "" {
 		re, err := regexp.Compile(*banner)
@@ -113,7 +176,7 @@ func cmdDiagnose(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "portcheck diagnose: -banner:", err)
 			return exitUsage
 		}
-		ep.Expect.Banner = &config.ExpectBanner{Match: re, DeclRange: src}
+		ep.Expect.Banner = &config.ExpectBanner{Match: re, Send: sendBytes, Timeout: appTimeout, DeclRange: src}
 	}
 	if err := placeLoopback(server, ep, *on != ""); err != nil {
 		fmt.Fprintln(stderr, "portcheck diagnose:", err)
@@ -220,3 +283,68 @@ func placeHost(h *config.Host, v string) error {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// diagnoseFlagConflicts names a flag given without the one it refines.
+func diagnoseFlagConflicts(set map[string]bool, https bool, httpPath, tlsName, grpcSvc, banner, clientCert, clientKey string) string {
+	switch {
+	case https && httpPath == "":
+		return "-https needs -http PATH"
+	case set["host"] && httpPath == "":
+		return "-host needs -http PATH"
+	case set["send"] && banner == "":
+		return "-send needs -banner REGEXP (what the answer must match)"
+	case set["grpc-tls"] && grpcSvc == "":
+		return "-grpc-tls needs -grpc SERVICE"
+	case set["min-tls"] && tlsName == "":
+		return "-min-tls needs -tls NAME (\"-\" for no name)"
+	case (clientCert == "") != (clientKey == ""):
+		return "-client-cert and -client-key go together"
+	case set["ca-file"] && !(https || tlsName != "" || set["grpc-tls"]):
+		return "-ca-file needs a TLS check: -tls NAME, -https or -grpc-tls"
+	case (set["path-mode"] || set["max-hops"] || set["rounds"]) && !set["path"]:
+		return "-path-mode, -max-hops and -rounds need -path"
+	}
+	return ""
+}
+
+// unescapeSend decodes -send: \r \n \t \0 \\ and \xNN, so any byte
+// (a PostgreSQL SSLRequest, a binary hello) can be sent from a shell.
+func unescapeSend(s string) (string, error) {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '\\' {
+			b.WriteByte(c)
+			continue
+		}
+		if i+1 >= len(s) {
+			return "", fmt.Errorf("%q ends in a lone backslash (write \\\\ for one)", s)
+		}
+		i++
+		switch s[i] {
+		case 'r':
+			b.WriteByte('\r')
+		case 'n':
+			b.WriteByte('\n')
+		case 't':
+			b.WriteByte('\t')
+		case '0':
+			b.WriteByte(0)
+		case '\\':
+			b.WriteByte('\\')
+		case 'x':
+			if i+2 >= len(s) {
+				return "", fmt.Errorf("%q: \\x needs two hex digits", s)
+			}
+			v, err := strconv.ParseUint(s[i+1:i+3], 16, 8)
+			if err != nil {
+				return "", fmt.Errorf("%q: \\x%s is not two hex digits", s, s[i+1:i+3])
+			}
+			b.WriteByte(byte(v))
+			i += 2
+		default:
+			return "", fmt.Errorf("%q: unknown escape \\%c (use \\r \\n \\t \\0 \\\\ or \\xNN)", s, s[i])
+		}
+	}
+	return b.String(), nil
+}

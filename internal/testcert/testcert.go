@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -134,6 +135,105 @@ func (ca *CA) Leaf(t testing.TB, notBefore, notAfter time.Time, names ...string)
 		t.Fatal(err)
 	}
 	return tls.Certificate{Certificate: append([][]byte{der}, ca.chain...), PrivateKey: key}
+}
+
+// RSALeaf issues a server certificate with an RSA key of the given size
+// (e.g. 1024, to test weak-key findings), valid for a year.
+func (ca *CA) RSALeaf(t testing.TB, bits int, names ...string) tls.Certificate {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, bits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ca.issue(t, key, &key.PublicKey, x509.ExtKeyUsageServerAuth, time.Now().Add(-time.Hour), time.Now().Add(365*24*time.Hour), names)
+}
+
+// Client issues a client certificate (for mTLS) with subject CN=name.
+func (ca *CA) Client(t testing.TB, name string) tls.Certificate {
+	t.Helper()
+	key := newKey(t)
+	return ca.issue(t, key, &key.PublicKey, x509.ExtKeyUsageClientAuth, time.Now().Add(-time.Hour), time.Now().Add(365*24*time.Hour), []string{name})
+}
+
+// SelfSigned makes a certificate for the names that signs itself and is
+// no CA, as `openssl req -x509` or a fresh appliance makes one.
+func SelfSigned(t testing.TB, names ...string) tls.Certificate {
+	t.Helper()
+	key := newKey(t)
+	tmpl := &x509.Certificate{
+		SerialNumber: serial(t),
+		Subject:      pkix.Name{CommonName: names[0]},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(365 * 24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	addNames(tmpl, names)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+// WritePair writes the certificate chain and its key as PEM files in a
+// temp dir (for servers and client_cert/client_key); it returns the paths.
+func WritePair(t testing.TB, c tls.Certificate) (certFile, keyFile string) {
+	t.Helper()
+	dir := t.TempDir()
+	var chain []byte
+	for _, der := range c.Certificate {
+		chain = append(chain, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(c.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, chain, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
+}
+
+// LeafOnly drops the intermediates from a leaf's chain, as a server
+// misconfigured to send only its own certificate does.
+func LeafOnly(c tls.Certificate) tls.Certificate {
+	c.Certificate = c.Certificate[:1]
+	return c
+}
+
+func (ca *CA) issue(t testing.TB, signer any, pub any, eku x509.ExtKeyUsage, notBefore, notAfter time.Time, names []string) tls.Certificate {
+	t.Helper()
+	tmpl := &x509.Certificate{
+		SerialNumber: serial(t),
+		Subject:      pkix.Name{CommonName: names[0]},
+		NotBefore:    notBefore,
+		NotAfter:     notAfter,
+		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+		ExtKeyUsage:  []x509.ExtKeyUsage{eku},
+	}
+	if eku == x509.ExtKeyUsageServerAuth {
+		addNames(tmpl, names)
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, pub, ca.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: append([][]byte{der}, ca.chain...), PrivateKey: signer}
+}
+
+func addNames(tmpl *x509.Certificate, names []string) {
+	for _, n := range names {
+		if ip := net.ParseIP(n); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, n)
+		}
+	}
 }
 
 // Valid issues a leaf valid from an hour ago for a year.

@@ -1,10 +1,12 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -33,9 +35,13 @@ type GRPCFacts struct {
 	// Code is the gRPC status code name when the RPC failed, e.g.
 	// "Unimplemented" (no health service), "NotFound" (unknown service),
 	// "Unavailable" (no connection).
-	Code       string    `json:"code,omitempty"`
-	Error      string    `json:"error,omitempty"`
-	Phase      string    `json:"phase,omitempty"`
+	Code  string `json:"code,omitempty"`
+	Error string `json:"error,omitempty"`
+	Phase string `json:"phase,omitempty"`
+	// HTTP1 is the status line an HTTP/1 server answered the HTTP/2
+	// preface with (e.g. "HTTP/1.1 400 Bad Request"): the port serves
+	// HTTP/1, not gRPC. gRPC itself only says "http2: frame too large".
+	HTTP1      string    `json:"http1,omitempty"`
 	TLS        *TLSFacts `json:"tls,omitempty"`
 	DurationMs float64   `json:"duration_ms"`
 }
@@ -50,6 +56,29 @@ type grpcTrace struct {
 	secured   bool  // a handshake completed and verified
 	tls       *TLSFacts
 	tlsFailed error
+	first     []byte // the first bytes the server sent (after TLS)
+}
+
+// firstBytes keeps what a server sends first: an HTTP/1 server answers
+// the HTTP/2 preface with a status line, which names the mismatch better
+// than the frame error gRPC reports.
+type firstBytes struct {
+	net.Conn
+	tr *grpcTrace
+}
+
+const firstBytesKept = 64
+
+func (c firstBytes) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if n > 0 {
+		c.tr.mu.Lock()
+		if k := firstBytesKept - len(c.tr.first); k > 0 {
+			c.tr.first = append(c.tr.first, b[:min(n, k)]...)
+		}
+		c.tr.mu.Unlock()
+	}
+	return n, err
 }
 
 // GRPC calls grpc.health.v1.Health/Check on t for p.Service. A failed RPC
@@ -75,6 +104,9 @@ func GRPC(ctx context.Context, exec providers.Exec, t providers.Target, p GRPCPa
 				tr.dialErr = err
 			default:
 				tr.dialed = true
+				if !p.TLS {
+					return firstBytes{conn, tr}, nil
+				}
 			}
 			return conn, err
 		}),
@@ -86,7 +118,9 @@ func GRPC(ctx context.Context, exec providers.Exec, t providers.Target, p GRPCPa
 		grpc.WithUserAgent("portcheck"),
 	}
 	if p.TLS {
-		probe, err := newTLSProbe("grpc", t, p.TLSParams, "", []string{"h2"}, timeout)
+		tp := p.TLSParams
+		tp.RefuseBelow = 0
+		probe, err := newTLSProbe("grpc", t, tp, "", []string{"h2"}, timeout)
 		if err != nil {
 			return nil, err
 		}
@@ -127,6 +161,12 @@ func GRPC(ctx context.Context, exec providers.Exec, t providers.Target, p GRPCPa
 	if st.Code() == codes.DeadlineExceeded {
 		facts.Error = fmt.Sprintf("timeout after %s: %s", timeout, st.Message())
 	}
+	if line, ok := http1StatusLine(seen.first); ok {
+		facts.HTTP1 = line
+		facts.Error = fmt.Sprintf("the server answered in HTTP/1 (%q), not HTTP/2: no gRPC on this port (gRPC said: %s)", line, facts.Error)
+		facts.Phase = PhaseRequest
+		return facts, nil
+	}
 	switch {
 	case !seen.dialed:
 		facts.Phase = PhaseConnect
@@ -146,7 +186,18 @@ func GRPC(ctx context.Context, exec providers.Exec, t providers.Target, p GRPCPa
 
 // snapshot copies the trace's findings; the caller holds mu.
 func (tr *grpcTrace) snapshot() grpcTrace {
-	return grpcTrace{dialed: tr.dialed, dialErr: tr.dialErr, nsErr: tr.nsErr, secured: tr.secured, tls: tr.tls, tlsFailed: tr.tlsFailed}
+	return grpcTrace{dialed: tr.dialed, dialErr: tr.dialErr, nsErr: tr.nsErr, secured: tr.secured, tls: tr.tls, tlsFailed: tr.tlsFailed,
+		first: append([]byte(nil), tr.first...)}
+}
+
+// http1StatusLine returns the status line when b starts like an HTTP/1
+// response.
+func http1StatusLine(b []byte) (string, bool) {
+	if !bytes.HasPrefix(b, []byte("HTTP/1.")) {
+		return "", false
+	}
+	line, _, _ := bytes.Cut(b, []byte("\r\n"))
+	return strings.ToValidUTF8(string(line), "\uFFFD"), true
 }
 
 // probeCreds are gRPC transport credentials doing the probe's handshake,
@@ -159,11 +210,19 @@ type probeCreds struct {
 func (c *probeCreds) ClientHandshake(ctx context.Context, _ string, raw net.Conn) (net.Conn, credentials.AuthInfo, error) {
 	tc, facts := c.probe.handshake(ctx, raw)
 	var err error
+	var pre []byte
 	switch {
 	case tc == nil:
 		err = errors.New(facts.Error)
 	case !facts.Verified:
 		err = errors.New("certificate verification failed: " + facts.VerifyError)
+	default:
+		// A TLS 1.3 server that rejects the client certificate says so
+		// only now; gRPC would report a broken pipe instead.
+		facts.Alert, pre = postHandshakeAlert(ctx, tc, facts)
+		if facts.Alert != "" {
+			err = errors.New("remote error: " + facts.Alert)
+		}
 	}
 	c.trace.mu.Lock()
 	c.trace.tls = facts
@@ -178,7 +237,7 @@ func (c *probeCreds) ClientHandshake(ctx context.Context, _ string, raw net.Conn
 		State:          tc.ConnectionState(),
 		CommonAuthInfo: credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity},
 	}
-	return tc, info, nil
+	return firstBytes{&replayConn{tc, pre}, c.trace}, info, nil
 }
 
 func (c *probeCreds) ServerHandshake(net.Conn) (net.Conn, credentials.AuthInfo, error) {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -33,11 +34,24 @@ type HTTPParams struct {
 	Insecure bool
 	Timeout  time.Duration // whole exchange; default 5s
 	MaxBody  int           // bytes read; default 64 KiB, at most 4 KiB kept
+	// BodyPattern, when set, is searched in every byte read (up to
+	// MaxBody), not only in the 4 KiB kept in the facts.
+	BodyPattern *regexp.Regexp
+}
+
+// BodyMatch is where BodyPattern was found in the body read.
+type BodyMatch struct {
+	Pattern string `json:"pattern"`
+	Matched bool   `json:"matched"`
+	Offset  int    `json:"offset,omitempty"` // byte offset of the match
 }
 
 // HTTPFacts is what one HTTP exchange showed.
 type HTTPFacts struct {
-	URL        string `json:"url"`
+	URL string `json:"url"`
+	// Host is the Host header sent: host_header, else the TLS server
+	// name, else the address dialled.
+	Host       string `json:"host,omitempty"`
 	Status     int    `json:"status,omitempty"`
 	StatusText string `json:"status_text,omitempty"` // reason phrase as sent
 	Proto      string `json:"proto,omitempty"`
@@ -47,11 +61,13 @@ type HTTPFacts struct {
 	Body      string `json:"body,omitempty"`
 	BodyBytes int    `json:"body_bytes"` // bytes read, at most MaxBody
 	// BodyTruncated is set when Body does not hold the whole body.
-	BodyTruncated bool      `json:"body_truncated,omitempty"`
-	TLS           *TLSFacts `json:"tls,omitempty"`
-	Error         string    `json:"error,omitempty"`
-	Phase         string    `json:"phase,omitempty"`
-	DurationMs    float64   `json:"duration_ms"`
+	BodyTruncated bool `json:"body_truncated,omitempty"`
+	// BodyMatch is BodyPattern searched in all BodyBytes read.
+	BodyMatch  *BodyMatch `json:"body_match,omitempty"`
+	TLS        *TLSFacts  `json:"tls,omitempty"`
+	Error      string     `json:"error,omitempty"`
+	Phase      string     `json:"phase,omitempty"`
+	DurationMs float64    `json:"duration_ms"`
 }
 
 const (
@@ -75,6 +91,14 @@ func HTTP(ctx context.Context, exec providers.Exec, t providers.Target, p HTTPPa
 	if scheme != "http" && scheme != "https" {
 		return nil, fmt.Errorf("app/http: scheme %q is not http or https", p.Scheme)
 	}
+	if p.HostHeader == "" && p.TLS.ServerName != "" && !hasHostHeader(p.Headers) {
+		// A name-based virtual host is chosen by the Host header, and a
+		// browser sends the name it connects to there and in SNI alike.
+		p.HostHeader = p.TLS.ServerName
+		if !(scheme == "https" && t.Port == 443 || scheme == "http" && t.Port == 80) {
+			p.HostHeader = net.JoinHostPort(p.TLS.ServerName, strconv.Itoa(t.Port))
+		}
+	}
 	req, err := newRequest(scheme, addr, p)
 	if err != nil {
 		return nil, err
@@ -96,9 +120,18 @@ func HTTP(ctx context.Context, exec providers.Exec, t providers.Target, p HTTPPa
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	start := time.Now()
-	facts := &HTTPFacts{URL: req.URL.String()}
+	facts := &HTTPFacts{URL: req.URL.String(), Host: req.Host}
+	if facts.Host == "" {
+		facts.Host = req.URL.Host
+	}
 	fail := func(phase string, err error) (*HTTPFacts, error) {
 		facts.Error, facts.Phase = errText(ctx, err, timeout), phase
+		// A TLS alert after the handshake (TLS 1.3 mTLS: "certificate
+		// required") belongs to TLS, not to HTTP.
+		if a := remoteAlert(err); a != "" && facts.TLS != nil {
+			facts.TLS.Alert = a
+			facts.Phase = PhaseTLS
+		}
 		facts.DurationMs = msSince(start)
 		return facts, nil
 	}
@@ -156,6 +189,12 @@ func HTTP(ctx context.Context, exec providers.Exec, t providers.Target, p HTTPPa
 	facts.BodyBytes = len(body)
 	facts.Body = validText(body, keep)
 	facts.BodyTruncated = over || len(body) > keep
+	if p.BodyPattern != nil {
+		facts.BodyMatch = &BodyMatch{Pattern: p.BodyPattern.String()}
+		if loc := p.BodyPattern.FindIndex(body); loc != nil {
+			facts.BodyMatch.Matched, facts.BodyMatch.Offset = true, loc[0]
+		}
+	}
 	if err != nil {
 		return fail(PhaseRead, err)
 	}
@@ -210,6 +249,15 @@ func newRequest(scheme, addr string, p HTTPParams) (*http.Request, error) {
 	}
 	req.Close = true // one request per connection: sends "Connection: close"
 	return req, nil
+}
+
+func hasHostHeader(h map[string]string) bool {
+	for k := range h {
+		if strings.EqualFold(k, "Host") {
+			return true
+		}
+	}
+	return false
 }
 
 // sniFromHost is the name a browser would send as SNI for a Host header:

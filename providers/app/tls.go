@@ -1,7 +1,12 @@
 package app
 
 import (
+	"bytes"
 	"context"
+	"crypto/dsa" //nolint:staticcheck // to name an old server's DSA key, not to use it
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
@@ -31,6 +36,14 @@ type Cert struct {
 	SerialNumber string `json:"serial"` // lowercase hex
 	SHA256       string `json:"sha256"` // of the DER, lowercase hex
 	IsCA         bool   `json:"is_ca,omitempty"`
+	// KeyAlgorithm is "RSA", "ECDSA", "Ed25519" or "DSA"; KeyBits the RSA
+	// modulus, the ECDSA curve or the DSA prime size.
+	KeyAlgorithm       string `json:"key_algorithm,omitempty"`
+	KeyBits            int    `json:"key_bits,omitempty"`
+	SignatureAlgorithm string `json:"signature_algorithm,omitempty"` // e.g. "SHA256-RSA"
+	// SelfSigned: the issuer is the subject and the certificate's own key
+	// verifies its signature.
+	SelfSigned bool `json:"self_signed,omitempty"`
 }
 
 // TLSParams configures a TLS handshake.
@@ -42,8 +55,26 @@ type TLSParams struct {
 	CAFile string
 	// Timeout bounds connect and handshake; default 5s.
 	Timeout time.Duration
+	// ClientCert and ClientKey are PEM files of a client certificate sent
+	// when the server asks for one (mTLS); "" = none. The key is read by
+	// the handshake only; errors name the file, never its contents.
+	ClientCert string
+	ClientKey  string
+	// RefuseBelow, when above TLS 1.0, makes TLS (the check) try a second
+	// handshake offering only the versions below it, to see whether the
+	// server refuses them (min_version).
+	RefuseBelow uint16
 	// Now is the clock for verification and DaysLeft (tests); nil = time.Now.
 	Now func() time.Time
+}
+
+// BelowFacts is the second handshake of a min_version check: offering
+// only the versions below the minimum.
+type BelowFacts struct {
+	Offered  []string `json:"offered"`           // e.g. ["TLS1.0", "TLS1.1"]
+	Accepted bool     `json:"accepted"`          // the server completed it
+	Version  string   `json:"version,omitempty"` // what it negotiated then
+	Error    string   `json:"error,omitempty"`   // how it refused
 }
 
 // TLSFacts is what a TLS handshake showed.
@@ -63,6 +94,16 @@ type TLSFacts struct {
 	VerifyError string `json:"verify_error,omitempty"`
 	Error       string `json:"error,omitempty"` // connect or handshake failure
 	Phase       string `json:"phase,omitempty"`
+	// ClientCertRequested: the server sent a CertificateRequest (mTLS);
+	// ClientCertSent: a client certificate was given and sent.
+	ClientCertRequested bool `json:"client_cert_requested,omitempty"`
+	ClientCertSent      bool `json:"client_cert_sent,omitempty"`
+	// Alert is a TLS alert the server sent after the handshake completed
+	// on the client's side, e.g. "tls: certificate required": under TLS
+	// 1.3 a server rejects a missing client certificate only then.
+	Alert string `json:"alert,omitempty"`
+	// BelowMin is the min_version check's second handshake, when asked.
+	BelowMin *BelowFacts `json:"below_min,omitempty"`
 	// DurationMs is the whole check; inside HTTP or gRPC facts it is the
 	// handshake alone.
 	DurationMs float64 `json:"duration_ms"`
@@ -98,10 +139,91 @@ func TLS(ctx context.Context, exec providers.Exec, t providers.Target, p TLSPara
 	defer conn.Close()
 	tc, facts := probe.handshake(ctx, conn)
 	if tc != nil {
+		facts.Alert, _ = postHandshakeAlert(ctx, tc, facts)
 		tc.Close()
+	}
+	if p.RefuseBelow > tls.VersionTLS10 && ctx.Err() == nil {
+		facts.BelowMin = probe.below(ctx, exec, addr, p.RefuseBelow)
 	}
 	facts.DurationMs = msSince(start)
 	return facts, nil
+}
+
+// alertWait is how long a TLS 1.3 client waits, after a handshake in
+// which the server asked for a client certificate, for the alert with
+// which the server rejects it (it is sent right after the client's
+// Finished; a server that accepts says nothing).
+const alertWait = 500 * time.Millisecond
+
+// postHandshakeAlert reads briefly after a TLS 1.3 handshake in which a
+// client certificate was requested, and returns the server's alert, if
+// any, and the application data read meanwhile (for the caller to replay).
+// Under TLS 1.3 the client's handshake completes before the server has
+// judged the client certificate, so without this read a strict mTLS
+// server looks healthy.
+func postHandshakeAlert(ctx context.Context, tc *tls.Conn, f *TLSFacts) (string, []byte) {
+	if !f.ClientCertRequested || tc.ConnectionState().Version != tls.VersionTLS13 {
+		return "", nil
+	}
+	deadline := time.Now().Add(alertWait)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	tc.SetReadDeadline(deadline)
+	defer tc.SetReadDeadline(time.Time{})
+	buf := make([]byte, 4096)
+	n, err := tc.Read(buf)
+	// A timeout is not sticky on a tls.Conn: the caller can go on using it.
+	return remoteAlert(err), buf[:n]
+}
+
+// replayConn returns pre before reading on from the connection.
+type replayConn struct {
+	net.Conn
+	pre []byte
+}
+
+func (c *replayConn) Read(b []byte) (int, error) {
+	if len(c.pre) > 0 {
+		n := copy(b, c.pre)
+		c.pre = c.pre[n:]
+		return n, nil
+	}
+	return c.Conn.Read(b)
+}
+
+// remoteAlert is the text of a TLS alert the peer sent ("tls: certificate
+// required"), "" when err is something else.
+func remoteAlert(err error) string {
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Op == "remote error" && oe.Err != nil {
+		return oe.Err.Error()
+	}
+	return ""
+}
+
+// below tries a handshake offering only the versions below min; a server
+// that completes it does not refuse them.
+func (pr tlsProbe) below(ctx context.Context, exec providers.Exec, addr string, min uint16) *BelowFacts {
+	bf := &BelowFacts{}
+	for v := uint16(tls.VersionTLS10); v < min; v++ {
+		bf.Offered = append(bf.Offered, tlsVersionName(v))
+	}
+	conn, err := dial(ctx, exec, addr)
+	if err != nil {
+		bf.Error = "connect: " + errText(ctx, err, pr.timeout)
+		return bf
+	}
+	defer conn.Close()
+	pr.minVersion, pr.maxVersion = tls.VersionTLS10, min-1
+	tc, f := pr.handshake(ctx, conn)
+	if tc == nil {
+		bf.Error = f.Error
+		return bf
+	}
+	tc.Close()
+	bf.Accepted, bf.Version = true, f.Version
+	return bf
 }
 
 // tlsProbe is a client handshake that accepts any certificate, then
@@ -113,6 +235,9 @@ type tlsProbe struct {
 	now        func() time.Time
 	alpn       []string
 	timeout    time.Duration
+	clientCert *tls.Certificate
+	// Versions offered; zero = TLS 1.0 up to the newest.
+	minVersion, maxVersion uint16
 }
 
 // newTLSProbe prepares a handshake with t. sniFallback is used as SNI when
@@ -144,6 +269,18 @@ func newTLSProbe(kind string, t providers.Target, p TLSParams, sniFallback strin
 			return pr, fmt.Errorf("app/%s: CA file %s holds no PEM certificate", kind, p.CAFile)
 		}
 	}
+	switch {
+	case p.ClientCert != "" && p.ClientKey != "":
+		// LoadX509KeyPair's errors describe the PEM structure, never the
+		// key material.
+		c, err := tls.LoadX509KeyPair(p.ClientCert, p.ClientKey)
+		if err != nil {
+			return pr, fmt.Errorf("app/%s: client certificate %s / key %s: %w", kind, p.ClientCert, p.ClientKey, err)
+		}
+		pr.clientCert = &c
+	case p.ClientCert != "" || p.ClientKey != "":
+		return pr, fmt.Errorf("app/%s: a client certificate needs both a certificate and a key file", kind)
+	}
 	return pr, nil
 }
 
@@ -168,12 +305,27 @@ func (pr tlsProbe) handshake(ctx context.Context, conn net.Conn) (*tls.Conn, *TL
 		facts.ServerName = pr.sni // crypto/tls never sends an IP as SNI
 	}
 	var presented [][]byte
+	minV := pr.minVersion
+	if minV == 0 {
+		// crypto/tls offers TLS 1.0 and 1.1 as a client only when asked to.
+		minV = tls.VersionTLS10
+	}
 	cfg := &tls.Config{
 		ServerName:         pr.sni,
 		InsecureSkipVerify: true, // verified below, keeping the details
 		NextProtos:         pr.alpn,
-		MinVersion:         tls.VersionTLS10,
+		MinVersion:         minV,
+		MaxVersion:         pr.maxVersion,
 		CipherSuites:       probeSuites,
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			// Called only when the server sends a CertificateRequest.
+			facts.ClientCertRequested = true
+			if pr.clientCert != nil {
+				facts.ClientCertSent = true
+				return pr.clientCert, nil
+			}
+			return &tls.Certificate{}, nil
+		},
 		// Keep the chain even if the handshake fails after the server's
 		// Certificate message (e.g. it then demands a client certificate).
 		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
@@ -246,18 +398,43 @@ func certFacts(c *x509.Certificate, now time.Time) Cert {
 	if c.SerialNumber != nil {
 		serial = c.SerialNumber.Text(16)
 	}
-	return Cert{
-		Subject:      c.Subject.String(),
-		Issuer:       c.Issuer.String(),
-		DNSNames:     c.DNSNames,
-		IPAddresses:  ips,
-		NotBefore:    c.NotBefore.UTC(),
-		NotAfter:     c.NotAfter.UTC(),
-		DaysLeft:     daysLeft(c.NotAfter, now),
-		SerialNumber: serial,
-		SHA256:       hex.EncodeToString(sum[:]),
-		IsCA:         c.IsCA,
+	cf := Cert{
+		Subject:            c.Subject.String(),
+		Issuer:             c.Issuer.String(),
+		DNSNames:           c.DNSNames,
+		IPAddresses:        ips,
+		NotBefore:          c.NotBefore.UTC(),
+		NotAfter:           c.NotAfter.UTC(),
+		DaysLeft:           daysLeft(c.NotAfter, now),
+		SerialNumber:       serial,
+		SHA256:             hex.EncodeToString(sum[:]),
+		IsCA:               c.IsCA,
+		SignatureAlgorithm: c.SignatureAlgorithm.String(),
 	}
+	cf.KeyAlgorithm, cf.KeyBits = keyInfo(c.PublicKey)
+	// A self-signed certificate's own key verifies it; SHA-1 self-
+	// signatures are refused by Go, so fall back to the names then.
+	if bytes.Equal(c.RawIssuer, c.RawSubject) {
+		// CheckSignatureFrom would refuse a parent that is no CA, which
+		// is what a self-signed leaf is.
+		err := c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature)
+		cf.SelfSigned = err == nil || errors.As(err, new(x509.InsecureAlgorithmError))
+	}
+	return cf
+}
+
+func keyInfo(pub any) (string, int) {
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
+		return "RSA", k.N.BitLen()
+	case *ecdsa.PublicKey:
+		return "ECDSA", k.Curve.Params().BitSize
+	case ed25519.PublicKey:
+		return "Ed25519", 256
+	case *dsa.PublicKey:
+		return "DSA", k.P.BitLen()
+	}
+	return fmt.Sprintf("%T", pub), 0
 }
 
 func daysLeft(notAfter, now time.Time) int {

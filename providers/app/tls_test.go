@@ -45,7 +45,8 @@ func TestTLS(t *testing.T) {
 	chained := leaf(t, inter, -day, 30*day+time.Hour, "web.example")
 
 	leafCert := func(issuer string, dns []string, ips []string, days int) Cert {
-		return Cert{Subject: "CN=" + dns[0], Issuer: issuer, DNSNames: dns, IPAddresses: ips, DaysLeft: days}
+		return Cert{Subject: "CN=" + dns[0], Issuer: issuer, DNSNames: dns, IPAddresses: ips, DaysLeft: days,
+			KeyAlgorithm: "ECDSA", KeyBits: 256, SignatureAlgorithm: "ECDSA-SHA256"}
 	}
 	caName := "CN=portcheck test CA,O=portcheck test"
 	webLeaf := leafCert(caName, []string{"web.example"}, []string{"127.0.0.1"}, 30)
@@ -110,7 +111,8 @@ func TestTLS(t *testing.T) {
 			params: trusted,
 			want: TLSFacts{Handshake: true, Version: "TLS1.3", ServerName: "web.example", ALPN: "http/1.1", Verified: true, Chain: []Cert{
 				leafCert("CN=portcheck test intermediate", []string{"web.example"}, nil, 30),
-				{Subject: "CN=portcheck test intermediate", Issuer: caName, DaysLeft: 5 * 365, IsCA: true},
+				{Subject: "CN=portcheck test intermediate", Issuer: caName, DaysLeft: 5 * 365, IsCA: true,
+					KeyAlgorithm: "ECDSA", KeyBits: 256, SignatureAlgorithm: "ECDSA-SHA256"},
 			}},
 		},
 		{

@@ -329,3 +329,167 @@ func TestTraceIPv6(t *testing.T) {
 		})
 	}
 }
+
+// traceWith traces from the chain's client with p.
+func (c chain) traceWith(t *testing.T, p Params, port int) *Facts {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	f, err := Trace(ctx, providers.Exec{Netns: c.client.Path()}, providers.Target{Address: c.server.Addr().String(), Port: port, Protocol: "tcp"}, p)
+	if err != nil {
+		t.Fatalf("Trace: %v", err)
+	}
+	t.Logf("%s trace: reached=%v stops_after=%q/%d rounds=%d sent=%d out_of_hops=%v", p.Mode, f.Reached, f.StopsAfter, f.StopsAfterTTL, f.Rounds, f.Sent, f.OutOfHops)
+	for _, h := range f.Hops {
+		t.Logf("  %2d %-15s sent=%d recv=%d loss=%.0f%% not_carried=%v final=%v", h.TTL, orStar(h.Addr), h.Sent, h.Received, h.LossPct, h.LossNotCarried, h.Final)
+	}
+	for _, n := range f.Notes {
+		t.Logf("  note: %s", n)
+	}
+	return f
+}
+
+// noICMPRateLimit lets the routers answer every expired probe, so that
+// only the loss a test makes shows.
+func (c chain) noICMPRateLimit() {
+	for _, r := range []*lab.Host{c.r1, c.r2} {
+		r.Exec("sysctl", "-qw", "net.ipv4.icmp_ratelimit=0")
+	}
+}
+
+// Issue 11.2: with max_hops shorter than the path, the last hop still
+// forwards; that is not a path that stops, and no note says something
+// filters the port.
+func TestTraceOutOfHops(t *testing.T) {
+	t.Parallel()
+	c := newChain(t)
+	p := testParams
+	p.MaxHops = 2
+	f := c.traceWith(t, p, 8080)
+	if f.Reached || !f.OutOfHops || f.MaxHops != 2 {
+		t.Fatalf("reached=%v out_of_hops=%v max_hops=%d, want out of hops at 2", f.Reached, f.OutOfHops, f.MaxHops)
+	}
+	wantHops(t, f, c.r1Addr(), c.r2Addr())
+	if len(f.Hops) != 2 {
+		t.Errorf("%d hops, want 2 (no * hop past the limit)", len(f.Hops))
+	}
+	if hasNote(f, "filters the port") || hasNote(f, "drops them") {
+		t.Errorf("a note blames a filter although the trace only ran out of hops: %q", f.Notes)
+	}
+	if !hasNote(f, "the path is longer than 2 hops") {
+		t.Errorf("no note that the path is longer: %q", f.Notes)
+	}
+}
+
+// Issue 11.7: once the first round shows where the probes stop, later
+// rounds probe only up to one TTL past the last answer, and the trace ends
+// after notReachedRounds rounds instead of running all of them.
+func TestTraceBrokenStopsEarly(t *testing.T) {
+	t.Parallel()
+	c := newChain(t)
+	c.r2.NFT(`table inet f {
+	chain forward {
+		type filter hook forward priority 0; policy accept;
+		tcp dport 8080 drop
+	}
+}
+`)
+	p := testParams
+	p.Rounds = 10
+	f := c.traceWith(t, p, 8080)
+	if f.Reached || f.StopsAfter != c.r2Addr() {
+		t.Fatalf("reached=%v stops_after=%q, want stopping after r2", f.Reached, f.StopsAfter)
+	}
+	if f.Rounds != notReachedRounds {
+		t.Errorf("ran %d rounds, want %d (the answer cannot change)", f.Rounds, notReachedRounds)
+	}
+	// Round 0 probes TTL 1..10 (two windows of 5; max-unknown ends it);
+	// rounds 1 and 2 probe TTL 1..3 only.
+	if want := 10 + 2*3; f.Sent != want {
+		t.Errorf("sent %d probes, want %d", f.Sent, want)
+	}
+	if !hasNote(f, "stopped after 3 of 10 rounds") {
+		t.Errorf("no note that the trace stopped early: %q", f.Notes)
+	}
+	// Issue 11.6: the note names r2's forward chain, not the next hop's.
+	if !hasNote(f, "("+c.r2Addr()+"): its forward chain drops them") {
+		t.Errorf("no note naming r2's forward chain: %q", f.Notes)
+	}
+}
+
+// Issue 11.4: loss on the r1 → r2 link shows at every hop after it; it is
+// not ICMP rate limiting, and no hop is marked as such.
+func TestTraceLinkLossNotBlamedOnRateLimit(t *testing.T) {
+	t.Parallel()
+	c := newChain(t)
+	c.noICMPRateLimit()
+	// r1 forwards the probes with TTL >= 2; 30% of them are lost.
+	c.r1.NFT(`table inet f {
+	chain forward {
+		type filter hook forward priority 0; policy accept;
+		tcp dport 8080 numgen random mod 10 < 3 drop
+	}
+}
+`)
+	p := testParams
+	p.Rounds, p.Timeout, p.Interval = 20, 200*time.Millisecond, -1
+	f := c.traceWith(t, p, 8080)
+	if !f.Reached {
+		t.Fatal("not reached")
+	}
+	for _, h := range f.Hops {
+		if h.LossNotCarried {
+			t.Errorf("hop %d marked as ICMP rate limiting though the loss is on the link", h.TTL)
+		}
+	}
+	if hasNote(f, "rate-limits its ICMP") {
+		t.Errorf("link loss blamed on ICMP rate limiting: %q", f.Notes)
+	}
+	// P(no loss at the target in 20 probes at 30%) = 0.7^20 < 0.1%.
+	if end := f.Hops[len(f.Hops)-1]; end.LossPct == 0 {
+		t.Errorf("no loss at the target: %+v", end)
+	}
+}
+
+// Issue 11.4: Linux routers rate-limit time-exceeded (a burst of 6, then
+// 1/s). Unpaced rounds lose answers at the routers only, and the hops are
+// marked as rate limiting; paced rounds (the default) lose nothing.
+func TestTraceICMPRateLimit(t *testing.T) {
+	t.Parallel()
+	c := newChain(t)
+	p := testParams
+	p.Rounds, p.Interval = 10, -1
+	f := c.traceWith(t, p, 8080)
+	if !f.Reached {
+		t.Fatal("not reached")
+	}
+	for _, h := range f.Hops[:2] {
+		if h.LossPct == 0 || !h.LossNotCarried {
+			t.Errorf("hop %d: %+v, want loss marked as ICMP rate limiting", h.TTL, h)
+		}
+	}
+	if end := f.Hops[2]; !end.Final || end.LossPct != 0 {
+		t.Errorf("target: %+v, want every SYN answered", end)
+	}
+
+	c2 := newChain(t)
+	p.Rounds, p.Interval = 7, 0 // default pacing: (7-4)/6 s between rounds
+	f = c2.traceWith(t, p, 8080)
+	for _, h := range f.Hops {
+		if h.LossPct != 0 {
+			t.Errorf("paced rounds: hop %d lost %.0f%%, want none", h.TTL, h.LossPct)
+		}
+	}
+}
+
+func TestDefaultInterval(t *testing.T) {
+	for _, rounds := range []int{1, 5, 6, 7, 10, 20, 100} {
+		iv := defaultInterval(rounds)
+		// Tokens available by the last round: the burst plus one per second.
+		tokens := float64(icmpBurst) + float64(rounds-1)*iv.Seconds()
+		if tokens < float64(rounds) {
+			t.Errorf("rounds %d: interval %v leaves %.1f tokens, want >= %d", rounds, iv, tokens, rounds)
+		}
+		t.Logf("rounds %d: interval %v", rounds, iv)
+	}
+}

@@ -38,7 +38,7 @@ func TestCapEff(t *testing.T) {
 
 func TestParamsDefaults(t *testing.T) {
 	p, err := Params{}.withDefaults()
-	if err != nil || p.Mode != "tcp" || p.MaxHops != 30 || p.Rounds != 3 || p.Timeout != DefaultTimeout {
+	if err != nil || p.Mode != "tcp" || p.MaxHops != 30 || p.Rounds != 10 || p.Timeout != DefaultTimeout || p.Interval != defaultInterval(10) {
 		t.Errorf("%+v %v", p, err)
 	}
 	if _, err := (Params{Mode: "sctp"}).withDefaults(); err == nil {

@@ -22,8 +22,13 @@
 //     them.
 //
 // Like mtr, every TTL is probed Rounds times; up to window TTLs are in
-// flight at once. Every trace also pings the target (ICMP echo on a raw
-// socket, so CAP_NET_RAW is required), the seed's preparation step.
+// flight at once. Rounds beyond a router's ICMP burst are paced (see
+// defaultInterval), so the routers' own ICMP rate limit does not read as
+// loss. A trace whose target has not answered stops after notReachedRounds
+// rounds, probing only up to one TTL past the last answer: more rounds
+// could not move where the probes stop. Every trace also pings the target
+// (ICMP echo on a raw socket, so CAP_NET_RAW is required), the seed's
+// preparation step.
 //
 // A provider observes and never decides pass or fail: an error means the
 // trace could not be made at all, never that the path is broken.
@@ -32,6 +37,7 @@ package path
 import (
 	"context"
 	"fmt"
+	"math"
 	"net/netip"
 	"sort"
 	"strings"
@@ -40,27 +46,50 @@ import (
 	"github.com/portcheck/portcheck/providers"
 )
 
-// Defaults of Params.
+// Defaults of Params for callers that leave them zero; the runner passes
+// the configuration's (config.DefaultPath*), which are the same.
 const (
 	DefaultMaxHops = 30
-	DefaultRounds  = 3
+	DefaultRounds  = 10
 	DefaultTimeout = time.Second
 )
 
 // window is how many TTLs are probed at once; maxUnknown is how many silent
 // TTLs in a row (after the last answer) end the first round, like mtr's
-// --max-unknown.
+// --max-unknown; notReachedRounds is how many rounds a trace whose target
+// never answered runs before it stops.
 const (
-	window     = 5
-	maxUnknown = 5
+	window           = 5
+	maxUnknown       = 5
+	notReachedRounds = 3
 )
+
+// icmpBurst is how many ICMP errors a Linux router sends one destination
+// at once before its rate limit (net.ipv4.icmp_ratelimit, 1/s, with a
+// burst of 6 tokens) holds the rest back.
+const icmpBurst = 6
 
 // Params tunes a trace; the zero value means the defaults.
 type Params struct {
 	Mode    string        `json:"mode,omitempty"`     // "tcp" (default), "udp", "icmp"
 	MaxHops int           `json:"max_hops,omitempty"` // default 30
-	Rounds  int           `json:"rounds,omitempty"`   // probes per TTL, mtr-style; default 3
+	Rounds  int           `json:"rounds,omitempty"`   // probes per TTL, mtr-style; default 10
 	Timeout time.Duration `json:"timeout,omitempty"`  // per probe; default 1s
+	// Interval is the least time from the start of one round to the next;
+	// 0 = defaultInterval(Rounds), negative = no pacing.
+	Interval time.Duration `json:"interval,omitempty"`
+}
+
+// defaultInterval paces rounds so that a router's ICMP token bucket (a
+// burst of icmpBurst, then one per second) covers every round:
+// burst + (rounds-1)*interval/1s >= rounds, with one token to spare.
+// Up to icmpBurst-1 rounds need no pacing; 10 rounds take about 5 s, as
+// mtr's 10 take 10 s.
+func defaultInterval(rounds int) time.Duration {
+	if rounds < icmpBurst {
+		return 0
+	}
+	return time.Duration(rounds-icmpBurst+2) * time.Second / time.Duration(rounds-1)
 }
 
 // Hop is one TTL of the trace.
@@ -76,6 +105,10 @@ type Hop struct {
 	// Final is true when the target itself answered at this TTL (SYN-ACK or
 	// RST for tcp, port-unreachable or a reply for udp, echo-reply for icmp).
 	Final bool `json:"final,omitempty"`
+	// LossNotCarried is set when this hop lost probes but every later hop
+	// lost fewer and the end of the trace lost none: the loss is the
+	// router rate-limiting its ICMP, not packets lost on the path.
+	LossNotCarried bool `json:"loss_not_carried,omitempty"`
 }
 
 // PingFacts is the ICMP echo reachability of the target.
@@ -97,6 +130,15 @@ type Facts struct {
 	StopsAfterTTL int        `json:"stops_after_ttl,omitempty"`
 	Ping          *PingFacts `json:"ping,omitempty"`
 	Notes         []string   `json:"notes,omitempty"`
+	// MaxHops is the TTL limit of the trace; OutOfHops is set when the
+	// target was not reached and the hop at MaxHops still answered: the
+	// path is longer than MaxHops, nothing is known to stop the probes.
+	MaxHops   int  `json:"max_hops,omitempty"`
+	OutOfHops bool `json:"out_of_hops,omitempty"`
+	// Rounds is how many rounds ran (Rounds asked for, fewer when the
+	// trace stopped early); Sent counts every probe sent.
+	Rounds int `json:"rounds,omitempty"`
+	Sent   int `json:"sent,omitempty"`
 }
 
 // result kinds of one probe.
@@ -138,6 +180,12 @@ func (p Params) withDefaults() (Params, error) {
 	if p.Timeout <= 0 {
 		p.Timeout = DefaultTimeout
 	}
+	switch {
+	case p.Interval == 0:
+		p.Interval = defaultInterval(p.Rounds)
+	case p.Interval < 0:
+		p.Interval = 0
+	}
 	return p, nil
 }
 
@@ -163,7 +211,7 @@ func Trace(ctx context.Context, exec providers.Exec, target providers.Target, p 
 		dst:  netip.AddrPortFrom(addr, uint16(target.Port)),
 		p:    p,
 	}
-	f := &Facts{Mode: p.Mode, Target: t.dst.String()}
+	f := &Facts{Mode: p.Mode, Target: t.dst.String(), MaxHops: p.MaxHops}
 	if p.Mode == "icmp" {
 		f.Target = addr.String()
 	}
@@ -182,23 +230,67 @@ func Trace(ctx context.Context, exec providers.Exec, target providers.Target, p 
 	}
 	f.Ping = ping
 
-	byTTL, limit, notes, err := t.run(ctx)
+	run, err := t.run(ctx)
 	if err != nil {
 		return nil, err
 	}
-	f.Notes = append(f.Notes, notes...)
-	summarize(f, byTTL, limit)
+	f.Notes = append(f.Notes, run.notes...)
+	f.Rounds, f.Sent = run.rounds, run.sent
+	summarize(f, run.byTTL, run.limit)
 	return f, nil
 }
 
-// run probes TTL 1..limit Rounds times and returns the answers per TTL and
-// the last TTL probed (or the final one).
-func (t *tracer) run(ctx context.Context) (map[int][]result, int, []string, error) {
+// traceRun is what the rounds of a trace collected.
+type traceRun struct {
+	byTTL  map[int][]result
+	limit  int // the last TTL probed (or the final one)
+	rounds int
+	sent   int
+	notes  []string
+}
+
+// lastAnswer is the highest TTL with any answer so far, 0 if none.
+func lastAnswer(byTTL map[int][]result) int {
+	last := 0
+	for ttl, rs := range byTTL {
+		for _, r := range rs {
+			if r.kind != kindSilent && ttl > last {
+				last = ttl
+			}
+		}
+	}
+	return last
+}
+
+// run probes TTL 1..limit up to Rounds times.
+func (t *tracer) run(ctx context.Context) (traceRun, error) {
 	byTTL := map[int][]result{}
 	var notes []string
 	limit := t.p.MaxHops
 	final := 0 // lowest TTL at which the path ended (target answered or unreachable)
+	rounds, sent := 0, 0
+	var roundStart time.Time
 	for round := 0; round < t.p.Rounds; round++ {
+		if round > 0 && final == 0 {
+			// Where the probes stop is known after the first round; probe
+			// one TTL past the last answer, and only a few rounds more:
+			// a drop stays a drop, loss would show in them.
+			last := lastAnswer(byTTL)
+			if round >= notReachedRounds {
+				notes = append(notes, fmt.Sprintf("stopped after %d of %d rounds: the target never answered and no probe beyond TTL %d was answered, so more rounds would not change where the probes stop", round, t.p.Rounds, last))
+				break
+			}
+			if last > 0 && last+1 < limit {
+				limit = last + 1
+			}
+		}
+		if round > 0 && t.p.Interval > 0 {
+			if err := sleepCtx(ctx, time.Until(roundStart.Add(t.p.Interval))); err != nil {
+				return traceRun{}, err
+			}
+		}
+		roundStart = time.Now()
+		rounds++
 		silentRun := 0
 		for lo := 1; lo <= limit; lo += window {
 			hi := min(lo+window-1, limit)
@@ -213,12 +305,13 @@ func (t *tracer) run(ctx context.Context) (map[int][]result, int, []string, erro
 				ttls = append(ttls, ttl)
 			}
 			if err := ctx.Err(); err != nil {
-				return nil, 0, nil, err
+				return traceRun{}, err
 			}
 			res, err := t.window(ctx, ttls)
 			if err != nil {
-				return nil, 0, nil, err
+				return traceRun{}, err
 			}
+			sent += len(res)
 			sort.Slice(res, func(i, j int) bool { return res[i].ttl < res[j].ttl })
 			for _, r := range res {
 				if final > 0 && r.ttl > final {
@@ -260,7 +353,21 @@ func (t *tracer) run(ctx context.Context) (map[int][]result, int, []string, erro
 		}
 		limit = final
 	}
-	return byTTL, limit, notes, nil
+	return traceRun{byTTL: byTTL, limit: limit, rounds: rounds, sent: sent, notes: notes}, nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-tm.C:
+		return nil
+	}
 }
 
 // summarize turns the answers into hops and the verdict-free facts.
@@ -356,11 +463,19 @@ func summarize(f *Facts, byTTL map[int][]result, limit int) {
 		if f.Mode != "icmp" {
 			what = fmt.Sprintf("%s probes to %s", f.Mode, f.Target)
 		}
+		// Out of hops: the last TTL allowed still got time-exceeded, so the
+		// probes were still being forwarded when the trace had to stop.
+		f.OutOfHops = len(unreach) == 0 && len(local) == 0 && f.StopsAfterTTL > 0 && f.StopsAfterTTL == f.MaxHops && lastResp == f.MaxHops
 		switch {
+		case f.OutOfHops:
+			f.Notes = append(f.Notes, fmt.Sprintf("%s were still forwarded at TTL %d (%s), the last allowed (max_hops): the path is longer than %d hops; nothing shows the probes being stopped", what, f.MaxHops, f.StopsAfter, f.MaxHops))
 		case len(unreach) > 0:
 			// The unreachable note above already says where the path ends.
 		case f.StopsAfter != "":
-			f.Notes = append(f.Notes, fmt.Sprintf("%s get no answer beyond TTL %d (%s): the next hop after it, or that hop's forwarding, drops them", what, f.StopsAfterTTL, f.StopsAfter))
+			// A router checks the TTL before its forward hook, so it still
+			// answers the probe that expires there when its forward chain
+			// drops the rest: the last answering hop is the first suspect.
+			f.Notes = append(f.Notes, fmt.Sprintf("%s get no answer beyond TTL %d (%s): its forward chain drops them (it still answers the probes that expire there), or the next hop's prerouting/input chain does, or %s has no route onward", what, f.StopsAfterTTL, f.StopsAfter, f.StopsAfter))
 		case limit > 0:
 			f.Notes = append(f.Notes, fmt.Sprintf("%s got no answer from any hop (TTL 1-%d)", what, limit))
 		}
@@ -370,18 +485,8 @@ func summarize(f *Facts, byTTL map[int][]result, limit int) {
 			f.Notes = append(f.Notes, fmt.Sprintf("TTL %d gave no answer (*) but later hops did: that router does not send ICMP time-exceeded (or rate-limits it); it is not where the path breaks", h.TTL))
 		}
 	}
-	for i, h := range f.Hops {
-		if h.Received == 0 || h.Received == h.Sent {
-			continue
-		}
-		for _, later := range f.Hops[i+1:] {
-			if later.Sent > 0 && later.Received == later.Sent {
-				f.Notes = append(f.Notes, fmt.Sprintf("the %.0f%% loss at TTL %d does not carry on to later hops: that router rate-limits its ICMP (as Linux does by default), the path does not lose packets there", h.LossPct, h.TTL))
-				break
-			}
-		}
-	}
-	if ping := f.Ping; ping != nil {
+	markLossNotCarried(f)
+	if ping := f.Ping; ping != nil && !f.OutOfHops {
 		switch {
 		case ping.Received == 0 && f.Reached:
 			f.Notes = append(f.Notes, "the target does not answer ICMP echo (ping) although the trace reached it: ping is blocked, the path works")
@@ -415,3 +520,33 @@ func dedup(s []string) []string {
 
 func round2(x float64) float64 { return float64(int64(x*100+0.5)) / 100 }
 func round3(x float64) float64 { return float64(int64(x*1000+0.5)) / 1000 }
+
+// markLossNotCarried flags the hops whose loss is the router's ICMP rate
+// limit rather than loss on the path. Loss on a link shows at every hop
+// after it, the end included; a router that limits its time-exceeded
+// messages loses only its own hop. A hop qualifies only when the end of
+// the trace lost none of its probes and, had the hop's loss rate been on
+// the path, losing none there would have had a chance below 5%
+// ((1-loss)^n < 0.05): real loss is never explained away as rate limiting,
+// and with few rounds no hop qualifies.
+func markLossNotCarried(f *Facts) {
+	n := len(f.Hops)
+	if n == 0 {
+		return
+	}
+	end := f.Hops[n-1]
+	if !end.Final || end.Sent == 0 || end.Received != end.Sent {
+		return
+	}
+	for i := range f.Hops[:n-1] {
+		h := &f.Hops[i]
+		if h.Received == 0 || h.Received == h.Sent {
+			continue // silent hops have their own note
+		}
+		if math.Pow(1-h.LossPct/100, float64(end.Sent)) >= 0.05 {
+			continue // too few probes at the end to tell
+		}
+		h.LossNotCarried = true
+		f.Notes = append(f.Notes, fmt.Sprintf("the %.0f%% loss at TTL %d does not carry on: the target answered all %d probes, which loss on the path would hardly allow, so that router rate-limits its ICMP (as Linux does by default); the path does not lose packets there", h.LossPct, h.TTL, end.Sent))
+	}
+}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/portcheck/portcheck/config"
 	"github.com/portcheck/portcheck/providers"
+	pathtrace "github.com/portcheck/portcheck/providers/path"
 	"github.com/portcheck/portcheck/runner"
 )
 
@@ -83,6 +84,7 @@ func (t *Text) endpoint(er *runner.EndpointResult) {
 			if r.Status == runner.StatusFail || r.Status == runner.StatusDrift || (t.Verbose && r.Status != runner.StatusSkip) {
 				fmt.Fprintf(t.W, "      %s\n", s.paint(ansiDim, "declared at "+config.SourceOf(r.Check.Source)))
 			}
+			t.hopTable(r)
 		}
 	}
 	if d.Cause == runner.CauseOK {
@@ -195,4 +197,45 @@ func (t *Text) Finish(sum runner.Summary) (int, error) {
 
 func legendRank(m string) int {
 	return strings.Index("✓✗~!−", m)
+}
+
+// hopTable prints an L5 trace the way mtr users read it, under the L5
+// line: always when the check did not pass, and with -v.
+func (t *Text) hopTable(r *runner.Result) {
+	f, ok := r.Evidence.(*pathtrace.Facts)
+	if !ok || f == nil || len(f.Hops) == 0 {
+		return
+	}
+	if r.Status == runner.StatusPass && !t.Verbose {
+		return
+	}
+	s := t.Style
+	const indent = "      "
+	fmt.Fprintf(t.W, "%s%s\n", indent, s.paint(ansiDim, fmt.Sprintf("%3s  %-39s %6s %5s %5s %8s %8s %8s", "HOP", "ADDRESS", "LOSS%", "SENT", "RECV", "BEST", "AVG", "WORST")))
+	for _, h := range f.Hops {
+		addr := h.Addr
+		if addr == "" {
+			addr = "*"
+		}
+		line := fmt.Sprintf("%3d  %-39s %5.1f%% %5d %5d", h.TTL, addr, h.LossPct, h.Sent, h.Received)
+		if h.Received > 0 {
+			line += fmt.Sprintf(" %8.2f %8.2f %8.2f", h.MinMs, h.AvgMs, h.MaxMs)
+		}
+		switch {
+		case h.Final:
+			line += "  target"
+		case h.LossNotCarried:
+			line += "  (ICMP rate limit)"
+		}
+		fmt.Fprintf(t.W, "%s%s\n", indent, line)
+	}
+	if !f.Reached {
+		fmt.Fprintf(t.W, "%s%s\n", indent, fmt.Sprintf("%3s  %s", "", "(the target was not reached)"))
+	}
+	if p := f.Ping; p != nil {
+		fmt.Fprintf(t.W, "%s%s\n", indent, s.paint(ansiDim, fmt.Sprintf("ping: %d of %d answered", p.Received, p.Sent)))
+	}
+	for _, n := range f.Notes {
+		fmt.Fprintf(t.W, "%s%s\n", indent, s.paint(ansiDim, "note: "+n))
+	}
 }
