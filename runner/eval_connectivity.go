@@ -39,7 +39,7 @@ func evalConnectivity(c *Check, ep *config.Endpoint, facts any) *Result {
 		case probe.StateOpenFiltered:
 			r.Status = StatusError
 			r.Summary = fmt.Sprintf("no reply and no ICMP error from %s/udp %s: UDP cannot tell open from filtered, so closed is not confirmed", dst, from)
-			r.Hint = "declare a payload the service would answer (expect { connectivity { payload = … } }) or check L1 on the server"
+			r.Hint = "declare a payload the service would answer (HCL: expect { connectivity { payload = … } }; diagnose: -payload) or check L1 on the server"
 		default:
 			r.Status = StatusPass
 			r.Summary = fmt.Sprintf("%s %s (%s)", o.State, from, o.Detail)
@@ -70,7 +70,7 @@ func evalConnectivity(c *Check, ep *config.Endpoint, facts any) *Result {
 	case probe.StateOpenFiltered:
 		r.Status = StatusError
 		r.Summary = fmt.Sprintf("no reply and no ICMP error from %s/udp %s: UDP cannot tell open from filtered", dst, from)
-		r.Hint = "declare a payload the service answers (expect { connectivity { payload = … } }), e.g. a DNS query for port 53"
+		r.Hint = "declare a payload the service answers (HCL: expect { connectivity { payload = … } }; diagnose: -payload), e.g. a DNS query for port 53"
 	default:
 		r.Status = StatusError
 		r.Summary = fmt.Sprintf("unknown probe state %q", o.State)

@@ -28,6 +28,7 @@ func cmdDiagnose(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&froms, "from", "vantage point to probe from: local, ns:NAME (a network namespace), or a path such as /proc/PID/ns/net (repeatable; default local)")
 	on := fs.String("on", "", "where the server's local checks (L1) run: local, ns:NAME or a namespace path (default: local when the address is on this machine)")
 	udp := fs.Bool("udp", false, "probe UDP instead of TCP")
+	payload := fs.String("payload", "", "with -udp: the datagram to send (a query the service answers, so silence can be told from an open port); escapes as -send")
 	closed := fs.Bool("closed", false, "the port must be closed (fail when it is reachable)")
 	process := fs.String("process", "", "L1: the process name that must own the port")
 	httpPath := fs.String("http", "", "L7: GET this path over HTTP and expect 200")
@@ -97,6 +98,15 @@ func cmdDiagnose(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "portcheck diagnose: -send:", err)
 		return exitUsage
 	}
+	payloadBytes, err := unescapeSend(*payload)
+	if err != nil {
+		fmt.Fprintln(stderr, "portcheck diagnose: -payload:", err)
+		return exitUsage
+	}
+	if *payload != "" && !*udp {
+		fmt.Fprintln(stderr, "portcheck diagnose: -payload needs -udp (a TCP probe sends no data)")
+		return exitUsage
+	}
 	var minTLS uint16
 	if *minVersion != "" {
 		v, ok := map[string]uint16{"1.0": tls.VersionTLS10, "1.1": tls.VersionTLS11, "1.2": tls.VersionTLS12, "1.3": tls.VersionTLS13}[*minVersion]
@@ -123,6 +133,9 @@ func cmdDiagnose(args []string, stdout, stderr io.Writer) int {
 	}
 	if *udp {
 		ep.Protocol = "udp"
+	}
+	if *payload != "" {
+		ep.Expect.Connectivity = &config.ExpectConnectivity{Payload: []byte(payloadBytes), DeclRange: src}
 	}
 	if *closed {
 		ep.State = "closed"

@@ -197,3 +197,38 @@ func TestDiagnoseTLSFlags(t *testing.T) {
 		})
 	}
 }
+
+// TestDiagnosePayload: the UDP hint asks for a payload, so diagnose must
+// take one. A UDP server that answers only "ping" is open with -payload
+// ping and open|filtered (an error, not a pass) without it.
+func TestDiagnosePayload(t *testing.T) {
+	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	go func() {
+		buf := make([]byte, 64)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			if string(buf[:n]) == "ping\n" {
+				pc.WriteTo([]byte("pong\n"), from)
+			}
+		}
+	}()
+	addr := pc.LocalAddr().String()
+	code, out, errOut := runCmd(t, "diagnose", "-udp", "-payload", `ping\n`, "-timeout", "300ms", "-retries", "0", addr)
+	if code != 0 || !strings.Contains(out, "UDP reply") {
+		t.Errorf("with -payload: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, _ = runCmd(t, "diagnose", "-udp", "-timeout", "300ms", "-retries", "0", addr)
+	if code != 1 || !strings.Contains(out, "-payload") {
+		t.Errorf("without -payload: exit %d, want 1 with a hint naming -payload\n%s", code, out)
+	}
+	if code, _, errOut := runCmd(t, "diagnose", "-payload", "x", addr); code != 2 || !strings.Contains(errOut, "needs -udp") {
+		t.Errorf("-payload without -udp: exit %d %s", code, errOut)
+	}
+}
