@@ -91,6 +91,7 @@ func Read(ctx context.Context, cfg Config, scope Scope) (*cloud.Snapshot, error)
 	if err != nil {
 		return nil, err
 	}
+	defer a.close()
 	return newReader(a, strings.TrimSpace(cfg.Region), scope).run(ctx)
 }
 
