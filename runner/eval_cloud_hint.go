@@ -287,11 +287,12 @@ func aliyunFix(s *cloud.Snapshot, iface *cloud.Interface, d deniedFix) []string 
 		switch custom := customEntries(acl, egress); {
 		case custom == 0:
 		case pos > custom:
-			fmt.Fprintf(&b, " (the call replaces every custom %s entry: pass the current %s too, at their positions)", dir, entryRange(1, custom))
+			fmt.Fprintf(&b, " (the call replaces every custom %s entry: pass the current %s too, %s)", dir, entryRange(1, custom), atPositions(1, custom))
 		case pos == 1:
 			fmt.Fprintf(&b, " (the call replaces every custom %s entry: pass the current %s too, after the new ones)", dir, entryRange(1, custom))
 		default:
-			fmt.Fprintf(&b, " (the call replaces every custom %s entry: pass the current entries too, %s at their positions and %s after the new ones)", dir, entryRange(1, pos-1), entryRange(pos, custom))
+			fmt.Fprintf(&b, " (the call replaces every custom %s entry: pass the current entries too, %s %s and %s after the new ones)",
+				dir, entryRange(1, pos-1), atPositions(1, pos-1), entryRange(pos, custom))
 		}
 		return []string{b.String()}
 	}
@@ -304,6 +305,13 @@ func entryRange(from, to int) string {
 		return "entry " + strconv.Itoa(from)
 	}
 	return fmt.Sprintf("entries %d-%d", from, to)
+}
+
+func atPositions(from, to int) string {
+	if from == to {
+		return "at its position"
+	}
+	return "at their positions"
 }
 
 func customEntries(acl *cloud.NetworkACL, egress bool) int {

@@ -467,6 +467,24 @@ func changeText(d, a *AtomicRule) string {
 	if d.Priority != 0 && d.Priority != a.Priority {
 		parts = append(parts, fmt.Sprintf("priority %d declared, %d actual", d.Priority, a.Priority))
 	}
+	// A quintuple rule's narrowing is not declarable: say what it limits.
+	orAny := func(s string) string { return cmp.Or(s, "any") }
+	if d.Local != a.Local {
+		side := "destination"
+		if d.Direction == Egress {
+			side = "source"
+		}
+		parts = append(parts, fmt.Sprintf("%s %s declared, %s actual", side, orAny(d.Local), orAny(a.Local)))
+	}
+	if d.SourcePorts != a.SourcePorts {
+		sp := func(r PortRange) string {
+			if anyPorts(r) {
+				return "any"
+			}
+			return portsText(r)
+		}
+		parts = append(parts, fmt.Sprintf("source ports %s declared, %s actual", sp(d.SourcePorts), sp(a.SourcePorts)))
+	}
 	return fmt.Sprintf("%s %s %s: %s", d.Direction, d.Protocol, d.Peer, strings.Join(parts, "; "))
 }
 

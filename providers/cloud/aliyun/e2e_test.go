@@ -73,9 +73,8 @@ endpoint "ssh" {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A source group's membership is only known when every interface of
-	// the region is read (a targeted read leaves it undecided, which the
-	// evaluator reports rather than guesses): read the region, as audit does.
+	// Read the whole region, as audit does (TestVerifyL6TargetedRead
+	// reads what verify reads by default).
 	all := func(ctx context.Context, p *config.CloudProvider, _, groups []string, _ bool) (*cloud.Snapshot, error) {
 		return runner.ReadCloud(ctx, p, nil, groups, true)
 	}

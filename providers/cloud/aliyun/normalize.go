@@ -279,7 +279,8 @@ type naclBody = vpc.DescribeNetworkAclsResponseBodyNetworkAclsNetworkAcl
 
 // convertACL turns a DescribeNetworkAcls entry into a cloud.NetworkACL:
 // the entries of each direction in the API's order (their priority
-// order), numbered from 1, system entries included; Subnets are the
+// order), numbered from 1, system entries included and marked System
+// (EntryType "system": they come after the custom ones); Subnets are the
 // vSwitches it is bound to (or being bound to).
 func convertACL(region string, a *naclBody) (*cloud.NetworkACL, error) {
 	out := &cloud.NetworkACL{
