@@ -269,12 +269,7 @@ func (c *evalCtx) aliyunSecurityGroups() stageResult {
 			if !ruleTraffic(r.Protocol, r.Ports, &c.f) {
 				continue
 			}
-			m, why := and3(
-				func() (tri, string) { return c.matchSourcePorts(r.SourcePorts) },
-				func() (tri, string) { return c.matchLocal(r.Local) },
-				func() (tri, string) { return c.matchPeer(r.Peer) },
-			)
-			switch m {
+			switch m, why := c.matchRule(r); m {
 			case yes:
 				found, best, bestRule, bestGID = true, k, r, g.ID
 			case unknown:

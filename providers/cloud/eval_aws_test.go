@@ -519,6 +519,14 @@ func TestEvaluateAWSListedMembers(t *testing.T) {
 			want: verdictSummary{Indeterminate: true, Stage: StageSecurityGroup}, reason: "account 222222222222",
 		},
 		{
+			name: "a rule naming a deleted group matches no one", iface: "eni-web", flow: tcp("10.0.3.99", 22),
+			mod: func(s *Snapshot) {
+				s.Groups["sg-ssh"].Rules[0].Peer.Group = "sg-gone"
+				s.MissingGroups = []string{"sg-gone"}
+			},
+			want: verdictSummary{Stage: StageSecurityGroup, Rule: sgDefault}, assume: "-",
+		},
+		{
 			name: "a complete snapshot states the assumption too", iface: "eni-web", flow: tcp("10.0.3.99", 22),
 			mod:  func(s *Snapshot) { s.Complete = true },
 			want: verdictSummary{Stage: StageSecurityGroup, Rule: sgDefault}, assume: "no interface of the region the read listed holds it",

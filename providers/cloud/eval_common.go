@@ -42,20 +42,41 @@ type evalCtx struct {
 	srcPorts    PortRange
 	srcPortsSet bool
 
-	// Verdict.Assumptions, in the order met: facts taken for granted, then
-	// why they might not hold.
-	assumed, caveats []string
+	// nonMembers are the groups the source was taken to be no member of
+	// (Verdict.Assumptions), in the order met; worded only for a verdict.
+	nonMembers []nonMember
 }
 
-// assume records an assumption the verdict rests on and its caveat (each
-// once).
-func (c *evalCtx) assume(fact, caveat string) {
-	if !slices.Contains(c.assumed, fact) {
-		c.assumed = append(c.assumed, fact)
+// nonMember: the source is no member of group because no interface the
+// read listed — every one of the region (complete), or the group's
+// members — holds its address.
+type nonMember struct {
+	group    string
+	complete bool
+}
+
+// assumeNonMember records an assumption the verdict rests on (once).
+func (c *evalCtx) assumeNonMember(group string, complete bool) {
+	if nm := (nonMember{group, complete}); !slices.Contains(c.nonMembers, nm) {
+		c.nonMembers = append(c.nonMembers, nm)
 	}
-	if !slices.Contains(c.caveats, caveat) {
-		c.caveats = append(c.caveats, caveat)
+}
+
+// assumptions words the assumptions met: each non-membership, then what
+// the cloud's listings cannot show.
+func (c *evalCtx) assumptions() []string {
+	if len(c.nonMembers) == 0 {
+		return nil
 	}
+	out := make([]string, 0, len(c.nonMembers)+1)
+	for _, nm := range c.nonMembers {
+		if nm.complete {
+			out = append(out, fmt.Sprintf("%s is no member of %s (no interface of the region the read listed holds it)", c.f.Src, nm.group))
+		} else {
+			out = append(out, fmt.Sprintf("%s is no member of %s (no interface among the group's members the read listed holds it)", c.f.Src, nm.group))
+		}
+	}
+	return append(out, listingGap(c.s.Provider))
 }
 
 func newEvalCtx(s *Snapshot, iface *Interface, f Flow) *evalCtx {
@@ -171,11 +192,15 @@ func (c *evalCtx) memberOf(group, owner string) (tri, string) {
 	}
 	g := c.s.Groups[group]
 	switch {
+	case g == nil && slices.Contains(c.s.MissingGroups, group):
+		// The API said the group does not exist: the rule is stale and
+		// matches no one.
+		return no, ""
 	case c.s.Complete:
-		c.assume(fmt.Sprintf("%s is no member of %s (no interface of the region the read listed holds it)", c.f.Src, group), listingGap(c.s.Provider))
+		c.assumeNonMember(group, true)
 		return no, ""
 	case g != nil && g.MembersListed:
-		c.assume(fmt.Sprintf("%s is no member of %s (no interface among the group's members the read listed holds it)", c.f.Src, group), listingGap(c.s.Provider))
+		c.assumeNonMember(group, false)
 		return no, ""
 	}
 	return unknown, fmt.Sprintf("source is a group: membership of %s not resolved (%s is not an interface of the snapshot, and the read did not list the group's members)", group, c.f.Src)
@@ -276,20 +301,27 @@ func (c *evalCtx) matchSourcePorts(r PortRange) (tri, string) {
 // anyPorts: an unset (zero) or negative source port range is every port.
 func anyPorts(r PortRange) bool { return r == (PortRange{}) || r.From < 0 || r.To < 0 }
 
-// and3 is the three-valued AND of matches, with the reason of the first
-// unknown.
-func and3(ms ...func() (tri, string)) (tri, string) {
-	var why string
-	out := yes
-	for _, m := range ms {
-		switch t, w := m(); t {
-		case no:
-			return no, ""
-		case unknown:
-			if out == yes {
-				out, why = unknown, w
-			}
-		}
+// matchRule says whether a rule's source ports, destination (quintuple
+// rules) and peer match the flow: the three-valued AND, with the reason of
+// the first unknown. The peer is resolved last, only when the rest can
+// match, so that no assumption is made about a group the rule cannot
+// apply to anyway.
+func (c *evalCtx) matchRule(r *Rule) (tri, string) {
+	out, why := c.matchSourcePorts(r.SourcePorts)
+	if out == no {
+		return no, ""
+	}
+	switch m, w := c.matchLocal(r.Local); {
+	case m == no:
+		return no, ""
+	case m == unknown && out == yes:
+		out, why = unknown, w
+	}
+	switch m, w := c.matchPeer(r.Peer); {
+	case m == no:
+		return no, ""
+	case m == unknown && out == yes:
+		out, why = unknown, w
 	}
 	return out, why
 }
@@ -396,10 +428,8 @@ type stageResult struct {
 // withAssumptions hands the assumptions met while judging a stage to its
 // result, and starts afresh for the next stage.
 func (c *evalCtx) withAssumptions(st stageResult) stageResult {
-	if len(c.assumed) > 0 {
-		st.assumptions = slices.Concat(c.assumed, c.caveats)
-	}
-	c.assumed, c.caveats = nil, nil
+	st.assumptions = c.assumptions()
+	c.nonMembers = c.nonMembers[:0]
 	return st
 }
 
