@@ -156,7 +156,8 @@ host "web" {
 		endpoint("quintuple_sport_low", "tcp", 7001, "198.51.100.9", "1000-2000") +
 		endpoint("snmp_same_vswitch", "udp", 161, "172.16.1.99", "") +
 		endpoint("snmp_other_vswitch", "udp", 161, "172.16.2.99", "") +
-		endpoint("ssh", "tcp", 22, "198.51.100.9", "")
+		endpoint("ssh", "tcp", 22, "198.51.100.9", "") +
+		endpoint("partner", "tcp", 9000, "198.51.100.9", "")
 	cfg, diags := config.LoadSources(map[string][]byte{"cloud.pc.hcl": []byte(src)}, config.Options{})
 	if diags.HasErrors() {
 		t.Fatal(diags)
@@ -200,6 +201,9 @@ host "web" {
 		{"snmp_other_vswitch", "fail", "denied at nacl_ingress by nacl-bp1web5kfk6sq0yx3ra nae-bp1web0000000000007",
 			"--UpdateIngressAclEntries true --IngressAclEntries.3.Policy accept --IngressAclEntries.3.Protocol udp --IngressAclEntries.3.Port 161/161 --IngressAclEntries.3.SourceCidrIp 172.16.2.99/32", ""},
 		{"ssh", "fail", "denied at nacl_ingress by nacl-bp1web5kfk6sq0yx3ra nae-bp1web0000000000002", "--IngressAclEntries.2.SourceCidrIp 198.51.100.9/32", ""},
+		// What the read cannot cover stays undecided: rule 6 admits
+		// another account's group, whose members this account cannot list.
+		{"partner", "error", "cannot decide tcp/9000 from 198.51.100.9 to 172.16.1.10 (eni-bp1web01prim0a1b2c3): source is a group: membership of sg-bp1partner0s2n5ki8yh (account 1649796836582446) not resolved", "", ""},
 	}
 	for _, tt := range tests {
 		r := l6[tt.endpoint]
