@@ -140,26 +140,56 @@ func (v *verifier) runCloud(ctx context.Context, ep *config.Endpoint, c *Check) 
 			Ephemeral: cloud.PortRange{From: x.Ephemeral.From, To: x.Ephemeral.To}}
 	}
 	// A declared source range is judged at every address where a rule,
-	// ACL entry, prefix list or member interface could change the answer;
-	// the first one not allowed (or undecidable) settles the check.
+	// ACL entry, prefix list, subnet or member interface could change the
+	// answer. Any part denied fails the check (the first is reported, and
+	// the fix covers every denied part); else any part undecidable makes it
+	// an error; else it passes.
 	f := flow(src)
 	verdict := evaluate(cs.snap, iface, f)
-	if c.Sources.IsValid() {
-		for _, a := range cloudSamples(cs.snap, c.Sources) {
-			ff := flow(a)
-			vv := evaluate(cs.snap, iface, ff)
-			if !vv.Allowed || vv.Indeterminate != "" {
-				f, verdict = ff, vv
-				break
+	var denied []cloudStretch
+	switch {
+	case c.Sources.IsValid():
+		var undecided *cloudStretch
+		samples := cloudSamples(cs.snap, c.Sources)
+		for i, a := range samples {
+			hi := addrrange.Last(c.Sources)
+			if i+1 < len(samples) {
+				hi = samples[i+1].Prev()
+			}
+			st := cloudStretch{lo: a, hi: hi, flow: flow(a)}
+			st.verdict = evaluate(cs.snap, iface, st.flow)
+			switch {
+			case st.verdict.Indeterminate != "":
+				if undecided == nil {
+					undecided = &st
+				}
+			case !st.verdict.Allowed:
+				denied = append(denied, st)
 			}
 		}
+		switch {
+		case len(denied) > 0:
+			f, verdict = denied[0].flow, denied[0].verdict
+		case undecided != nil:
+			f, verdict = undecided.flow, undecided.verdict
+		}
+	case !verdict.Allowed && verdict.Indeterminate == "":
+		denied = []cloudStretch{{lo: src, hi: src, flow: f, verdict: verdict}}
 	}
-	return judgeCloud(c, cs.snap, iface, f, verdict, v.groups, x.Provider)
+	return judgeCloud(c, cs.snap, iface, f, verdict, denied, v.groups, x.Provider)
+}
+
+// cloudStretch is a stretch of a declared source range that the snapshot
+// cannot tell apart, judged at its first address.
+type cloudStretch struct {
+	lo, hi  netip.Addr
+	flow    cloud.Flow
+	verdict cloud.Verdict
 }
 
 // cloudSamples returns one address per stretch of p that the snapshot's
-// CIDRs (rule peers, prefix lists, ACL entries) and member interfaces
-// cannot tell apart.
+// CIDRs (rule peers, prefix lists, ACL entries, subnets) and member
+// interfaces cannot tell apart.
 func cloudSamples(s *cloud.Snapshot, p netip.Prefix) []netip.Addr {
 	cuts := addrrange.Within(p)
 	for _, g := range s.Groups {
@@ -179,6 +209,11 @@ func cloudSamples(s *cloud.Snapshot, p netip.Prefix) []netip.Addr {
 			if e.CIDR.IsValid() {
 				cuts.Prefix(e.CIDR)
 			}
+		}
+	}
+	for _, sn := range s.Subnets {
+		for _, q := range sn.CIDRs {
+			cuts.Prefix(q)
 		}
 	}
 	for _, ifc := range s.Interfaces {
@@ -218,7 +253,7 @@ func pickInterface(ifaces []cloud.Interface, dst netip.Addr) *cloud.Interface {
 	return nil
 }
 
-func judgeCloud(c *Check, s *cloud.Snapshot, iface *cloud.Interface, f cloud.Flow, verdict cloud.Verdict, groups []*config.SecurityGroup, p *config.CloudProvider) *Result {
+func judgeCloud(c *Check, s *cloud.Snapshot, iface *cloud.Interface, f cloud.Flow, verdict cloud.Verdict, denied []cloudStretch, groups []*config.SecurityGroup, p *config.CloudProvider) *Result {
 	ev := CloudEvidence{Provider: s.Provider, Account: s.Account, Region: s.Region, Interface: *iface, Flow: f, Verdict: verdict}
 	r := &Result{Check: c, Evidence: &ev, Expected: cloudExpected{Verdict: "allow", Target: iface.ID, Ephemeral: f.Ephemeral}}
 	what := fmt.Sprintf("%s/%d from %s to %s (%s)", f.Protocol, f.Port, f.Src, f.Dst, iface.ID)
@@ -233,7 +268,17 @@ func judgeCloud(c *Check, s *cloud.Snapshot, iface *cloud.Interface, f cloud.Flo
 		if verdict.Reason != "" {
 			r.Summary += ": " + verdict.Reason
 		}
-		r.Hint = cloudHint(s, iface, f, verdict)
+		if c.Sources.IsValid() && c.Sources.Bits() < c.Sources.Addr().BitLen() {
+			if ps := deniedPrefixes(denied); len(ps) == 1 && ps[0] == c.Sources.Masked() {
+				r.Summary += "; all of " + c.Sources.String() + " is denied"
+			} else {
+				r.Summary += "; denied parts of " + c.Sources.String() + ": " + prefixesText(ps, 8)
+			}
+		}
+		if len(verdict.Assumptions) > 0 {
+			r.Summary += "; assuming " + strings.Join(verdict.Assumptions, "; ")
+		}
+		r.Hint = cloudHint(s, iface, denied)
 		return r
 	}
 	r.Status = StatusPass
@@ -302,45 +347,4 @@ func cloudRuleText(r *cloud.RuleRef) string {
 		s += ": " + r.Text
 	}
 	return s
-}
-
-// cloudHint is the exact CLI command that lets the flow in.
-func cloudHint(s *cloud.Snapshot, iface *cloud.Interface, f cloud.Flow, v cloud.Verdict) string {
-	src := netip.PrefixFrom(f.Src, f.Src.BitLen()).String()
-	group := ""
-	if len(iface.Groups) > 0 {
-		group = iface.Groups[0]
-	}
-	aclID, number := "", 0
-	if v.Rule != nil {
-		aclID, number = v.Rule.ID, v.Rule.Number
-	}
-	if s.Provider == cloud.Aliyun {
-		switch v.Stage {
-		case cloud.StageSecurityGroup:
-			return fmt.Sprintf("aliyun ecs AuthorizeSecurityGroup --RegionId %s --SecurityGroupId %s --IpProtocol %s --PortRange %d/%d --SourceCidrIp %s --Policy accept --Priority 1",
-				s.Region, group, f.Protocol, f.Port, f.Port, src)
-		default:
-			return fmt.Sprintf("network ACL %s stops it at entry %d: add an entry allowing %s before it (aliyun vpc UpdateNetworkAclEntries --NetworkAclId %s …)", aclID, number, src, aclID)
-		}
-	}
-	cidrFlag := "--cidr-block"
-	if f.Src.Is6() {
-		cidrFlag = "--ipv6-cidr-block"
-	}
-	switch v.Stage {
-	case cloud.StageSecurityGroup:
-		flag := "--cidr"
-		if f.Src.Is6() {
-			return fmt.Sprintf("aws ec2 authorize-security-group-ingress --group-id %s --ip-permissions IpProtocol=%s,FromPort=%d,ToPort=%d,Ipv6Ranges=[{CidrIpv6=%s}]", group, f.Protocol, f.Port, f.Port, src)
-		}
-		return fmt.Sprintf("aws ec2 authorize-security-group-ingress --group-id %s --protocol %s --port %d %s %s", group, f.Protocol, f.Port, flag, src)
-	case cloud.StageACLIngress:
-		return fmt.Sprintf("aws ec2 create-network-acl-entry --network-acl-id %s --ingress --rule-number %d --protocol %s --port-range From=%d,To=%d %s %s --rule-action allow (a free number below %d)",
-			aclID, max(number-1, 1), f.Protocol, f.Port, f.Port, cidrFlag, src, number)
-	case cloud.StageACLEgress:
-		return fmt.Sprintf("aws ec2 create-network-acl-entry --network-acl-id %s --egress --rule-number %d --protocol %s --port-range From=%d,To=%d %s %s --rule-action allow (the reply to the client's ephemeral ports; a free number below %d)",
-			aclID, max(number-1, 1), f.Protocol, f.Ephemeral.From, f.Ephemeral.To, cidrFlag, src, number)
-	}
-	return "check the security groups and network ACLs of " + iface.ID
 }

@@ -41,11 +41,16 @@ type AtomicRule struct {
 	Peer      string // "cidr:10.0.0.0/8" | "pl:pl-1" | "sg:sg-1"
 	Policy    string
 	Priority  int
+	// Local and SourcePorts are a quintuple rule's (see Rule); declared
+	// rules have neither, so a quintuple rule never equals one.
+	Local       string    `json:",omitempty"` // "10.0.0.5/32"
+	SourcePorts PortRange `json:",omitzero"`
 }
 
 // String is the rule in one line: "ingress tcp 443 from cidr:0.0.0.0/0 accept".
 func (a AtomicRule) String() string {
-	return a.Direction + " " + ruleLine(a.Direction, a.Protocol, a.Ports, a.Peer, a.Policy, a.Priority)
+	local, _ := netip.ParsePrefix(a.Local) // invalid when empty: no local part
+	return a.Direction + " " + ruleLine(a.Direction, a.Protocol, a.Ports, a.Peer+quintupleText(a.Direction, local, a.SourcePorts), a.Policy, a.Priority)
 }
 
 // Drift is one difference between a group and its declaration.
@@ -118,6 +123,12 @@ func rawFromRules(rules []Rule) []rawAtom {
 		r := &rules[i]
 		a := rawAtom{AtomicRule{Direction: r.Direction, Protocol: r.Protocol, Ports: r.Ports,
 			Peer: peerKey(r.Peer), Policy: r.Policy, Priority: r.Priority}, r.ID}
+		if r.Local.IsValid() {
+			a.Local = r.Local.Masked().String()
+		}
+		if !anyPorts(r.SourcePorts) {
+			a.SourcePorts = r.SourcePorts
+		}
 		normAtom(&a.AtomicRule)
 		out = append(out, a)
 	}
@@ -156,10 +167,12 @@ func rawFromDeclared(rules []DeclaredRule) []rawAtom {
 type mergeKey struct {
 	dir, proto, peer, policy string
 	prio                     int
+	local                    string
+	sourcePorts              PortRange
 }
 
 func (a *AtomicRule) mergeKey() mergeKey {
-	return mergeKey{a.Direction, a.Protocol, a.Peer, a.Policy, a.Priority}
+	return mergeKey{a.Direction, a.Protocol, a.Peer, a.Policy, a.Priority, a.Local, a.SourcePorts}
 }
 
 func cmpAtomic(a, b *AtomicRule) int {
@@ -177,6 +190,15 @@ func cmpAtomic(a, b *AtomicRule) int {
 		return c
 	}
 	if c := cmp.Compare(a.Priority, b.Priority); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.Local, b.Local); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.SourcePorts.From, b.SourcePorts.From); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.SourcePorts.To, b.SourcePorts.To); c != 0 {
 		return c
 	}
 	if c := cmp.Compare(a.Ports.From, b.Ports.From); c != 0 {
@@ -444,6 +466,24 @@ func changeText(d, a *AtomicRule) string {
 	}
 	if d.Priority != 0 && d.Priority != a.Priority {
 		parts = append(parts, fmt.Sprintf("priority %d declared, %d actual", d.Priority, a.Priority))
+	}
+	// A quintuple rule's narrowing is not declarable: say what it limits.
+	orAny := func(s string) string { return cmp.Or(s, "any") }
+	if d.Local != a.Local {
+		side := "destination"
+		if d.Direction == Egress {
+			side = "source"
+		}
+		parts = append(parts, fmt.Sprintf("%s %s declared, %s actual", side, orAny(d.Local), orAny(a.Local)))
+	}
+	if d.SourcePorts != a.SourcePorts {
+		sp := func(r PortRange) string {
+			if anyPorts(r) {
+				return "any"
+			}
+			return portsText(r)
+		}
+		parts = append(parts, fmt.Sprintf("source ports %s declared, %s actual", sp(d.SourcePorts), sp(a.SourcePorts)))
 	}
 	return fmt.Sprintf("%s %s %s: %s", d.Direction, d.Protocol, d.Peer, strings.Join(parts, "; "))
 }

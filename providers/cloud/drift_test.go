@@ -262,3 +262,30 @@ func TestDiff(t *testing.T) {
 		})
 	}
 }
+
+// A quintuple rule (Alibaba Cloud: a destination, source ports) is never
+// the plain rule a declaration can write: it pairs as changed, saying what
+// it narrows (issue 9, item 5).
+func TestDiffQuintuple(t *testing.T) {
+	r := prio(cidrRule("r1", "sg-1", Ingress, ProtoTCP, p1(443), "0.0.0.0/0"), 1, Accept)
+	r.Local = pfx("10.0.0.5/32")
+	r.SourcePorts = PortRange{1024, 65535}
+	got := Diff(aliGroup(r), DeclaredGroup{Provider: Aliyun, Rules: []DeclaredRule{declTCP(p1(443), "0.0.0.0/0")}})
+	want := []Drift{{Kind: DriftChanged, Direction: Ingress,
+		Declared: at(Ingress, ProtoTCP, p1(443), "cidr:0.0.0.0/0", Accept, 0),
+		Actual:   &AtomicRule{Direction: Ingress, Protocol: ProtoTCP, Ports: p1(443), Peer: "cidr:0.0.0.0/0", Policy: Accept, Local: "10.0.0.5/32", SourcePorts: PortRange{1024, 65535}},
+		RuleIDs:  []string{"r1"},
+		Detail:   "ingress tcp cidr:0.0.0.0/0: destination any declared, 10.0.0.5/32 actual; source ports any declared, 1024-65535 actual"}}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("Diff (-want +got):\n%s", d)
+	}
+	if s := got[0].Actual.String(); s != "ingress tcp 443 from cidr:0.0.0.0/0 to 10.0.0.5/32 source ports 1024-65535 accept" {
+		t.Errorf("String() = %q", s)
+	}
+	// Two rules differing only in their destination stay two atoms.
+	r2 := r
+	r2.ID, r2.Local = "r2", pfx("10.0.0.6/32")
+	if n := len(Atomize([]Rule{r, r2})); n != 2 {
+		t.Errorf("Atomize merged quintuple rules of different destinations: %d atoms", n)
+	}
+}

@@ -2,6 +2,7 @@ package cloud
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -23,18 +24,34 @@ import (
 //     same priority, drop rules take precedence"; the first matching rule
 //     decides (accept or drop); Priority 0 (unset) is read as the API's
 //     default, 1;
-//   - no rule matched: the group type's implicit default. A basic
-//     ("normal") group denies inbound traffic except from instances of the
-//     same group when its internal communication policy
-//     (InnerAccessPolicy) is Accept, the default; an enterprise group
-//     denies inbound traffic and its members do not reach each other;
+//   - a basic ("normal") group whose internal communication policy
+//     (InnerAccessPolicy) is Accept, the default, admits its own members
+//     before any custom rule is looked at: ModifySecurityGroupPolicy
+//     (https://www.alibabacloud.com/help/en/ecs/developer-reference/api-ecs-2014-05-26-modifysecuritygrouppolicy):
+//     "When InnerAccessPolicy is set to Accept for a security group, the
+//     instances in the security group can communicate with each other. In
+//     this case, the Accept internal access control policy takes precedence
+//     over user-created security group rules" (later revisions: "other
+//     custom access rules are ignored"). With Drop, custom rules decide
+//     between members like for anyone else;
+//   - no rule matched: the group type's implicit default, a deny (basic
+//     groups admit their members as above; an enterprise group's members
+//     do not reach each other);
 //   - protocols tcp/udp/icmp/icmpv6/all; "-1/-1" ports are all ports; peers
 //     are an IPv4 or IPv6 CIDR, a prefix list or a source group, resolved
 //     as in EvaluateAWS (membership via the private addresses of
-//     s.Interfaces; unknown → Indeterminate). An unresolved rule only makes
-//     the verdict Indeterminate when it could change it: when every
-//     unresolved rule met before the decision has the decision's policy,
-//     the decision stands either way.
+//     s.Interfaces; a group whose members the read listed has no other
+//     members, an assumption the verdict states; unknown → Indeterminate).
+//     An unresolved rule only makes the verdict Indeterminate when it could
+//     change it: when every unresolved rule met before the decision has the
+//     decision's policy, the decision stands either way;
+//   - quintuple rules ("Security group quintuple rules") also name the
+//     destination address (Rule.Local: DestCidrIp, Ipv6DestCidrIp) and the
+//     source port range (Rule.SourcePorts: SourcePortRange) and match only
+//     traffic within both. The client may use any port of its ephemeral
+//     range, so when rules name source ports the range is judged piece by
+//     piece, and the flow is allowed only if every piece is (like the
+//     network ACL reply below); the reason names the first piece denied.
 //
 // Network ACLs — VPC documentation, "Network ACL overview"
 // (https://www.alibabacloud.com/help/en/vpc/network-acl-overview): a
@@ -45,21 +62,118 @@ import (
 // EvaluateAWS; the port range of both directions is the packet's
 // destination port. ACLs "do not control traffic between ECS instances
 // that are in the same vSwitch": skipped when the source is an interface
-// of the snapshot in the same vSwitch.
+// of the snapshot in the same vSwitch or an address in the vSwitch's CIDR
+// blocks (s.Subnets, from DescribeVSwitches).
 func EvaluateAliyun(s *Snapshot, iface *Interface, f Flow) Verdict {
 	c := newEvalCtx(s, iface, f)
 	if why := c.checkFlow(); why != "" {
 		return Verdict{Indeterminate: why}
 	}
-	sg := c.aliyunSecurityGroups()
+	sg := c.withAssumptions(c.aliyunSecurityGroupsByClientPort())
 	acl := aclFor(s, iface.Subnet)
-	switch {
-	case acl == nil:
-		return combine([]stageResult{sg})
-	case c.sameSubnetSource():
-		return combine([]stageResult{sg}, fmt.Sprintf("network ACLs do not filter traffic within vSwitch %s", iface.Subnet))
+	if acl == nil {
+		return c.combine([]stageResult{sg})
 	}
-	return combine([]stageResult{c.aclIngress(acl, Aliyun), sg, c.aclEgressReply(acl, Aliyun)})
+	if same, why := c.sameSubnetSource(); same {
+		return c.combine([]stageResult{sg}, joinWithin("network ACLs do not filter traffic within vSwitch "+iface.Subnet, why))
+	}
+	return c.combine([]stageResult{c.aclIngress(acl, Aliyun), sg, c.aclEgressReply(acl, Aliyun)})
+}
+
+// clientPortPieces splits the flow's ephemeral range at the source port
+// ranges of the interface's inbound rules: within one piece every rule's
+// source ports match all the ports or none. Flows without ports, and
+// interfaces without such rules, have one piece (nil).
+func (c *evalCtx) clientPortPieces() []PortRange {
+	if !isPortProto(c.f.Protocol) {
+		return nil
+	}
+	eph := c.f.Ephemeral
+	cuts := []int{eph.From}
+	for _, gid := range c.iface.Groups {
+		g := c.s.Groups[gid]
+		if g == nil {
+			continue
+		}
+		for i := range g.Rules {
+			r := &g.Rules[i]
+			if r.Direction != Ingress || anyPorts(r.SourcePorts) {
+				continue
+			}
+			for _, p := range []int{r.SourcePorts.From, r.SourcePorts.To + 1} {
+				if eph.From < p && p <= eph.To {
+					cuts = append(cuts, p)
+				}
+			}
+		}
+	}
+	if len(cuts) == 1 {
+		return nil
+	}
+	slices.Sort(cuts)
+	cuts = slices.Compact(cuts)
+	out := make([]PortRange, len(cuts))
+	for i, from := range cuts {
+		to := eph.To
+		if i+1 < len(cuts) {
+			to = cuts[i+1] - 1
+		}
+		out[i] = PortRange{from, to}
+	}
+	return out
+}
+
+// aliyunSecurityGroupsByClientPort judges the security groups for every
+// piece of the client's port range (clientPortPieces): the first piece
+// denied decides, else the first undecidable one, else the flow is allowed
+// (by the rules of every piece).
+func (c *evalCtx) aliyunSecurityGroupsByClientPort() stageResult {
+	pieces := c.clientPortPieces()
+	if pieces == nil {
+		return c.aliyunSecurityGroups()
+	}
+	var allowed, unknownAt *stageResult
+	var allowing []RuleRef
+	for i, p := range pieces {
+		c.srcPorts, c.srcPortsSet = p, true
+		st := c.aliyunSecurityGroups()
+		ports := fmt.Sprintf("client ports %d-%d", p.From, p.To)
+		switch st.state {
+		case stDeny:
+			// Name the ports the same rule denies from here on.
+			hi := p.To
+			for _, q := range pieces[i+1:] {
+				c.srcPorts = q
+				if next := c.aliyunSecurityGroups(); next.state != stDeny || *next.rule != *st.rule {
+					break
+				}
+				hi = q.To
+			}
+			if eph := c.f.Ephemeral; p.From != eph.From || hi != eph.To {
+				st.reason = joinReason(st.reason, fmt.Sprintf("for client ports %d-%d of %s", p.From, hi, portsText(eph)))
+			}
+			return st
+		case stUnknown:
+			if unknownAt == nil {
+				st.reason += " (" + ports + ")"
+				unknownAt = &st
+			}
+		default:
+			if allowed == nil {
+				allowed = &st
+			}
+			for _, r := range st.allowing {
+				if !slices.Contains(allowing, r) {
+					allowing = append(allowing, r)
+				}
+			}
+		}
+	}
+	if unknownAt != nil {
+		return *unknownAt
+	}
+	allowed.allowing = allowing
+	return *allowed
 }
 
 // poolKey orders the pooled rules: priority (1 first), drop before
@@ -95,19 +209,14 @@ type pending struct {
 	why    string
 }
 
-// aliyunSecurityGroups finds the first matching rule of the pooled,
-// sorted rules in a single pass — the matching rule with the least sort
-// key — instead of sorting the pool: linear time, nothing copied.
+// aliyunSecurityGroups judges the groups of the interface: a basic
+// group's internal communication Accept first, then the first matching
+// rule of the pooled rules in priority order — found in a single pass, the
+// matching rule with the least sort key, instead of sorting the pool:
+// linear time, nothing copied — then the groups' default.
 func (c *evalCtx) aliyunSecurityGroups() stageResult {
 	groups := make([]*SecurityGroup, 0, len(c.iface.Groups))
-	var (
-		found    bool
-		best     poolKey
-		bestRule *Rule
-		bestGID  string
-		unres    []pending
-	)
-	for gi, gid := range c.iface.Groups {
+	for _, gid := range c.iface.Groups {
 		g := c.s.Groups[gid]
 		if g == nil {
 			// Its rules could sit at any priority with either policy:
@@ -116,6 +225,35 @@ func (c *evalCtx) aliyunSecurityGroups() stageResult {
 				reason: fmt.Sprintf("security group %s of interface %s is not in the snapshot", gid, c.iface.ID)}
 		}
 		groups = append(groups, g)
+	}
+
+	// Internal communication Accept takes precedence over custom rules
+	// (see EvaluateAliyun).
+	var innerWhy string
+	for _, g := range groups {
+		if !basicGroup(g) || !innerAccept(g) {
+			continue
+		}
+		switch m, w := c.memberOf(g.ID, ""); m {
+		case yes:
+			ref := RuleRef{Kind: "security_group", ID: g.ID,
+				Default: fmt.Sprintf("basic group %s: internal communication policy Accept admits its members, before any custom rule", g.ID)}
+			return stageResult{stage: StageSecurityGroup, state: stAllow, rule: &ref, allowing: []RuleRef{ref}}
+		case unknown:
+			if innerWhy == "" {
+				innerWhy = w + " (internal communication policy Accept of a basic group comes before its rules)"
+			}
+		}
+	}
+
+	var (
+		found    bool
+		best     poolKey
+		bestRule *Rule
+		bestGID  string
+		unres    []pending
+	)
+	for gi, g := range groups {
 		for i := range g.Rules {
 			r := &g.Rules[i]
 			if r.Direction != Ingress {
@@ -131,9 +269,9 @@ func (c *evalCtx) aliyunSecurityGroups() stageResult {
 			if !ruleTraffic(r.Protocol, r.Ports, &c.f) {
 				continue
 			}
-			switch m, why := c.matchPeer(r.Peer); m {
+			switch m, why := c.matchRule(r); m {
 			case yes:
-				found, best, bestRule, bestGID = true, k, r, gid
+				found, best, bestRule, bestGID = true, k, r, g.ID
 			case unknown:
 				unres = append(unres, pending{k, keyPolicy(k), why})
 			}
@@ -160,6 +298,9 @@ func (c *evalCtx) aliyunSecurityGroups() stageResult {
 				reason: p.why + fmt.Sprintf(" (an unresolved %s rule precedes the one that decides %s)", p.policy, policy)}
 		}
 		if policy == Drop {
+			if innerWhy != "" {
+				return stageResult{stage: StageSecurityGroup, state: stUnknown, reason: innerWhy}
+			}
 			return stageResult{stage: StageSecurityGroup, state: stDeny, rule: &ref, reason: reason}
 		}
 		return stageResult{stage: StageSecurityGroup, state: stAllow, rule: &ref, allowing: []RuleRef{ref}}
@@ -169,42 +310,10 @@ func (c *evalCtx) aliyunSecurityGroups() stageResult {
 		return decide(keyPolicy(best), ref, fmt.Sprintf("%s dropped by security group %s rule %s (%s)", c.flowText(), ref.ID, ref.RuleID, ref.Text))
 	}
 
-	// No rule matched: the group types' defaults. An ENI's groups are all
-	// of one type (Alibaba does not mix basic and enterprise groups on an
-	// instance); a basic group with inner access Accept admits its members.
+	// No rule matched: the group types' default, a deny (an ENI's groups
+	// are all of one type: Alibaba does not mix basic and enterprise
+	// groups on an instance).
 	ids := strings.Join(c.iface.Groups, ",")
-	var why string
-	for _, g := range groups {
-		if !basicGroup(g) || !innerAccept(g) {
-			continue
-		}
-		switch m, w := c.memberOf(g.ID, ""); m {
-		case yes:
-			ref := RuleRef{Kind: "security_group", ID: g.ID,
-				Default: fmt.Sprintf("basic group %s: internal communication policy Accept admits its members", g.ID)}
-			return decide(Accept, ref, "")
-		case unknown:
-			if why == "" {
-				why = w
-			}
-		}
-	}
-	if why != "" {
-		// The default itself is unknown: report the first unresolved rule
-		// met on the way, if any, else the membership.
-		if len(unres) > 0 {
-			first := &unres[0]
-			for i := range unres {
-				if unres[i].key.less(first.key) {
-					first = &unres[i]
-				}
-			}
-			why = first.why
-		} else {
-			why += " (basic group internal communication)"
-		}
-		return stageResult{stage: StageSecurityGroup, state: stUnknown, reason: why}
-	}
 	ref := RuleRef{Kind: "security_group", ID: ids, Default: aliyunDefaultText(groups)}
 	return decide(Drop, ref, fmt.Sprintf("no rule of security group(s) %s matches %s: %s", ids, c.flowText(), ref.Default))
 }

@@ -15,8 +15,19 @@ func prio(r Rule, p int, policy string) Rule {
 
 // aliSnap: eni-a1 (sg-basic, vSwitch vsw-1 without ACL), eni-a2 (sg-basic,
 // vsw-2 with acl-ali), eni-x (sg-other, vsw-2), eni-m (sg-basic +
-// sg-extra), eni-e1/eni-e2 (enterprise sg-ent).
+// sg-extra), eni-e1/eni-e2 (enterprise sg-ent). The reader listed the
+// members of every group it read (MembersListed); sg-trusted and sg-spam,
+// which rules name, were not read (another account's, say).
 func aliSnap() *Snapshot {
+	s := aliSnapUnlisted()
+	for _, g := range s.Groups {
+		g.MembersListed = true
+	}
+	return s
+}
+
+// aliSnapUnlisted is aliSnap as read before readers listed group members.
+func aliSnapUnlisted() *Snapshot {
 	return &Snapshot{
 		Provider: Aliyun, Account: "acc", Region: "cn-hangzhou",
 		Interfaces: []Interface{
@@ -199,4 +210,169 @@ func TestEvaluateAliyunRuleText(t *testing.T) {
 	if d := cmp.Diff(want, v.Rule); d != "" {
 		t.Errorf("(-want +got):\n%s", d)
 	}
+}
+
+// Issue 9, item 5: verdicts that were undecided although the read holds
+// the answer, and confident denials that were wrong.
+func TestEvaluateAliyunIssue9(t *testing.T) {
+	basicDefault := "sg-basic default"
+	// Quintuple rules on sg-basic: port 7000 dropped towards eni-a2 only
+	// (DestCidrIp), port 7001 dropped from client ports 1-1023 only
+	// (SourcePortRange); both accepted otherwise at priority 2.
+	quintuple := func(s *Snapshot) {
+		g := s.Groups["sg-basic"]
+		dropTo := prio(cidrRule("q1", "sg-basic", Ingress, ProtoTCP, p1(7000), "0.0.0.0/0"), 1, Drop)
+		dropTo.Local = pfx("10.1.0.11/32")
+		dropFrom := prio(cidrRule("q2", "sg-basic", Ingress, ProtoTCP, p1(7001), "0.0.0.0/0"), 1, Drop)
+		dropFrom.SourcePorts = PortRange{1, 1023}
+		acceptSome := prio(cidrRule("q3", "sg-basic", Ingress, ProtoTCP, p1(7002), "0.0.0.0/0"), 1, Accept)
+		acceptSome.SourcePorts = PortRange{49152, 60000}
+		dropAll := prio(cidrRule("q4", "sg-basic", Ingress, ProtoTCP, p1(7003), "0.0.0.0/0"), 1, Drop)
+		dropAll.SourcePorts = PortRange{1024, 65535}
+		g.Rules = append(g.Rules, dropTo, dropFrom, acceptSome, dropAll,
+			prio(cidrRule("q5", "sg-basic", Ingress, ProtoTCP, PortRange{7000, 7001}, "0.0.0.0/0"), 2, Accept),
+			prio(cidrRule("q6", "sg-basic", Ingress, ProtoTCP, p1(7003), "0.0.0.0/0"), 2, Accept))
+		// r7's group read too, so that only the quintuple rules decide.
+		s.Groups["sg-trusted"] = &SecurityGroup{Provider: Aliyun, ID: "sg-trusted", Type: "normal", MembersListed: true}
+	}
+	to := func(f Flow, dst string) Flow { f.Dst = ip(dst); return f }
+	cases := []evalCase{
+		// Membership: the read listed every group's members.
+		{
+			name: "basic default: an unlisted client is no member", iface: "eni-a1", flow: tcp("10.9.9.9", 3306),
+			mod:  func(s *Snapshot) { s.Groups["sg-basic"].Rules = nil },
+			want: verdictSummary{Stage: StageSecurityGroup, Rule: basicDefault}, reason: "except from members of the same group",
+			assume: "10.9.9.9 is no member of sg-basic (no interface among the group's members the read listed holds it)",
+		},
+		{
+			name: "basic default without the listing stays undecided", iface: "eni-a1", flow: tcp("10.9.9.9", 3306),
+			mod: func(s *Snapshot) {
+				s.Groups["sg-basic"].Rules = nil
+				s.Groups["sg-basic"].MembersListed = false
+			},
+			want: verdictSummary{Indeterminate: true, Stage: StageSecurityGroup}, reason: "membership of sg-basic not resolved",
+		},
+		{
+			name: "udp, no rule matches: denied", iface: "eni-e1", flow: Flow{Src: ip("10.9.9.9"), Protocol: ProtoUDP, Port: 53},
+			want: verdictSummary{Stage: StageSecurityGroup, Rule: "sg-ent default"},
+		},
+		{
+			name: "icmp from an unlisted client: r10 accepts it before anything else", iface: "eni-a1", flow: Flow{Src: ip("10.9.9.9"), Protocol: ProtoICMP, Port: 8},
+			want: verdictSummary{Allowed: true, Stage: StageSecurityGroup, Rule: "sg-basic/r10", Allowing: []string{"sg-basic/r10"}},
+		},
+		{
+			name: "ipv6, no rule matches: denied", iface: "eni-a1", flow: tcp("2001:db8:ffff::5", 3306),
+			mod:  func(s *Snapshot) { s.Groups["sg-basic"].Rules = s.Groups["sg-basic"].Rules[:7] }, // no sg-spam rules
+			want: verdictSummary{Indeterminate: true, Stage: StageSecurityGroup}, reason: "membership of sg-trusted not resolved",
+		},
+		{
+			name: "ipv6, no rule matches, the referenced group read: denied", iface: "eni-a1", flow: tcp("2001:db8:ffff::5", 3306),
+			mod: func(s *Snapshot) {
+				s.Groups["sg-trusted"] = &SecurityGroup{Provider: Aliyun, ID: "sg-trusted", Type: "normal", MembersListed: true}
+			},
+			want: verdictSummary{Stage: StageSecurityGroup, Rule: basicDefault}, assume: "no member of sg-trusted",
+		},
+		{
+			name: "prefix list misses, the referenced group read: denied", iface: "eni-a1", flow: tcp("8.8.4.4", 8443),
+			mod: func(s *Snapshot) {
+				s.Groups["sg-trusted"] = &SecurityGroup{Provider: Aliyun, ID: "sg-trusted", Type: "normal", MembersListed: true}
+			},
+			want: verdictSummary{Stage: StageSecurityGroup, Rule: basicDefault},
+		},
+		// Internal communication Accept comes before custom rules.
+		{
+			name: "inner access Accept admits a member before a priority 1 drop", iface: "eni-a1", flow: tcp("10.1.0.11", 22),
+			want:   verdictSummary{Allowed: true, Stage: StageSecurityGroup, Rule: basicDefault, Allowing: []string{basicDefault}},
+			reason: "internal communication policy Accept admits its members, before any custom rule",
+		},
+		{
+			name: "inner access Drop: the custom drop applies to members", iface: "eni-a1", flow: tcp("10.1.0.11", 22),
+			mod:  func(s *Snapshot) { s.Groups["sg-basic"].InnerAccessPolicy = "Drop" },
+			want: verdictSummary{Stage: StageSecurityGroup, Rule: "sg-basic/r1"},
+		},
+		{
+			name: "unknown membership before a drop: undecided", iface: "eni-a1", flow: tcp("10.9.9.9", 22),
+			mod:  func(s *Snapshot) { s.Groups["sg-basic"].MembersListed = false },
+			want: verdictSummary{Indeterminate: true, Stage: StageSecurityGroup}, reason: "internal communication policy Accept of a basic group comes before its rules",
+		},
+		{
+			name: "unknown membership before an accept: allowed either way", iface: "eni-a1", flow: tcp("8.8.8.8", 22),
+			mod:  func(s *Snapshot) { s.Groups["sg-basic"].MembersListed = false },
+			want: verdictSummary{Allowed: true, Stage: StageSecurityGroup, Rule: "sg-basic/r2", Allowing: []string{"sg-basic/r2"}},
+		},
+		// Quintuple rules.
+		{
+			name: "a drop limited to another destination does not apply", iface: "eni-a1", flow: to(tcp("8.8.8.8", 7000), "10.1.0.10"),
+			mod:  quintuple,
+			want: verdictSummary{Allowed: true, Stage: StageSecurityGroup, Rule: "sg-basic/q5", Allowing: []string{"sg-basic/q5"}},
+		},
+		{
+			name: "the drop applies to its destination", iface: "eni-a2", flow: to(tcp("8.8.8.8", 7000), "10.1.0.11"),
+			mod:  func(s *Snapshot) { quintuple(s); s.ACLs = nil },
+			want: verdictSummary{Stage: StageSecurityGroup, Rule: "sg-basic/q1"}, reason: "tcp 7000 from 0.0.0.0/0 to 10.1.0.11/32 drop priority 1",
+		},
+		{
+			name: "no destination given: the interface's private address of the family", iface: "eni-a1", flow: tcp("8.8.8.8", 7000),
+			mod:  quintuple,
+			want: verdictSummary{Allowed: true, Stage: StageSecurityGroup, Rule: "sg-basic/q5", Allowing: []string{"sg-basic/q5"}},
+		},
+		{
+			name: "a public destination of an interface with addresses on both sides is undecided", iface: "eni-a1", flow: to(tcp("8.8.8.8", 7000), "47.1.1.1"),
+			mod: func(s *Snapshot) {
+				quintuple(s)
+				s.Interfaces[0].PrivateIPs = append(s.Interfaces[0].PrivateIPs, ip("10.1.0.11"))
+			},
+			want: verdictSummary{Indeterminate: true, Stage: StageSecurityGroup}, reason: "which private address of eni-a1 the flow reaches is not known",
+		},
+		{
+			name: "a drop from client ports 1-1023 does not apply to ephemeral ports", iface: "eni-a1", flow: tcp("8.8.8.8", 7001),
+			mod:  quintuple,
+			want: verdictSummary{Allowed: true, Stage: StageSecurityGroup, Rule: "sg-basic/q5", Allowing: []string{"sg-basic/q5"}},
+		},
+		{
+			name: "a client whose range reaches below 1024 is dropped there", iface: "eni-a1",
+			flow: Flow{Src: ip("8.8.8.8"), Protocol: ProtoTCP, Port: 7001, Ephemeral: PortRange{1000, 2000}},
+			mod:  quintuple,
+			want: verdictSummary{Stage: StageSecurityGroup, Rule: "sg-basic/q2"}, reason: "for client ports 1000-1023 of 1000-2000",
+		},
+		{
+			name: "an accept from some client ports leaves the rest to the default", iface: "eni-a1", flow: tcp("8.8.8.8", 7002),
+			mod:  quintuple,
+			want: verdictSummary{Stage: StageSecurityGroup, Rule: basicDefault}, reason: "for client ports 60001-65535 of 49152-65535",
+		},
+		{
+			name: "source ports covering the whole range match", iface: "eni-a1", flow: tcp("8.8.8.8", 7003),
+			mod:  quintuple,
+			want: verdictSummary{Stage: StageSecurityGroup, Rule: "sg-basic/q4"},
+		},
+		{
+			name: "a portless flow never matches a rule naming source ports", iface: "eni-a1", flow: Flow{Src: ip("8.8.8.8"), Protocol: ProtoICMP, Port: 8},
+			mod: func(s *Snapshot) {
+				r := prio(cidrRule("q7", "sg-basic", Ingress, ProtoAll, AllPorts, "0.0.0.0/0"), 1, Drop)
+				r.SourcePorts = PortRange{1, 1023}
+				s.Groups["sg-basic"].Rules = append(s.Groups["sg-basic"].Rules, r)
+			},
+			want: verdictSummary{Allowed: true, Stage: StageSecurityGroup, Rule: "sg-basic/r10", Allowing: []string{"sg-basic/r10"}},
+		},
+		// vSwitch CIDR blocks: traffic within a vSwitch is not filtered by its ACL.
+		{
+			name: "a client in the vSwitch's CIDR block: the security group decides", iface: "eni-a2", flow: tcp("10.1.0.25", 9000),
+			mod: func(s *Snapshot) {
+				s.Subnets = []Subnet{{ID: "vsw-2", CIDRs: []netip.Prefix{pfx("10.1.0.0/27")}}}
+				s.ACLs[0].Entries[0].Policy = Drop
+				s.Groups["sg-trusted"] = &SecurityGroup{Provider: Aliyun, ID: "sg-trusted", Type: "normal", MembersListed: true}
+			},
+			want:   verdictSummary{Allowed: true, Stage: StageSecurityGroup, Rule: "sg-basic/r8", Allowing: []string{"sg-basic/r8"}},
+			reason: "network ACLs do not filter traffic within vSwitch vsw-2 (10.1.0.25 is in its CIDR block 10.1.0.0/27)",
+		},
+		{
+			name: "a client outside the vSwitch's CIDR blocks meets the ACL", iface: "eni-a2", flow: tcp("10.1.5.25", 9000),
+			mod: func(s *Snapshot) {
+				s.Subnets = []Subnet{{ID: "vsw-2", CIDRs: []netip.Prefix{pfx("10.1.0.0/27")}}}
+				s.ACLs[0].Entries[0].Policy = Drop
+			},
+			want: verdictSummary{Stage: StageACLIngress, Rule: "acl-ali/nae-1#1"},
+		},
+	}
+	runEvalCases(t, aliSnap, EvaluateAliyun, cases)
 }

@@ -24,10 +24,13 @@ import (
 //   - a source is a CIDR (of the flow's family), a prefix list (its
 //     entries), or a security group: "allows traffic based on the private
 //     IP addresses of the network interfaces that are associated with the
-//     source security group" — resolved against s.Interfaces; when no
-//     interface of the snapshot owns the source address and the snapshot
-//     is not Complete (or the group is another account's), membership is
-//     unknown and the verdict Indeterminate, unless another rule allows.
+//     source security group" — resolved against s.Interfaces. When no
+//     interface of the snapshot owns the source address, it is no member
+//     if the read covered the group's members (a Complete snapshot, or a
+//     group whose members the reader listed, MembersListed), with that
+//     assumption in Verdict.Assumptions; otherwise (or for another
+//     account's group) membership is unknown and the verdict
+//     Indeterminate, unless another rule allows.
 //
 // Network ACLs — Amazon VPC User Guide, "Network ACL rules"
 // (https://docs.aws.amazon.com/vpc/latest/userguide/nacl-rules.html) and
@@ -51,7 +54,8 @@ import (
 //     and ports;
 //   - ACLs filter traffic entering and leaving the subnet, not traffic
 //     within it: when the source is an interface of the snapshot in the
-//     same subnet the ACL stages are skipped.
+//     same subnet, or an address in the subnet's CIDR blocks
+//     (s.Subnets), the ACL stages are skipped.
 //
 // A definite deny at any stage is the answer even if another stage is
 // unknown; the first denying stage (in the order above) is reported.
@@ -60,12 +64,21 @@ func EvaluateAWS(s *Snapshot, iface *Interface, f Flow) Verdict {
 	if why := c.checkFlow(); why != "" {
 		return Verdict{Indeterminate: why}
 	}
+	v := c.evaluateAWS()
+	if v.Allowed {
+		// An allowed flow rests on the rule that allows it, never on
+		// another rule's source group not containing the client.
+		v.Assumptions = nil
+	}
+	return v
+}
+
+func (c *evalCtx) evaluateAWS() Verdict {
+	s, iface := c.s, c.iface
 	var stages []stageResult
-	var notes []string
-	if c.sameSubnetSource() {
-		notes = append(notes, fmt.Sprintf("network ACLs do not filter traffic within subnet %s", iface.Subnet))
-		stages = append(stages, c.awsSecurityGroups())
-		return combine(stages, notes...)
+	if same, why := c.sameSubnetSource(); same {
+		stages = append(stages, c.withAssumptions(c.awsSecurityGroups()))
+		return c.combine(stages, joinWithin("network ACLs do not filter traffic within subnet "+iface.Subnet, why))
 	}
 	acl := aclFor(s, iface.Subnet)
 	if acl == nil {
@@ -75,13 +88,13 @@ func EvaluateAWS(s *Snapshot, iface *Interface, f Flow) Verdict {
 		}
 		stages = append(stages,
 			stageResult{stage: StageACLIngress, state: stUnknown, reason: why},
-			c.awsSecurityGroups(),
+			c.withAssumptions(c.awsSecurityGroups()),
 			stageResult{stage: StageACLEgress, state: stUnknown, reason: why})
-		return combine(stages)
+		return c.combine(stages)
 	}
 	in, out := c.aclIngress(acl, AWS), c.aclEgressReply(acl, AWS)
-	stages = append(stages, in, c.awsSecurityGroups(), out)
-	return combine(stages)
+	stages = append(stages, in, c.withAssumptions(c.awsSecurityGroups()), out)
+	return c.combine(stages)
 }
 
 // awsSecurityGroups judges the union of the ingress rules of every group

@@ -3,6 +3,7 @@ package cloud
 import (
 	"encoding/json"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
@@ -163,6 +164,9 @@ type evalCase struct {
 	flow   Flow
 	want   verdictSummary
 	reason string // substring of Reason, or of Indeterminate when Indeterminate
+	// assume is a substring of one of the verdict's Assumptions; "-" means
+	// the verdict states none.
+	assume string
 }
 
 func runEvalCases(t *testing.T, base func() *Snapshot, eval func(*Snapshot, *Interface, Flow) Verdict, cases []evalCase) {
@@ -192,6 +196,12 @@ func runEvalCases(t *testing.T, base func() *Snapshot, eval func(*Snapshot, *Int
 			}
 			if !strings.Contains(text, tc.reason) {
 				t.Errorf("reason %q does not contain %q", text, tc.reason)
+			}
+			switch {
+			case tc.assume == "-" && len(v.Assumptions) > 0:
+				t.Errorf("assumptions %q, want none", v.Assumptions)
+			case tc.assume != "" && tc.assume != "-" && !slices.ContainsFunc(v.Assumptions, func(a string) bool { return strings.Contains(a, tc.assume) }):
+				t.Errorf("assumptions %q lack %q", v.Assumptions, tc.assume)
 			}
 		})
 	}
@@ -453,6 +463,90 @@ func TestEvaluateAWS(t *testing.T) {
 			mod: func(s *Snapshot) { delete(s.Groups, "sg-ssh") },
 			want: verdictSummary{Allowed: true, Stage: StageSecurityGroup, Rule: "sg-web/sgr-1",
 				Allowing: []string{"acl-a#100", "sg-web/sgr-1", "acl-a#100"}},
+		},
+	}
+	runEvalCases(t, awsSnap, EvaluateAWS, cases)
+}
+
+// The readers list the members of every group they read (MembersListed):
+// an address no listed interface holds is then not a member, and the
+// verdict says what that rests on (issue 9, item 5).
+func TestEvaluateAWSListedMembers(t *testing.T) {
+	listed := func(s *Snapshot) {
+		for _, g := range s.Groups {
+			g.MembersListed = true
+		}
+	}
+	sgDefault := "sg-web,sg-ssh default"
+	cases := []evalCase{
+		{
+			name: "referenced group's members listed: an unlisted client is no member", iface: "eni-web", flow: tcp("10.0.3.99", 22),
+			mod:  listed,
+			want: verdictSummary{Stage: StageSecurityGroup, Rule: sgDefault}, reason: "no rule of security group(s) sg-web,sg-ssh allows tcp 22 from 10.0.3.99",
+			assume: "10.0.3.99 is no member of sg-bastion (no interface among the group's members the read listed holds it)",
+		},
+		{
+			name: "only the referenced group's listing counts", iface: "eni-web", flow: tcp("10.0.3.99", 22),
+			mod:  func(s *Snapshot) { listed(s); s.Groups["sg-bastion"].MembersListed = false },
+			want: verdictSummary{Indeterminate: true, Stage: StageSecurityGroup}, reason: "membership of sg-bastion not resolved",
+		},
+		{
+			name: "a listed member is a member", iface: "eni-web", flow: tcp("10.0.3.5", 22),
+			mod: listed,
+			want: verdictSummary{Allowed: true, Stage: StageSecurityGroup, Rule: "sg-ssh/sgr-10",
+				Allowing: []string{"acl-a#100", "sg-ssh/sgr-10", "acl-a#100"}},
+			assume: "-",
+		},
+		{
+			name: "an allowed flow states no assumption about other rules' groups", iface: "eni-web", flow: tcp("198.51.100.8", 443),
+			mod: listed,
+			want: verdictSummary{Allowed: true, Stage: StageSecurityGroup, Rule: "sg-web/sgr-1",
+				Allowing: []string{"acl-a#100", "sg-web/sgr-1", "acl-a#100"}},
+			assume: "-",
+		},
+		{
+			name: "udp with an all-protocol group rule: denied", iface: "eni-app",
+			flow: Flow{Src: ip("10.9.9.9"), Protocol: ProtoUDP, Port: 53, Ephemeral: EphemeralLinux},
+			mod:  listed,
+			want: verdictSummary{Stage: StageSecurityGroup, Rule: "sg-app default"}, assume: "no member of sg-web",
+		},
+		{
+			name: "another account's group stays unresolved however the read listed", iface: "eni-web", flow: tcp("10.0.3.99", 22),
+			mod: func(s *Snapshot) {
+				listed(s)
+				s.Groups["sg-ssh"].Rules[0].Peer.GroupOwner = "222222222222"
+			},
+			want: verdictSummary{Indeterminate: true, Stage: StageSecurityGroup}, reason: "account 222222222222",
+		},
+		{
+			name: "a rule naming a deleted group matches no one", iface: "eni-web", flow: tcp("10.0.3.99", 22),
+			mod: func(s *Snapshot) {
+				s.Groups["sg-ssh"].Rules[0].Peer.Group = "sg-gone"
+				s.MissingGroups = []string{"sg-gone"}
+			},
+			want: verdictSummary{Stage: StageSecurityGroup, Rule: sgDefault}, assume: "-",
+		},
+		{
+			name: "a complete snapshot states the assumption too", iface: "eni-web", flow: tcp("10.0.3.99", 22),
+			mod:  func(s *Snapshot) { s.Complete = true },
+			want: verdictSummary{Stage: StageSecurityGroup, Rule: sgDefault}, assume: "no interface of the region the read listed holds it",
+		},
+		{
+			name: "a client in the subnet's CIDR block is not filtered by the ACL", iface: "eni-web", flow: tcp("10.0.1.99", 443),
+			mod: func(s *Snapshot) {
+				s.Subnets = []Subnet{{ID: "subnet-a", CIDRs: []netip.Prefix{pfx("10.0.1.0/24"), pfx("2001:db8:1::/64")}}}
+				s.ACLs[0].Entries = []ACLEntry{entry(1, false, ProtoAll, AllPorts, "0.0.0.0/0", Drop)}
+			},
+			want:   verdictSummary{Allowed: true, Stage: StageSecurityGroup, Rule: "sg-web/sgr-1", Allowing: []string{"sg-web/sgr-1"}},
+			reason: "network ACLs do not filter traffic within subnet subnet-a (10.0.1.99 is in its CIDR block 10.0.1.0/24)",
+		},
+		{
+			name: "a client outside the subnet's CIDR blocks is", iface: "eni-web", flow: tcp("10.0.9.99", 443),
+			mod: func(s *Snapshot) {
+				s.Subnets = []Subnet{{ID: "subnet-a", CIDRs: []netip.Prefix{pfx("10.0.1.0/24")}}}
+				s.ACLs[0].Entries = []ACLEntry{entry(1, false, ProtoAll, AllPorts, "0.0.0.0/0", Drop)}
+			},
+			want: verdictSummary{Stage: StageACLIngress, Rule: "acl-a#1"},
 		},
 	}
 	runEvalCases(t, awsSnap, EvaluateAWS, cases)

@@ -35,6 +35,48 @@ type evalCtx struct {
 
 	srcLooked bool
 	srcIfaces []*Interface // interfaces of the snapshot with f.Src as a private address
+
+	// srcPorts is the part of the client's ephemeral range being judged
+	// (Alibaba Cloud quintuple rules match on the source port); valid when
+	// srcPortsSet.
+	srcPorts    PortRange
+	srcPortsSet bool
+
+	// nonMembers are the groups the source was taken to be no member of
+	// (Verdict.Assumptions), in the order met; worded only for a verdict.
+	nonMembers []nonMember
+}
+
+// nonMember: the source is no member of group because no interface the
+// read listed — every one of the region (complete), or the group's
+// members — holds its address.
+type nonMember struct {
+	group    string
+	complete bool
+}
+
+// assumeNonMember records an assumption the verdict rests on (once).
+func (c *evalCtx) assumeNonMember(group string, complete bool) {
+	if nm := (nonMember{group, complete}); !slices.Contains(c.nonMembers, nm) {
+		c.nonMembers = append(c.nonMembers, nm)
+	}
+}
+
+// assumptions words the assumptions met: each non-membership, then what
+// the cloud's listings cannot show.
+func (c *evalCtx) assumptions() []string {
+	if len(c.nonMembers) == 0 {
+		return nil
+	}
+	out := make([]string, 0, len(c.nonMembers)+1)
+	for _, nm := range c.nonMembers {
+		if nm.complete {
+			out = append(out, fmt.Sprintf("%s is no member of %s (no interface of the region the read listed holds it)", c.f.Src, nm.group))
+		} else {
+			out = append(out, fmt.Sprintf("%s is no member of %s (no interface among the group's members the read listed holds it)", c.f.Src, nm.group))
+		}
+	}
+	return append(out, listingGap(c.s.Provider))
 }
 
 func newEvalCtx(s *Snapshot, iface *Interface, f Flow) *evalCtx {
@@ -130,10 +172,11 @@ func (c *evalCtx) sourceInterfaces() []*Interface {
 // memberOf resolves whether the flow's source is a member of group: an
 // interface of the snapshot with the source as a private address uses the
 // group. When no interface of the snapshot has the address, the answer is
-// "no" only if the snapshot lists every interface of the region
-// (Complete) and the group is not owned by another account (whose
-// interfaces a complete snapshot of this account still does not list);
-// otherwise it is unknown.
+// "no" when the read covered the group's members — the snapshot lists
+// every interface of the region (Complete), or the reader listed the
+// group's members (MembersListed) — and the group is not owned by another
+// account (whose interfaces this account's read does not list); the
+// verdict then states that assumption. Otherwise it is unknown.
 func (c *evalCtx) memberOf(group, owner string) (tri, string) {
 	ifs := c.sourceInterfaces()
 	if len(ifs) > 0 {
@@ -144,13 +187,34 @@ func (c *evalCtx) memberOf(group, owner string) (tri, string) {
 		}
 		return no, ""
 	}
-	if !c.s.Complete {
-		return unknown, fmt.Sprintf("source is a group: membership of %s not resolved (%s is not an interface of the snapshot, which does not list every interface)", group, c.f.Src)
-	}
 	if owner != "" && c.s.Account != "" && owner != c.s.Account {
 		return unknown, fmt.Sprintf("source is a group: membership of %s (account %s) not resolved (the snapshot covers account %s only)", group, owner, c.s.Account)
 	}
-	return no, ""
+	g := c.s.Groups[group]
+	switch {
+	case g == nil && slices.Contains(c.s.MissingGroups, group):
+		// The API said the group does not exist: the rule is stale and
+		// matches no one.
+		return no, ""
+	case c.s.Complete:
+		c.assumeNonMember(group, true)
+		return no, ""
+	case g != nil && g.MembersListed:
+		c.assumeNonMember(group, false)
+		return no, ""
+	}
+	return unknown, fmt.Sprintf("source is a group: membership of %s not resolved (%s is not an interface of the snapshot, and the read did not list the group's members)", group, c.f.Src)
+}
+
+// listingGap says which interfaces a cloud's listings do not show.
+func listingGap(provider string) string {
+	switch provider {
+	case AWS:
+		return "the listing (DescribeNetworkInterfaces) shows this account's interfaces only: an interface of another account that uses the group (a security group shared with the participants of a shared VPC) is not in it"
+	case Aliyun:
+		return "the listings (DescribeInstances, DescribeNetworkInterfaces) show this account's ECS instances and ENIs only: an ENI that another Alibaba Cloud service manages may be missing, and other accounts' interfaces are"
+	}
+	return "interfaces the cloud's listings do not show are taken to be absent"
 }
 
 // matchPeer says whether the flow's source is the rule's peer.
@@ -180,22 +244,117 @@ func (c *evalCtx) matchPeer(p Peer) (tri, string) {
 	return no, ""
 }
 
-// sameSubnetSource says whether the source is an interface of the
-// snapshot in the destination's subnet: network ACLs filter traffic
-// entering and leaving a subnet, not traffic within it (AWS: "Control
-// subnet traffic with network access control lists"; Alibaba: "Network
-// ACLs do not control traffic between ECS instances in the same
-// vSwitch").
-func (c *evalCtx) sameSubnetSource() bool {
+// matchLocal says whether the flow's destination lies in a quintuple
+// rule's Local block (invalid: any). The destination is the flow's when it
+// is a private address of the interface; otherwise (a public address, or
+// none given) it is one of the interface's private addresses of the flow's
+// family, and only an answer they all share is given.
+func (c *evalCtx) matchLocal(p netip.Prefix) (tri, string) {
+	if !p.IsValid() {
+		return yes, ""
+	}
+	dsts := []netip.Addr{c.f.Dst}
+	if !c.f.Dst.IsValid() || !slices.ContainsFunc(c.iface.PrivateIPs, func(a netip.Addr) bool { return a.Unmap() == c.f.Dst }) {
+		dsts = dsts[:0]
+		for _, a := range c.iface.PrivateIPs {
+			if a = a.Unmap(); a.Is4() == c.f.Src.Is4() {
+				dsts = append(dsts, a)
+			}
+		}
+	}
+	in := 0
+	for _, d := range dsts {
+		if p.Contains(d) {
+			in++
+		}
+	}
+	switch {
+	case len(dsts) > 0 && in == len(dsts):
+		return yes, ""
+	case in == 0:
+		return no, ""
+	}
+	return unknown, fmt.Sprintf("a rule limited to destination %s: which private address of %s the flow reaches is not known", p, c.iface.ID)
+}
+
+// matchSourcePorts says whether a quintuple rule's source port range
+// covers the client's port (the part of its ephemeral range being judged;
+// see EvaluateAliyun). A packet without ports never matches a rule that
+// names source ports.
+func (c *evalCtx) matchSourcePorts(r PortRange) (tri, string) {
+	if anyPorts(r) {
+		return yes, ""
+	}
+	if !isPortProto(c.f.Protocol) || !c.srcPortsSet {
+		return no, ""
+	}
+	seg := c.srcPorts
+	switch {
+	case r.From <= seg.From && seg.To <= r.To:
+		return yes, ""
+	case seg.To < r.From || r.To < seg.From:
+		return no, ""
+	}
+	return unknown, fmt.Sprintf("client ports %d-%d only partly in a rule's source ports %d-%d", seg.From, seg.To, r.From, r.To)
+}
+
+// anyPorts: an unset (zero) or negative source port range is every port.
+func anyPorts(r PortRange) bool { return r == (PortRange{}) || r.From < 0 || r.To < 0 }
+
+// matchRule says whether a rule's source ports, destination (quintuple
+// rules) and peer match the flow: the three-valued AND, with the reason of
+// the first unknown. The peer is resolved last, only when the rest can
+// match, so that no assumption is made about a group the rule cannot
+// apply to anyway.
+func (c *evalCtx) matchRule(r *Rule) (tri, string) {
+	out, why := c.matchSourcePorts(r.SourcePorts)
+	if out == no {
+		return no, ""
+	}
+	switch m, w := c.matchLocal(r.Local); {
+	case m == no:
+		return no, ""
+	case m == unknown && out == yes:
+		out, why = unknown, w
+	}
+	switch m, w := c.matchPeer(r.Peer); {
+	case m == no:
+		return no, ""
+	case m == unknown && out == yes:
+		out, why = unknown, w
+	}
+	return out, why
+}
+
+// sameSubnetSource says whether the source is in the destination's
+// subnet: an interface of the snapshot in that subnet, or an address in
+// one of the subnet's CIDR blocks (a client the read did not list).
+// Network ACLs filter traffic entering and leaving a subnet, not traffic
+// within it (AWS: "Control subnet traffic with network access control
+// lists"; Alibaba: "Network ACLs do not control traffic between ECS
+// instances in the same vSwitch"). The second result says why, for the
+// verdict's reason.
+func (c *evalCtx) sameSubnetSource() (bool, string) {
 	if c.iface.Subnet == "" {
-		return false
+		return false, ""
 	}
 	for _, in := range c.sourceInterfaces() {
 		if in.Subnet == c.iface.Subnet {
-			return true
+			return true, ""
 		}
 	}
-	return false
+	for i := range c.s.Subnets {
+		sn := &c.s.Subnets[i]
+		if sn.ID != c.iface.Subnet {
+			continue
+		}
+		for _, p := range sn.CIDRs {
+			if p.Contains(c.f.Src) {
+				return true, fmt.Sprintf("%s is in its CIDR block %s", c.f.Src, p)
+			}
+		}
+	}
+	return false, ""
 }
 
 // aclFor is the network ACL associated with a subnet, nil if none. A
@@ -262,6 +421,16 @@ type stageResult struct {
 	rule     *RuleRef  // deciding rule (allow or deny)
 	allowing []RuleRef // allowing rules (more than one for an egress reply covered piecewise)
 	reason   string
+	// assumptions the stage's answer rests on (Verdict.Assumptions).
+	assumptions []string
+}
+
+// withAssumptions hands the assumptions met while judging a stage to its
+// result, and starts afresh for the next stage.
+func (c *evalCtx) withAssumptions(st stageResult) stageResult {
+	st.assumptions = c.assumptions()
+	c.nonMembers = c.nonMembers[:0]
+	return st
 }
 
 // aclIngress walks the ingress entries by number: the first entry whose
@@ -426,6 +595,7 @@ func (c *evalCtx) checkFlow() string {
 		if e := f.Ephemeral; e.From < 0 || e.To > 65535 || e.From > e.To {
 			return fmt.Sprintf("flow ephemeral range %d-%d is invalid", e.From, e.To)
 		}
+		c.srcPorts, c.srcPortsSet = f.Ephemeral, true
 	}
 	if c.iface == nil {
 		return "no interface"
@@ -438,11 +608,14 @@ func (c *evalCtx) checkFlow() string {
 // unknown stage makes the verdict Indeterminate; else the flow is allowed,
 // with Stage/Rule naming the security group rule and Allowing the rule of
 // every stage in order.
-func combine(stages []stageResult, notes ...string) Verdict {
+//
+// Assumptions are those of the denying stage, or of every stage of an
+// allowed flow.
+func (c *evalCtx) combine(stages []stageResult, notes ...string) Verdict {
 	note := strings.Join(notes, "; ")
 	for _, st := range stages {
 		if st.state == stDeny {
-			return Verdict{Stage: st.stage, Rule: st.rule, Reason: joinReason(st.reason, note)}
+			return Verdict{Stage: st.stage, Rule: st.rule, Reason: joinReason(st.reason, note), Assumptions: st.assumptions}
 		}
 	}
 	for _, st := range stages {
@@ -460,9 +633,22 @@ func combine(stages []stageResult, notes ...string) Verdict {
 		for _, r := range st.allowing {
 			parts = append(parts, st.stage+": "+refText(r))
 		}
+		for _, a := range st.assumptions {
+			if !slices.Contains(v.Assumptions, a) {
+				v.Assumptions = append(v.Assumptions, a)
+			}
+		}
 	}
 	v.Reason = joinReason("allowed by "+strings.Join(parts, ", "), note)
 	return v
+}
+
+// joinWithin adds a parenthesised detail to a note, when there is one.
+func joinWithin(note, detail string) string {
+	if detail == "" {
+		return note
+	}
+	return note + " (" + detail + ")"
 }
 
 func joinReason(a, b string) string {
@@ -593,7 +779,27 @@ func peerText(p Peer) string {
 // accept", "all from sg-1 accept", "icmp type 8 code any from ::/0
 // accept"; Alibaba rules add "priority N".
 func ruleText(r *Rule) string {
-	return ruleLine(r.Direction, normProto(r.Protocol), r.Ports, peerText(r.Peer), policyOf(r.Policy), r.Priority)
+	return ruleLine(r.Direction, normProto(r.Protocol), r.Ports, peerText(r.Peer)+quintupleText(r.Direction, r.Local, r.SourcePorts), policyOf(r.Policy), r.Priority)
+}
+
+// quintupleText writes the parts of a quintuple rule after its peer: the
+// group-side address ("to" it for an inbound rule, "from" it for an
+// outbound one) and the source ports: " to 10.0.0.5/32 source ports 1-1023".
+func quintupleText(direction string, local netip.Prefix, sourcePorts PortRange) string {
+	var b strings.Builder
+	if local.IsValid() {
+		if direction == Egress {
+			b.WriteString(" from ")
+		} else {
+			b.WriteString(" to ")
+		}
+		b.WriteString(local.String())
+	}
+	if !anyPorts(sourcePorts) {
+		b.WriteString(" source ports ")
+		b.WriteString(portsText(sourcePorts))
+	}
+	return b.String()
 }
 
 // ruleLine writes a rule's parts in one line: protocol, ports or ICMP

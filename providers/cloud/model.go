@@ -74,6 +74,16 @@ type Rule struct {
 	// Priority is Alibaba's 1 (first) to 100; 0 for AWS.
 	Priority    int    `json:"priority,omitempty"`
 	Description string `json:"description,omitempty"`
+	// Local and SourcePorts narrow an Alibaba Cloud quintuple rule ("Security
+	// group quintuple rules": source and destination address, source and
+	// destination port, protocol). Local is the address on the group's side
+	// the rule is limited to — DestCidrIp or Ipv6DestCidrIp of an inbound
+	// rule, SourceCidrIp or Ipv6SourceCidrIp of an outbound one — and
+	// SourcePorts the packet's source port range (SourcePortRange; for an
+	// inbound rule the client's port). Unset (invalid prefix, zero range):
+	// any address, any port.
+	Local       netip.Prefix `json:"local,omitzero"`
+	SourcePorts PortRange    `json:"source_ports,omitzero"`
 }
 
 // SecurityGroup is a group with all its rules.
@@ -93,6 +103,13 @@ type SecurityGroup struct {
 	// Attachments are the network interfaces that use the group; empty
 	// means attached to nothing (an audit finding).
 	Attachments []string `json:"attachments"`
+	// MembersListed is set when the reader listed every member interface
+	// of the group that its listing calls show (AWS: DescribeNetworkInterfaces
+	// by group-id; Alibaba Cloud: DescribeInstances and
+	// DescribeNetworkInterfaces by SecurityGroupId), so that an address no
+	// interface of the snapshot holds is not a member. What those calls do
+	// not show is stated as an assumption of each verdict that relies on it.
+	MembersListed bool `json:"members_listed,omitempty"`
 }
 
 // ACLEntry is one network ACL rule.
@@ -105,6 +122,9 @@ type ACLEntry struct {
 	Ports    PortRange    `json:"ports"` // tcp/udp only; AllPorts otherwise
 	CIDR     netip.Prefix `json:"cidr"`
 	Policy   string       `json:"policy"` // Accept or Drop
+	// System marks an entry the cloud adds and users cannot change
+	// (Alibaba Cloud EntryType "system", listed after the custom entries).
+	System bool `json:"system,omitempty"`
 }
 
 // NetworkACL is a subnet-level stateless filter.
@@ -130,6 +150,15 @@ type Interface struct {
 	VPC        string       `json:"vpc,omitempty"`
 }
 
+// Subnet is a subnet (AWS) or vSwitch (Alibaba Cloud) with its address
+// blocks: a client inside them is in the subnet even when it is no
+// interface of the snapshot, and network ACLs do not filter its traffic.
+type Subnet struct {
+	ID    string         `json:"id"`
+	VPC   string         `json:"vpc,omitempty"`
+	CIDRs []netip.Prefix `json:"cidrs"` // IPv4 and IPv6 blocks
+}
+
 // PrefixList is a managed prefix list with its entries.
 type PrefixList struct {
 	ID    string         `json:"id"`
@@ -139,13 +168,16 @@ type PrefixList struct {
 
 // Snapshot is what a reader saw in one account and region.
 type Snapshot struct {
-	Provider    string                    `json:"provider"`
-	Account     string                    `json:"account,omitempty"`
-	Region      string                    `json:"region"`
-	Interfaces  []Interface               `json:"interfaces"`
-	Groups      map[string]*SecurityGroup `json:"groups"`
-	ACLs        []*NetworkACL             `json:"acls"`
-	PrefixLists map[string]*PrefixList    `json:"prefix_lists,omitempty"`
+	Provider   string                    `json:"provider"`
+	Account    string                    `json:"account,omitempty"`
+	Region     string                    `json:"region"`
+	Interfaces []Interface               `json:"interfaces"`
+	Groups     map[string]*SecurityGroup `json:"groups"`
+	ACLs       []*NetworkACL             `json:"acls"`
+	// Subnets are the subnets (vSwitches) of the interfaces read, with
+	// their CIDR blocks, sorted by ID.
+	Subnets     []Subnet               `json:"subnets,omitempty"`
+	PrefixLists map[string]*PrefixList `json:"prefix_lists,omitempty"`
 	// MissingGroups are groups that rules reference but the API says do
 	// not exist (deleted): an audit finding.
 	MissingGroups []string `json:"missing_groups,omitempty"`
@@ -212,4 +244,8 @@ type Verdict struct {
 	Rule     *RuleRef  `json:"rule,omitempty"`
 	Allowing []RuleRef `json:"allowing,omitempty"`
 	Reason   string    `json:"reason,omitempty"`
+	// Assumptions the verdict rests on, in words: what the read could not
+	// show and was taken to be absent (a member of a source group that the
+	// member listing does not show).
+	Assumptions []string `json:"assumptions,omitempty"`
 }

@@ -62,11 +62,13 @@ type Scope struct {
 // Besides the groups of the targets' interfaces (and Scope.Groups), it
 // reads the groups that their rules reference (one level, same account),
 // and — when the scope is not All — lists the members of every group read
-// (DescribeInstances and DescribeNetworkInterfaces by SecurityGroupId),
-// so that group attachments and group peers resolve for those groups. A
-// referenced group that the API says does not exist
-// (InvalidSecurityGroupId.NotFound) is listed in MissingGroups. Network
-// ACLs are those of the VPCs of the targets (All: of the region).
+// (DescribeInstances and DescribeNetworkInterfaces by SecurityGroupId,
+// every page), so that group attachments and group peers resolve for those
+// groups: each group read is marked MembersListed. A referenced group that
+// the API says does not exist (InvalidSecurityGroupId.NotFound) is listed
+// in MissingGroups. Network ACLs and vSwitches (with their CIDR blocks,
+// DescribeVSwitches) are those of the VPCs of the targets (All: of the
+// region). Each read has its own HTTP client (see httpClient).
 //
 // Errors: *PermissionError when the RAM identity may not call an action,
 // *APIError for other API errors (after retries for throttling).
@@ -91,6 +93,7 @@ func Read(ctx context.Context, cfg Config, scope Scope) (*cloud.Snapshot, error)
 	if err != nil {
 		return nil, err
 	}
+	defer a.close()
 	return newReader(a, strings.TrimSpace(cfg.Region), scope).run(ctx)
 }
 

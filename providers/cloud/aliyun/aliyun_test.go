@@ -26,6 +26,8 @@ const (
 	vpcOther = "vpc-bp1otherpo0kug3a20qqe"
 	vswWeb   = "vsw-bp1web7ewvb6kkhvl8nfd"
 	vswDB    = "vsw-bp1db2yhnvq1cxwl4ubnw"
+	vswOld   = "vsw-bp1old9xk2m4p6r8t0v2"
+	vswOther = "vsw-bp1other3n5m7k9j1h3g5"
 
 	sgWeb     = "sg-bp1web0k8mbaqyn3klbx"
 	sgEnt     = "sg-bp1ent5o8lhwvtrl2swq"
@@ -47,6 +49,7 @@ const (
 	eniDB1   = "eni-bp1db01prim0a1b2c34"
 	eniApp1  = "eni-bp1app01prim0a1b2c3"
 	eniSpare = "eni-bp1spare0a1b2c3d4e5"
+	eniECI   = "eni-bp1eci00a1b2c3d4e5f" // managed by a service (ServiceManaged)
 
 	web1IPv6 = "2408:4005:3e0:6a01::10"
 )
@@ -150,8 +153,9 @@ func group(id, name, typ, inner string, attached []string, rules ...cloud.Rule) 
 	if attached == nil {
 		attached = []string{}
 	}
+	// Every group read has its members listed.
 	return &cloud.SecurityGroup{Provider: cloud.Aliyun, Account: account, Region: testRegion, ID: id, Name: name,
-		VPC: vpcMain, Type: typ, InnerAccessPolicy: inner, Rules: rules, Attachments: attached}
+		VPC: vpcMain, Type: typ, InnerAccessPolicy: inner, Rules: rules, Attachments: attached, MembersListed: true}
 }
 
 func wantGroups() map[string]*cloud.SecurityGroup {
@@ -174,12 +178,18 @@ func wantGroups() map[string]*cloud.SecurityGroup {
 			w("sgr-bp1web0000000000006", in, cloud.ProtoTCP, pr(9000, 9000), cloud.Peer{Group: sgPartner, GroupOwner: "1649796836582446"}, acc, 1, "partner monitoring"),
 			w("sgr-bp1web0000000000007", in, cloud.ProtoICMP, anyICMP, cidr("10.0.0.0/8"), acc, 1, ""),
 			w("sgr-bp1web0000000000008", in, cloud.ProtoTCP, pr(1, 65535), cidr("0.0.0.0/0"), drp, 100, "deny the rest"),
+			// Quintuple rules: to one destination, from some client ports.
+			quintuple(w("sgr-bp1web0000000000011", in, cloud.ProtoTCP, pr(7000, 7000), cidr("0.0.0.0/0"), drp, 1, "no 7000 to web-2 (quintuple)"),
+				"172.16.1.20/32", cloud.PortRange{}),
+			quintuple(w("sgr-bp1web0000000000012", in, cloud.ProtoTCP, pr(7001, 7001), cidr("0.0.0.0/0"), drp, 1, "no privileged client ports (quintuple)"),
+				"", pr(1, 1023)),
+			w("sgr-bp1web0000000000013", in, cloud.ProtoTCP, pr(7000, 7001), cidr("0.0.0.0/0"), acc, 2, "admin ports"),
 			w("sgr-bp1web0000000000009", out, cloud.ProtoAll, cloud.AllPorts, cidr("0.0.0.0/0"), acc, 1, ""),
 			w("sgr-bp1web0000000000010", out, cloud.ProtoICMPv6, anyICMP, cidr("::/0"), acc, 1, ""),
 		),
 		// The fixture spells InnerAccessPolicy "accept" and gives the
 		// priorities as JSON numbers, as older answers do.
-		sgMgmt: group(sgMgmt, "mgmt", "normal", "Accept", []string{eniSpare, eniWeb1, eniWeb1S},
+		sgMgmt: group(sgMgmt, "mgmt", "normal", "Accept", []string{eniECI, eniSpare, eniWeb1, eniWeb1S},
 			m("sgr-bp1mgmt000000000001", in, cloud.ProtoTCP, pr(22, 22), cidr("119.110.100.86/32"), acc, 1, "bastion"),
 			m("sgr-bp1mgmt000000000002", in, cloud.ProtoUDP, pr(161, 161), cidr("172.16.0.0/12"), acc, 5, ""),
 			m("sgr-bp1mgmt000000000003", out, cloud.ProtoAll, cloud.AllPorts, cidr("0.0.0.0/0"), acc, 1, ""),
@@ -190,6 +200,14 @@ func wantGroups() map[string]*cloud.SecurityGroup {
 			d("sgr-bp1db00000000000003", out, cloud.ProtoTCP, pr(443, 443), cloud.Peer{PrefixList: plOffice}, acc, 1, ""),
 		),
 	}
+}
+
+func quintuple(r cloud.Rule, local string, sourcePorts cloud.PortRange) cloud.Rule {
+	if local != "" {
+		r.Local = netip.MustParsePrefix(local)
+	}
+	r.SourcePorts = sourcePorts
+	return r
 }
 
 func wantEnterprise(attached []string) *cloud.SecurityGroup {
@@ -219,6 +237,7 @@ func iface(id, inst, subnet string, private []netip.Addr, public []netip.Addr, g
 var (
 	ifDB1   = iface(eniDB1, iDB1, vswDB, ips("172.16.2.10"), nil, sgDB)
 	ifSpare = iface(eniSpare, "", vswWeb, ips("172.16.1.40"), nil, sgMgmt)
+	ifECI   = iface(eniECI, "", vswDB, ips("172.16.2.41"), nil, sgMgmt)
 	ifWeb1  = iface(eniWeb1, iWeb1, vswWeb, ips("172.16.1.10", web1IPv6), ips("47.96.10.10"), sgWeb, sgMgmt)
 	// Its primary address (172.16.1.11) comes first although the answer
 	// lists the secondary one first.
@@ -231,6 +250,9 @@ func entry(n int, id string, egress bool, proto string, ports cloud.PortRange, c
 	return cloud.ACLEntry{Number: n, ID: id, Egress: egress, Protocol: proto, Ports: ports, CIDR: netip.MustParsePrefix(c), Policy: policy}
 }
 
+// system is an entry of EntryType system.
+func system(e cloud.ACLEntry) cloud.ACLEntry { e.System = true; return e }
+
 func nacl(id, vpc string, subnets []string, entries ...cloud.ACLEntry) *cloud.NetworkACL {
 	return &cloud.NetworkACL{Provider: cloud.Aliyun, Account: account, Region: testRegion, ID: id, VPC: vpc, Subnets: subnets, Entries: entries}
 }
@@ -239,9 +261,9 @@ var (
 	aclDB = nacl("nacl-bp1db3vfsb6tmd5xzze", vpcMain, []string{vswDB},
 		entry(1, "nae-bp1db0000000000001", false, cloud.ProtoTCP, pr(3306, 3306), "172.16.1.0/24", acc),
 		entry(2, "nae-bp1db0000000000002", false, "47", cloud.AllPorts, "172.16.0.0/12", acc),
-		entry(3, "nae-bp1dbsys0000000001", false, cloud.ProtoAll, cloud.AllPorts, "0.0.0.0/0", drp),
+		system(entry(3, "nae-bp1dbsys0000000001", false, cloud.ProtoAll, cloud.AllPorts, "0.0.0.0/0", drp)),
 		entry(1, "nae-bp1db0000000000003", true, cloud.ProtoAll, cloud.AllPorts, "0.0.0.0/0", acc),
-		entry(2, "nae-bp1dbsys0000000002", true, cloud.ProtoAll, cloud.AllPorts, "0.0.0.0/0", drp),
+		system(entry(2, "nae-bp1dbsys0000000002", true, cloud.ProtoAll, cloud.AllPorts, "0.0.0.0/0", drp)),
 	)
 	aclOther = nacl("nacl-bp1other8rj9ohpm3w7", vpcOther, []string{},
 		entry(1, "nae-bp1oth0000000000001", false, cloud.ProtoAll, cloud.AllPorts, "0.0.0.0/0", acc),
@@ -251,12 +273,13 @@ var (
 	aclWeb = nacl("nacl-bp1web5kfk6sq0yx3ra", vpcMain, []string{vswWeb},
 		entry(1, "nae-bp1web0000000000001", false, cloud.ProtoTCP, pr(22, 22), "203.0.113.0/24", acc),
 		entry(2, "nae-bp1web0000000000002", false, cloud.ProtoTCP, pr(22, 22), "0.0.0.0/0", drp),
-		entry(3, "nae-bp1web0000000000003", false, cloud.ProtoAll, cloud.AllPorts, "0.0.0.0/0", acc),
-		entry(4, "nae-bp1web0000000000004", false, cloud.ProtoICMP, cloud.AllPorts, "::/0", acc),
-		entry(5, "nae-bp1websys00000001", false, cloud.ProtoAll, cloud.AllPorts, "0.0.0.0/0", drp),
+		entry(3, "nae-bp1web0000000000007", false, cloud.ProtoUDP, cloud.AllPorts, "172.16.0.0/16", drp),
+		entry(4, "nae-bp1web0000000000003", false, cloud.ProtoAll, cloud.AllPorts, "0.0.0.0/0", acc),
+		entry(5, "nae-bp1web0000000000004", false, cloud.ProtoICMP, cloud.AllPorts, "::/0", acc),
+		system(entry(6, "nae-bp1websys00000001", false, cloud.ProtoAll, cloud.AllPorts, "0.0.0.0/0", drp)),
 		entry(1, "nae-bp1web0000000000005", true, cloud.ProtoAll, cloud.AllPorts, "0.0.0.0/0", acc),
 		entry(2, "nae-bp1web0000000000006", true, cloud.ProtoUDP, pr(1024, 65535), "10.0.0.0/8", acc),
-		entry(3, "nae-bp1websys00000002", true, cloud.ProtoAll, cloud.AllPorts, "0.0.0.0/0", drp),
+		system(entry(3, "nae-bp1websys00000002", true, cloud.ProtoAll, cloud.AllPorts, "0.0.0.0/0", drp)),
 	)
 )
 
@@ -265,15 +288,31 @@ func wantPrefixLists() map[string]*cloud.PrefixList {
 		CIDRs: []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24"), netip.MustParsePrefix("198.51.100.0/24")}}}
 }
 
+func vswitch(id, vpc string, cidrs ...string) cloud.Subnet {
+	sn := cloud.Subnet{ID: id, VPC: vpc, CIDRs: []netip.Prefix{}}
+	for _, c := range cidrs {
+		sn.CIDRs = append(sn.CIDRs, netip.MustParsePrefix(c))
+	}
+	return sn
+}
+
+var (
+	subnetDB    = vswitch(vswDB, vpcMain, "172.16.2.0/24")
+	subnetOld   = vswitch(vswOld, vpcMain, "172.16.3.0/24")
+	subnetWeb   = vswitch(vswWeb, vpcMain, "172.16.1.0/24", "2408:4005:3e0:6a01::/64")
+	subnetOther = vswitch(vswOther, vpcOther, "192.168.0.0/24")
+)
+
 // wantTargets is the snapshot of Scope{Targets: web-1, db-1's address}.
 func wantTargets() *cloud.Snapshot {
 	return &cloud.Snapshot{
 		Provider:      cloud.Aliyun,
 		Account:       account,
 		Region:        testRegion,
-		Interfaces:    []cloud.Interface{ifDB1, ifSpare, ifWeb1, ifWeb1S, ifWeb2},
+		Interfaces:    []cloud.Interface{ifDB1, ifECI, ifSpare, ifWeb1, ifWeb1S, ifWeb2},
 		Groups:        wantGroups(),
 		ACLs:          []*cloud.NetworkACL{aclDB, aclWeb},
+		Subnets:       []cloud.Subnet{subnetDB, subnetOld, subnetWeb},
 		PrefixLists:   wantPrefixLists(),
 		MissingGroups: []string{sgGone},
 		Complete:      false,
@@ -292,11 +331,18 @@ func TestReadTargets(t *testing.T) {
 	}
 	f.checkActions(t)
 
-	// Pagination was followed: sg-web's 10 rules in pages of 2, the two
-	// network ACLs of the VPC in pages of 1.
+	// Pagination was followed: sg-web's 13 rules in pages of 2, the two
+	// network ACLs and three vSwitches of the VPC in pages of 1, sg-mgmt's
+	// three secondary ENIs in pages of 2.
 	webPages := f.ecs.count("DescribeSecurityGroupAttribute", func(q url.Values) bool { return q.Get("SecurityGroupId") == sgWeb })
-	if webPages != 5 {
-		t.Errorf("DescribeSecurityGroupAttribute(sg-web) called %d times, want 5 pages", webPages)
+	if webPages != 7 {
+		t.Errorf("DescribeSecurityGroupAttribute(sg-web) called %d times, want 7 pages", webPages)
+	}
+	if n := f.vpc.count("DescribeVSwitches", func(q url.Values) bool { return q.Get("VpcId") == vpcMain }); n != 3 {
+		t.Errorf("DescribeVSwitches called %d times, want 3 pages", n)
+	}
+	if n := f.ecs.count("DescribeNetworkInterfaces", func(q url.Values) bool { return q.Get("SecurityGroupId") == sgMgmt }); n != 2 {
+		t.Errorf("DescribeNetworkInterfaces(SecurityGroupId=%s) called %d times, want 2 pages", sgMgmt, n)
 	}
 	if n := f.vpc.count("DescribeNetworkAcls", nil); n != 2 {
 		t.Errorf("DescribeNetworkAcls called %d times, want 2 pages", n)
@@ -332,10 +378,11 @@ func TestReadAll(t *testing.T) {
 	}
 	want := wantTargets()
 	want.Complete = true
-	want.Interfaces = []cloud.Interface{ifApp1, ifDB1, ifSpare, ifWeb1, ifWeb1S, ifWeb2}
+	want.Interfaces = []cloud.Interface{ifApp1, ifDB1, ifECI, ifSpare, ifWeb1, ifWeb1S, ifWeb2}
 	want.Groups[sgEnt] = wantEnterprise([]string{eniApp1})
 	want.Groups[sgUnused] = wantUnused() // attached to nothing
 	want.ACLs = []*cloud.NetworkACL{aclDB, aclOther, aclWeb}
+	want.Subnets = []cloud.Subnet{subnetDB, subnetOld, subnetOther, subnetWeb}
 	if d := cmp.Diff(want, s, cmpNet); d != "" {
 		t.Errorf("snapshot (-want +got):\n%s", d)
 	}
@@ -345,8 +392,8 @@ func TestReadAll(t *testing.T) {
 			t.Errorf("All scope listed members by group: %v", c.Query)
 		}
 	}
-	if n := f.ecs.count("DescribeNetworkInterfaces", nil); n != 3 {
-		t.Errorf("DescribeNetworkInterfaces called %d times, want 3 pages of 2", n)
+	if n := f.ecs.count("DescribeNetworkInterfaces", nil); n != 4 {
+		t.Errorf("DescribeNetworkInterfaces called %d times, want 4 pages of 2", n)
 	}
 }
 

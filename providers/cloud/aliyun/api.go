@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -32,6 +33,7 @@ var RequiredActions = []string{
 	"ecs:DescribePrefixListAttributes",
 	"ecs:DescribePortRangeListEntries",
 	"vpc:DescribeNetworkAcls",
+	"vpc:DescribeVSwitches",
 }
 
 // LeastPrivilegePolicy is a RAM policy document (JSON) that allows exactly
@@ -133,8 +135,38 @@ const (
 type api struct {
 	ecs         *ecs.Client
 	vpc         *vpc.Client
+	http        *httpClient
 	maxAttempts int
 }
+
+// httpClient is one reader's own HTTP client, given to both SDK clients
+// (Config.HttpClient). Without one, the darabonba runtime takes an
+// *http.Client from a process-wide pool keyed by endpoint and timeouts and
+// sets its Timeout (and first Transport) on every call, under its own lock,
+// while calls of other goroutines read the same client in net/http without
+// it (tea dara/core.go DoRequestWithCtx): a data race as soon as two
+// snapshots are read at once, which verify does. The *http.Transport the
+// runtime builds for each call is not used: this client's transport keeps
+// its connections from one call to the next instead of dialing anew.
+type httpClient struct {
+	transport *http.Transport
+	client    *http.Client
+}
+
+func newHTTPClient() *httpClient {
+	// The default transport's settings: proxies from the environment
+	// (HTTPS_PROXY, NO_PROXY), TLS verified, dial and idle timeouts.
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	return &httpClient{transport: t, client: &http.Client{Transport: t, Timeout: readTimeoutMillis * time.Millisecond}}
+}
+
+// Call is dara.HttpClient's method.
+func (h *httpClient) Call(req *http.Request, _ *http.Transport) (*http.Response, error) {
+	return h.client.Do(req)
+}
+
+// close releases the idle connections once a read is over.
+func (a *api) close() { a.http.transport.CloseIdleConnections() }
 
 func newAPI(cfg Config) (*api, error) {
 	cred, err := defaultCredential()
@@ -150,6 +182,7 @@ func newAPI(cfg Config) (*api, error) {
 	if err != nil {
 		return nil, fmt.Errorf("aliyun: VPCEndpoint: %w", err)
 	}
+	hc := newHTTPClient()
 	config := func(endpoint, endpointProto string) (*openapiutil.Config, error) {
 		p := proto
 		if p == "" {
@@ -167,6 +200,7 @@ func newAPI(cfg Config) (*api, error) {
 			Credential:  cred,
 			ReadTimeout: tea.Int(readTimeoutMillis),
 			UserAgent:   tea.String(userAgent),
+			HttpClient:  hc,
 			// No RetryOptions: the SDK does not retry (and its backoff
 			// sleeps milliseconds as seconds, ignoring the context); call
 			// retries with a context-aware backoff instead.
@@ -184,7 +218,7 @@ func newAPI(cfg Config) (*api, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &api{maxAttempts: cfg.MaxAttempts}
+	a := &api{http: hc, maxAttempts: cfg.MaxAttempts}
 	if a.maxAttempts == 0 {
 		a.maxAttempts = defaultMaxAttempts
 	}

@@ -252,7 +252,11 @@ var fakeParams = map[string][]string{
 	"DescribePrefixListAttributes":   {"RegionId", "PrefixListId"},
 	"DescribePortRangeListEntries":   {"RegionId", "PortRangeListId"},
 	"DescribeNetworkAcls":            {"RegionId", "PageNumber", "PageSize", "VpcId"},
+	"DescribeVSwitches":              {"RegionId", "PageNumber", "PageSize", "VpcId"},
 }
+
+// vpcActions are the VPC API's operations; the rest are ECS's.
+var vpcActions = []string{"DescribeNetworkAcls", "DescribeVSwitches"}
 
 func invalid(code, msg string) (int, map[string]any) {
 	return http.StatusBadRequest, map[string]any{"RequestId": "FAKE-INVALID", "Code": code, "Message": msg}
@@ -260,7 +264,7 @@ func invalid(code, msg string) (int, map[string]any) {
 
 func (f *fakeAPI) answer(action string, q url.Values) (int, map[string]any) {
 	allowed, ok := fakeParams[action]
-	if !ok || (f.product == "vpc") != (action == "DescribeNetworkAcls") {
+	if !ok || (f.product == "vpc") != slices.Contains(vpcActions, action) {
 		f.t.Errorf("%s: unexpected action %s", f.product, action)
 		return invalid("InvalidAction.NotFound", "Specified api is not found, please check your url and method.")
 	}
@@ -371,17 +375,32 @@ func (f *fakeAPI) answer(action string, q url.Values) (int, map[string]any) {
 		items := filter(path(doc, "NetworkAcls", "NetworkAcl"), func(it map[string]any) bool {
 			return !q.Has("VpcId") || str(it["VpcId"]) == q.Get("VpcId")
 		})
-		page, size := atoiDefault(q.Get("PageNumber"), 1), atoiDefault(q.Get("PageSize"), 10)
-		if page < 1 || size < 1 || size > 50 {
-			return invalid("InvalidParameter", "PageNumber/PageSize out of range")
-		}
-		size = min(size, f.pageCap)
-		lo, hi := min((page-1)*size, len(items)), min(page*size, len(items))
-		setPath(doc, items[lo:hi], "NetworkAcls", "NetworkAcl")
-		doc["TotalCount"], doc["PageNumber"], doc["PageSize"] = strconv.Itoa(len(items)), strconv.Itoa(page), strconv.Itoa(size)
-		return http.StatusOK, doc
+		// This answer spells its counts as strings (the SDK's fields are
+		// *string).
+		return numberPage(f, doc, items, q, strconv.Itoa, "NetworkAcls", "NetworkAcl")
+	case "DescribeVSwitches":
+		doc := f.load("vpc/DescribeVSwitches.json")
+		items := filter(path(doc, "VSwitches", "VSwitch"), func(it map[string]any) bool {
+			return !q.Has("VpcId") || str(it["VpcId"]) == q.Get("VpcId")
+		})
+		// Integers here (the SDK's fields are *int32).
+		return numberPage(f, doc, items, q, func(n int) int { return n }, "VSwitches", "VSwitch")
 	}
 	return invalid("InvalidAction.NotFound", action)
+}
+
+// numberPage pages items PageNumber/PageSize-style (PageSize ≤ 50), the
+// counts of the answer written by count.
+func numberPage[T any](f *fakeAPI, doc map[string]any, items []any, q url.Values, count func(int) T, keys ...string) (int, map[string]any) {
+	page, size := atoiDefault(q.Get("PageNumber"), 1), atoiDefault(q.Get("PageSize"), 10)
+	if page < 1 || size < 1 || size > 50 {
+		return invalid("InvalidParameter", "PageNumber/PageSize out of range")
+	}
+	size = min(size, f.pageCap)
+	lo, hi := min((page-1)*size, len(items)), min(page*size, len(items))
+	setPath(doc, items[lo:hi], keys...)
+	doc["TotalCount"], doc["PageNumber"], doc["PageSize"] = count(len(items)), count(page), count(size)
+	return http.StatusOK, doc
 }
 
 // tokenPage pages items NextToken-style (MaxResults ≤ max).

@@ -182,6 +182,12 @@ func convertPermission(group string, p *permission, ports func(id string) ([]str
 	if r.Peer, err = rulePeer(r.Direction, p); err != nil {
 		return fail(err)
 	}
+	if r.Local, err = ruleLocal(r.Direction, p); err != nil {
+		return fail(err)
+	}
+	if r.SourcePorts, err = sourcePorts(sv(p.SourcePortRange)); err != nil {
+		return fail(err)
+	}
 	if list := sv(p.PortRangeListId); list != "" {
 		ranges, err := ports(list)
 		if err != nil {
@@ -233,11 +239,48 @@ func rulePeer(direction string, p *permission) (cloud.Peer, error) {
 	return cloud.Peer{Group: group, GroupOwner: owner}, nil
 }
 
+// ruleLocal is the group-side address of a quintuple rule: the Dest*
+// CIDR of an inbound rule, the Source* CIDR of an outbound one; invalid
+// when the rule names none (any address).
+func ruleLocal(direction string, p *permission) (netip.Prefix, error) {
+	v4, v6 := sv(p.DestCidrIp), sv(p.Ipv6DestCidrIp)
+	if direction == cloud.Egress {
+		v4, v6 = sv(p.SourceCidrIp), sv(p.Ipv6SourceCidrIp)
+	}
+	switch {
+	case v4 != "" && v6 != "":
+		return netip.Prefix{}, fmt.Errorf("both an IPv4 (%s) and an IPv6 (%s) destination", v4, v6)
+	case v4 == "" && v6 == "":
+		return netip.Prefix{}, nil
+	}
+	return parseCIDR(v4 + v6)
+}
+
+// sourcePorts parses a quintuple rule's SourcePortRange ("1024/65535");
+// "" and "-1/-1" are any port (the zero range).
+func sourcePorts(s string) (cloud.PortRange, error) {
+	if s == "" {
+		return cloud.PortRange{}, nil
+	}
+	from, to, err := parseRange(s)
+	if err != nil {
+		return cloud.PortRange{}, fmt.Errorf("source %w", err)
+	}
+	switch {
+	case from == -1 && to == -1:
+		return cloud.PortRange{}, nil
+	case from < 0 || to > 65535 || from > to:
+		return cloud.PortRange{}, fmt.Errorf("source port range %q out of range", s)
+	}
+	return cloud.PortRange{From: from, To: to}, nil
+}
+
 type naclBody = vpc.DescribeNetworkAclsResponseBodyNetworkAclsNetworkAcl
 
 // convertACL turns a DescribeNetworkAcls entry into a cloud.NetworkACL:
 // the entries of each direction in the API's order (their priority
-// order), numbered from 1, system entries included; Subnets are the
+// order), numbered from 1, system entries included and marked System
+// (EntryType "system": they come after the custom ones); Subnets are the
 // vSwitches it is bound to (or being bound to).
 func convertACL(region string, a *naclBody) (*cloud.NetworkACL, error) {
 	out := &cloud.NetworkACL{
@@ -259,8 +302,8 @@ func convertACL(region string, a *naclBody) (*cloud.NetworkACL, error) {
 			out.Subnets = append(out.Subnets, sv(r.ResourceId))
 		}
 	}
-	entry := func(n int, egress bool, id, proto, port, cidr, policy string) error {
-		e := cloud.ACLEntry{Number: n, ID: id, Egress: egress}
+	entry := func(n int, egress bool, id, typ, proto, port, cidr, policy string) error {
+		e := cloud.ACLEntry{Number: n, ID: id, Egress: egress, System: strings.EqualFold(typ, "system")}
 		var err error
 		if e.Protocol, err = normProtocol(proto); err == nil {
 			if e.Ports, err = aclPorts(e.Protocol, port); err == nil {
@@ -282,7 +325,7 @@ func convertACL(region string, a *naclBody) (*cloud.NetworkACL, error) {
 				continue
 			}
 			n++
-			if err := entry(n, false, sv(e.NetworkAclEntryId), sv(e.Protocol), sv(e.Port), sv(e.SourceCidrIp), sv(e.Policy)); err != nil {
+			if err := entry(n, false, sv(e.NetworkAclEntryId), sv(e.EntryType), sv(e.Protocol), sv(e.Port), sv(e.SourceCidrIp), sv(e.Policy)); err != nil {
 				return nil, err
 			}
 		}
@@ -294,7 +337,7 @@ func convertACL(region string, a *naclBody) (*cloud.NetworkACL, error) {
 				continue
 			}
 			n++
-			if err := entry(n, true, sv(e.NetworkAclEntryId), sv(e.Protocol), sv(e.Port), sv(e.DestinationCidrIp), sv(e.Policy)); err != nil {
+			if err := entry(n, true, sv(e.NetworkAclEntryId), sv(e.EntryType), sv(e.Protocol), sv(e.Port), sv(e.DestinationCidrIp), sv(e.Policy)); err != nil {
 				return nil, err
 			}
 		}

@@ -137,3 +137,77 @@ func TestRedactChain(t *testing.T) {
 		}
 	}
 }
+
+// Quintuple rules keep their group-side address and source ports (issue 9,
+// item 5): DestCidrIp/Ipv6DestCidrIp of an inbound rule, SourceCidrIp/
+// Ipv6SourceCidrIp of an outbound one, and SourcePortRange.
+func TestConvertQuintuple(t *testing.T) {
+	noPorts := func(string) ([]string, error) { t.Fatal("no port list here"); return nil, nil }
+	for _, tc := range []struct {
+		name  string
+		p     *permission
+		local string
+		ports cloud.PortRange
+	}{
+		{"inbound to an IPv4 destination", &permission{Direction: tea.String("ingress"), SourceCidrIp: tea.String("0.0.0.0/0"),
+			DestCidrIp: tea.String("172.16.1.20/32"), SourcePortRange: tea.String("1/1023")}, "172.16.1.20/32", pr(1, 1023)},
+		{"inbound to an IPv6 destination", &permission{Direction: tea.String("ingress"), Ipv6SourceCidrIp: tea.String("::/0"),
+			Ipv6DestCidrIp: tea.String("2408:4005:3e0:6a01::10")}, "2408:4005:3e0:6a01::10/128", cloud.PortRange{}},
+		{"outbound from a source", &permission{Direction: tea.String("egress"), DestCidrIp: tea.String("10.0.0.0/8"),
+			SourceCidrIp: tea.String("172.16.1.0/24"), SourcePortRange: tea.String("22/22")}, "172.16.1.0/24", pr(22, 22)},
+		{"any source port", &permission{Direction: tea.String("ingress"), SourceCidrIp: tea.String("0.0.0.0/0"),
+			SourcePortRange: tea.String("-1/-1")}, "", cloud.PortRange{}},
+	} {
+		tc.p.SecurityGroupRuleId, tc.p.IpProtocol, tc.p.PortRange, tc.p.Policy = tea.String("sgr-q"), tea.String("TCP"), tea.String("443/443"), tea.String("Drop")
+		got, err := convertPermission("sg-1", tc.p, noPorts)
+		if err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+			continue
+		}
+		local := ""
+		if got[0].Local.IsValid() {
+			local = got[0].Local.String()
+		}
+		if local != tc.local || got[0].SourcePorts != tc.ports {
+			t.Errorf("%s: local %q, source ports %v; want %q, %v", tc.name, local, got[0].SourcePorts, tc.local, tc.ports)
+		}
+	}
+	for name, p := range map[string]*permission{
+		"source ports reversed": {SourcePortRange: tea.String("1023/1")},
+		"source ports too high": {SourcePortRange: tea.String("1/70000")},
+		"source ports garbage":  {SourcePortRange: tea.String("ssh")},
+		"two destinations":      {DestCidrIp: tea.String("10.0.0.1"), Ipv6DestCidrIp: tea.String("::1")},
+		"bad destination":       {DestCidrIp: tea.String("10.0.0.300/32")},
+	} {
+		p.SecurityGroupRuleId, p.Direction, p.IpProtocol, p.PortRange, p.Policy, p.SourceCidrIp =
+			tea.String("sgr-q"), tea.String("ingress"), tea.String("TCP"), tea.String("443/443"), tea.String("Drop"), tea.String("0.0.0.0/0")
+		if _, err := convertPermission("sg-1", p, noPorts); err == nil || !strings.Contains(err.Error(), "sgr-q") {
+			t.Errorf("%s: error %v, want one naming the rule", name, err)
+		}
+	}
+}
+
+// What the API writes in a rule's fields never panics the converter, and
+// a rule it accepts has sane ports.
+func FuzzConvertPermission(f *testing.F) {
+	f.Add("ingress", "TCP", "443/443", "0.0.0.0/0", "172.16.1.20/32", "", "1/1023")
+	f.Add("egress", "UDP", "-1/-1", "10.0.0.0/8", "", "::/0", "")
+	f.Add("ingress", "ICMP", "8/-1", "", "", "2408::/16", "-1/-1")
+	f.Fuzz(func(t *testing.T, dir, proto, ports, src, dst, dst6, sport string) {
+		p := &permission{SecurityGroupRuleId: tea.String("sgr-f"), Direction: tea.String(dir), IpProtocol: tea.String(proto),
+			PortRange: tea.String(ports), Policy: tea.String("Accept"), SourceCidrIp: tea.String(src), DestCidrIp: tea.String(dst),
+			Ipv6DestCidrIp: tea.String(dst6), SourcePortRange: tea.String(sport)}
+		rules, err := convertPermission("sg-1", p, func(string) ([]string, error) { return nil, nil })
+		if err != nil {
+			return
+		}
+		for _, r := range rules {
+			if sp := r.SourcePorts; sp != (cloud.PortRange{}) && (sp.From < 0 || sp.To > 65535 || sp.From > sp.To) {
+				t.Errorf("accepted source ports %v from %q", sp, sport)
+			}
+			if (r.Protocol == cloud.ProtoTCP || r.Protocol == cloud.ProtoUDP) && (r.Ports.From < 0 || r.Ports.To > 65535 || r.Ports.From > r.Ports.To) {
+				t.Errorf("accepted ports %v from %q", r.Ports, ports)
+			}
+		}
+	})
+}

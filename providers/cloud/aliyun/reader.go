@@ -25,6 +25,7 @@ const (
 	pageGroups    = 100  // DescribeSecurityGroups MaxResults
 	pageRules     = 1000 // DescribeSecurityGroupAttribute MaxResults
 	pageACLs      = 50   // DescribeNetworkAcls PageSize
+	pageVSwitches = 50   // DescribeVSwitches PageSize
 	batchIDs      = 100  // ids per filter (InstanceIds, SecurityGroupIds, NetworkInterfaceId.N)
 	maxPages      = 100_000
 )
@@ -47,6 +48,7 @@ type reader struct {
 	prefix     map[string]*cloud.PrefixList
 	portLists  map[string][]string
 	acls       map[string]*cloud.NetworkACL
+	vswitches  map[string]*cloud.Subnet
 	targetVPCs map[string]bool
 }
 
@@ -58,7 +60,7 @@ func newReader(a *api, region string, scope Scope) *reader {
 		groups: map[string]*cloud.SecurityGroup{}, types: map[string]string{},
 		missing: map[string]bool{}, prefix: map[string]*cloud.PrefixList{},
 		portLists: map[string][]string{}, acls: map[string]*cloud.NetworkACL{},
-		targetVPCs: map[string]bool{},
+		vswitches: map[string]*cloud.Subnet{}, targetVPCs: map[string]bool{},
 	}
 }
 
@@ -155,18 +157,18 @@ func (r *reader) run(ctx context.Context) (*cloud.Snapshot, error) {
 		}
 	}
 
-	if r.scope.All {
-		if err := r.networkACLs(ctx, ""); err != nil {
+	// Network ACLs and the vSwitches' CIDR blocks (traffic within a
+	// vSwitch is not filtered by its ACL, whoever the client is).
+	vpcs := []string{""}
+	if !r.scope.All {
+		vpcs = slices.DeleteFunc(slices.Sorted(maps.Keys(r.targetVPCs)), func(v string) bool { return v == "" })
+	}
+	for _, v := range vpcs {
+		if err := r.networkACLs(ctx, v); err != nil {
 			return nil, err
 		}
-	} else {
-		for _, v := range slices.Sorted(maps.Keys(r.targetVPCs)) {
-			if v == "" {
-				continue
-			}
-			if err := r.networkACLs(ctx, v); err != nil {
-				return nil, err
-			}
+		if err := r.vSwitches(ctx, v); err != nil {
+			return nil, err
 		}
 	}
 
@@ -607,6 +609,62 @@ func (r *reader) networkACLs(ctx context.Context, vpcID string) error {
 	return errors.New("aliyun: vpc:DescribeNetworkAcls: pagination does not end")
 }
 
+// vSwitches reads the vSwitches of a VPC ("": of the region) with their
+// CIDR blocks, page by page (PageNumber/PageSize).
+func (r *reader) vSwitches(ctx context.Context, vpcID string) error {
+	seen := 0
+	for page := int32(1); page <= maxPages; page++ {
+		q := &vpc.DescribeVSwitchesRequest{RegionId: tea.String(r.region), PageNumber: tea.Int32(page), PageSize: tea.Int32(pageVSwitches)}
+		if vpcID != "" {
+			q.VpcId = tea.String(vpcID)
+		}
+		var resp *vpc.DescribeVSwitchesResponse
+		err := r.api.callVPC(ctx, "DescribeVSwitches", func() (err error) {
+			resp, err = r.api.vpc.DescribeVSwitchesWithOptions(q, rtOpts())
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		b := resp.Body
+		if b == nil {
+			return errors.New("aliyun: vpc:DescribeVSwitches: empty answer")
+		}
+		n := 0
+		if b.VSwitches != nil {
+			for _, v := range b.VSwitches.VSwitch {
+				if v == nil {
+					continue
+				}
+				n++
+				sn := &cloud.Subnet{ID: sv(v.VSwitchId), VPC: sv(v.VpcId), CIDRs: []netip.Prefix{}}
+				for _, c := range []string{sv(v.CidrBlock), sv(v.Ipv6CidrBlock)} {
+					if c == "" {
+						continue
+					}
+					p, err := parseCIDR(c)
+					if err != nil {
+						return fmt.Errorf("aliyun: vSwitch %s: %w", sn.ID, err)
+					}
+					sn.CIDRs = append(sn.CIDRs, p.Masked())
+				}
+				if sn.ID != "" {
+					r.vswitches[sn.ID] = sn
+				}
+			}
+		}
+		seen += n
+		total := -1
+		if b.TotalCount != nil {
+			total = int(*b.TotalCount)
+		}
+		if n == 0 || (total >= 0 && seen >= total) || (total < 0 && n < pageVSwitches) {
+			return nil
+		}
+	}
+	return errors.New("aliyun: vpc:DescribeVSwitches: pagination does not end")
+}
+
 func atoiOr(s string, def int) (int, error) {
 	if s == "" {
 		return def, nil
@@ -822,6 +880,9 @@ func (r *reader) snapshot() *cloud.Snapshot {
 	for id, g := range r.groups {
 		g.Account = r.account
 		g.Type = r.types[id]
+		// Every group read had its members listed: by SecurityGroupId
+		// (targets), or with every instance and ENI of the region (All).
+		g.MembersListed = true
 		g.Attachments = []string{}
 		for _, f := range s.Interfaces {
 			if slices.Contains(f.Groups, id) {
@@ -832,6 +893,9 @@ func (r *reader) snapshot() *cloud.Snapshot {
 	}
 	for _, id := range slices.Sorted(maps.Keys(r.acls)) {
 		s.ACLs = append(s.ACLs, r.acls[id])
+	}
+	for _, id := range slices.Sorted(maps.Keys(r.vswitches)) {
+		s.Subnets = append(s.Subnets, *r.vswitches[id])
 	}
 	for id, pl := range r.prefix {
 		if pl == nil {

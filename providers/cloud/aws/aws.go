@@ -89,14 +89,16 @@ var ErrNoRegion = errors.New("no AWS region: give one, or set AWS_REGION or a re
 //
 // Interfaces: All lists every ENI; otherwise the targets' ENIs (instances
 // through DescribeInstances, then DescribeNetworkInterfaces by id, private
-// or public address) plus every ENI that uses one of the groups read, so
-// that rules naming a group can be resolved. Groups: those of the
-// interfaces, Scope.Groups, and the same-account groups their rules
+// or public address) plus every ENI that uses one of the groups read
+// (DescribeNetworkInterfaces by group-id, every page), so that rules naming
+// a group resolve: each group read is marked MembersListed. Groups: those
+// of the interfaces, Scope.Groups, and the same-account groups their rules
 // reference (one level; a referenced group the API says does not exist is
 // recorded in MissingGroups; groups of other accounts are not read). Rules
 // come from DescribeSecurityGroupRules (with their sgr- ids), prefix lists
-// named by rules are resolved, and the network ACLs are those associated
-// with the subnets of the interfaces (All: every ACL).
+// named by rules are resolved, and the network ACLs and subnets (with
+// their CIDR blocks, DescribeSubnets) are those of the interfaces (All:
+// every ACL and subnet).
 func Read(ctx context.Context, cfg Config, scope Scope) (*cloud.Snapshot, error) {
 	t, err := parseTargets(scope.Targets)
 	if err != nil {

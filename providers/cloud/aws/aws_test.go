@@ -61,6 +61,55 @@ func targetRoutes() map[string][]reply {
 		"DescribeManagedPrefixLists PrefixListId=pl-office":                                 ok("describe_managed_prefix_lists.xml"),
 		"GetManagedPrefixListEntries PrefixListId=pl-office":                                ok("get_managed_prefix_list_entries.xml"),
 		"DescribeNetworkAcls Filter:association.subnet-id=subnet-db,subnet-mgmt,subnet-web": ok("describe_network_acls.xml"),
+		"DescribeSubnets Filter:subnet-id=subnet-db,subnet-mgmt,subnet-web":                 ok("describe_subnets.xml"),
+	}
+}
+
+// Routes of what verify reads for target 10.0.3.30 (eni-db): its group
+// sg-db, the groups sg-db's rules name (sg-web; sg-gone was deleted), and
+// the members of both — two pages — so that rules naming them resolve.
+func dbRoutes() map[string][]reply {
+	return map[string][]reply{
+		"DescribeNetworkInterfaces Filter:addresses.private-ip-address=10.0.3.30":            ok("describe_network_interfaces_db.xml"),
+		"DescribeSecurityGroups GroupId=sg-db":                                               ok("describe_security_groups_db.xml"),
+		"DescribeSecurityGroups GroupId=sg-gone,sg-web":                                      {{http.StatusBadRequest, "error_group_not_found_gone.xml"}},
+		"DescribeSecurityGroups GroupId=sg-web":                                              ok("describe_security_groups_web.xml"),
+		"DescribeSecurityGroupRules Filter:group-id=sg-db,sg-web":                            ok("describe_security_group_rules_page1.xml"),
+		"DescribeSecurityGroupRules Filter:group-id=sg-db,sg-web NextToken=rules-page-2":     ok("describe_security_group_rules_page2.xml"),
+		"DescribeNetworkInterfaces Filter:group-id=sg-db,sg-web":                             ok("describe_network_interfaces_db_members_page1.xml"),
+		"DescribeNetworkInterfaces Filter:group-id=sg-db,sg-web NextToken=db-members-page-2": ok("describe_network_interfaces_db_members_page2.xml"),
+		"DescribeManagedPrefixLists PrefixListId=pl-office":                                  ok("describe_managed_prefix_lists.xml"),
+		"GetManagedPrefixListEntries PrefixListId=pl-office":                                 ok("get_managed_prefix_list_entries.xml"),
+		"DescribeNetworkAcls Filter:association.subnet-id=subnet-db,subnet-web":              ok("describe_network_acls.xml"),
+		"DescribeSubnets Filter:subnet-id=subnet-db,subnet-web":                              ok("describe_subnets.xml"),
+	}
+}
+
+// A targeted read lists the members of every group it reads, following
+// the pages, and says so in the snapshot.
+func TestReadListsMembers(t *testing.T) {
+	isolateEnv(t)
+	staticCredentials(t)
+	fake, srv := newFake(t, dbRoutes())
+	got, err := Read(context.Background(), Config{Region: region, Endpoint: srv.URL}, Scope{Targets: []string{"10.0.3.30"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake.assertEachRouteOnce()
+	var ids []string
+	for _, ifc := range got.Interfaces {
+		ids = append(ids, ifc.ID)
+	}
+	if d := cmp.Diff([]string{"eni-db", "eni-lb", "eni-web0", "eni-web1"}, ids); d != "" {
+		t.Errorf("interfaces (-want +got):\n%s", d)
+	}
+	for _, id := range []string{"sg-db", "sg-web"} {
+		if g := got.Groups[id]; g == nil || !g.MembersListed {
+			t.Errorf("group %s: %+v, want its members listed", id, g)
+		}
+	}
+	if d := cmp.Diff([]string{"eni-lb", "eni-web0", "eni-web1"}, got.Groups["sg-web"].Attachments); d != "" {
+		t.Errorf("sg-web attachments (-want +got):\n%s", d)
 	}
 }
 
@@ -76,6 +125,7 @@ func allRoutes() map[string][]reply {
 		"DescribeManagedPrefixLists PrefixListId=pl-office":   ok("describe_managed_prefix_lists.xml"),
 		"GetManagedPrefixListEntries PrefixListId=pl-office":  ok("get_managed_prefix_list_entries.xml"),
 		"DescribeNetworkAcls":                                 ok("describe_network_acls.xml"),
+		"DescribeSubnets":                                     ok("describe_subnets.xml"),
 	}
 }
 
@@ -86,8 +136,9 @@ func sg(id, name string, rules []cloud.Rule, attachments ...string) *cloud.Secur
 	if attachments == nil {
 		attachments = []string{}
 	}
+	// Every group read has its members listed.
 	return &cloud.SecurityGroup{Provider: cloud.AWS, Account: account, Region: region, ID: id, Name: name,
-		VPC: "vpc-0a1", Rules: rules, Attachments: attachments}
+		VPC: "vpc-0a1", Rules: rules, Attachments: attachments, MembersListed: true}
 }
 
 func in(id, group, proto string, ports cloud.PortRange, peer cloud.Peer) cloud.Rule {
@@ -176,6 +227,12 @@ func wantSnapshot(complete bool) *cloud.Snapshot {
 					entry(130, false, cloud.ProtoUDP, all, "10.0.0.0/8", cloud.Accept),
 					entry(32767, false, cloud.ProtoAll, all, "0.0.0.0/0", cloud.Drop),
 				}},
+		},
+		Subnets: []cloud.Subnet{
+			{ID: "subnet-db", VPC: "vpc-0a1", CIDRs: []netip.Prefix{pfx("10.0.3.0/24")}},
+			{ID: "subnet-mgmt", VPC: "vpc-0a1", CIDRs: []netip.Prefix{pfx("10.0.0.0/24")}},
+			// 2001:db8:2::/64 is disassociated.
+			{ID: "subnet-web", VPC: "vpc-0a1", CIDRs: []netip.Prefix{pfx("10.0.1.0/24"), pfx("2001:db8:1::/64")}},
 		},
 		PrefixLists: map[string]*cloud.PrefixList{
 			"pl-office": {ID: "pl-office", Name: "office", CIDRs: []netip.Prefix{pfx("192.0.2.0/24"), pfx("198.51.100.64/26")}},

@@ -218,3 +218,31 @@ func convertACLEntry(e types.NetworkAclEntry) (cloud.ACLEntry, error) {
 	}
 	return entry, nil
 }
+
+// convertSubnet turns a DescribeSubnets item into a cloud.Subnet: its IPv4
+// block and the IPv6 blocks associated with it.
+func convertSubnet(sn types.Subnet) (*cloud.Subnet, error) {
+	out := &cloud.Subnet{ID: aws.ToString(sn.SubnetId), VPC: aws.ToString(sn.VpcId), CIDRs: []netip.Prefix{}}
+	add := func(s string) error {
+		p, err := parsePrefix(s)
+		if err != nil {
+			return fmt.Errorf("aws: subnet %s: %w", out.ID, err)
+		}
+		out.CIDRs = append(out.CIDRs, p)
+		return nil
+	}
+	if c := aws.ToString(sn.CidrBlock); c != "" {
+		if err := add(c); err != nil {
+			return nil, err
+		}
+	}
+	for _, a := range sn.Ipv6CidrBlockAssociationSet {
+		if a.Ipv6CidrBlockState == nil || a.Ipv6CidrBlockState.State != types.SubnetCidrBlockStateCodeAssociated {
+			continue
+		}
+		if err := add(aws.ToString(a.Ipv6CidrBlock)); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}

@@ -15,3 +15,12 @@ func StartFakeEC2(t *testing.T) string {
 	_, srv := newFake(t, allRoutes())
 	return srv.URL
 }
+
+// StartFakeEC2DB is StartFakeEC2 answering only what verify reads for the
+// target 10.0.3.30 (eni-db, in sg-db, whose rules name sg-web).
+func StartFakeEC2DB(t *testing.T) string {
+	isolateEnv(t)
+	staticCredentials(t)
+	_, srv := newFake(t, dbRoutes())
+	return srv.URL
+}

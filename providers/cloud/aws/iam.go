@@ -19,6 +19,7 @@ var RequiredActions = []string{
 	"ec2:DescribeSecurityGroups",
 	"ec2:DescribeSecurityGroupRules",
 	"ec2:DescribeNetworkAcls",
+	"ec2:DescribeSubnets",
 	"ec2:DescribeManagedPrefixLists",
 	"ec2:GetManagedPrefixListEntries",
 }
@@ -87,6 +88,7 @@ var actions = map[string]string{
 	"EC2.DescribeSecurityGroups":      "ec2:DescribeSecurityGroups",
 	"EC2.DescribeSecurityGroupRules":  "ec2:DescribeSecurityGroupRules",
 	"EC2.DescribeNetworkAcls":         "ec2:DescribeNetworkAcls",
+	"EC2.DescribeSubnets":             "ec2:DescribeSubnets",
 	"EC2.DescribeManagedPrefixLists":  "ec2:DescribeManagedPrefixLists",
 	"EC2.GetManagedPrefixListEntries": "ec2:GetManagedPrefixListEntries",
 	"STS.AssumeRole":                  "sts:AssumeRole",

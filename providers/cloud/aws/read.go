@@ -3,6 +3,7 @@ package aws
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/netip"
 	"regexp"
 	"slices"
@@ -31,6 +32,7 @@ type reader struct {
 	groupPerms  map[string][]types.IpPermission // ingress and egress, to find referenced groups
 	missing     map[string]bool
 	acls        map[string]*cloud.NetworkACL
+	subnets     map[string]*cloud.Subnet
 	prefixLists map[string]*cloud.PrefixList
 }
 
@@ -44,6 +46,7 @@ func newReader(client *ec2.Client, region string) *reader {
 		groupPerms:  map[string][]types.IpPermission{},
 		missing:     map[string]bool{},
 		acls:        map[string]*cloud.NetworkACL{},
+		subnets:     map[string]*cloud.Subnet{},
 		prefixLists: map[string]*cloud.PrefixList{},
 	}
 }
@@ -127,9 +130,14 @@ func (r *reader) read(ctx context.Context, scope Scope, t targets) (*cloud.Snaps
 		return nil, err
 	}
 
-	// Network ACLs of the interfaces' subnets.
+	// Network ACLs of the interfaces' subnets, and the subnets' CIDR
+	// blocks (an ACL does not filter traffic within its subnet, whoever
+	// the client is).
 	if scope.All {
 		if err := r.readACLs(ctx, nil); err != nil {
+			return nil, err
+		}
+		if err := r.readSubnets(ctx, nil); err != nil {
 			return nil, err
 		}
 	} else {
@@ -139,11 +147,12 @@ func (r *reader) read(ctx context.Context, scope Scope, t targets) (*cloud.Snaps
 				subnets = append(subnets, ifc.Subnet)
 			}
 		}
-		if subnets = sortedSet(subnets); len(subnets) > 0 {
-			for _, chunk := range chunks(subnets) {
-				if err := r.readACLs(ctx, []types.Filter{filter("association.subnet-id", chunk)}); err != nil {
-					return nil, err
-				}
+		for _, chunk := range chunks(sortedSet(subnets)) {
+			if err := r.readACLs(ctx, []types.Filter{filter("association.subnet-id", chunk)}); err != nil {
+				return nil, err
+			}
+			if err := r.readSubnets(ctx, []types.Filter{filter("subnet-id", chunk)}); err != nil {
+				return nil, err
 			}
 		}
 	}
@@ -167,10 +176,16 @@ func (r *reader) snapshot(complete bool) *cloud.Snapshot {
 	sort.Slice(s.Interfaces, func(i, j int) bool { return s.Interfaces[i].ID < s.Interfaces[j].ID })
 	for _, sg := range r.groups {
 		slices.Sort(sg.Attachments)
+		// Every group read had its members listed: by group-id
+		// (targets), or with every interface of the region (All).
+		sg.MembersListed = true
 	}
 	for _, acl := range r.acls {
 		slices.Sort(acl.Subnets)
 		s.ACLs = append(s.ACLs, acl)
+	}
+	for _, id := range slices.Sorted(maps.Keys(r.subnets)) {
+		s.Subnets = append(s.Subnets, *r.subnets[id])
 	}
 	sort.Slice(s.ACLs, func(i, j int) bool { return s.ACLs[i].ID < s.ACLs[j].ID })
 	for id := range r.missing {
@@ -455,6 +470,26 @@ func (r *reader) readACLs(ctx context.Context, filters []types.Filter) error {
 				return err
 			}
 			r.acls[acl.ID] = acl
+		}
+	}
+	return nil
+}
+
+// readSubnets reads subnets with their CIDR blocks; no filter reads every
+// subnet of the region. An IPv6 block counts while it is associated.
+func (r *reader) readSubnets(ctx context.Context, filters []types.Filter) error {
+	p := ec2.NewDescribeSubnetsPaginator(r.client, &ec2.DescribeSubnetsInput{Filters: filters})
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("aws: reading subnets: %w", apiError(err))
+		}
+		for _, sn := range out.Subnets {
+			s, err := convertSubnet(sn)
+			if err != nil {
+				return err
+			}
+			r.subnets[s.ID] = s
 		}
 	}
 	return nil
