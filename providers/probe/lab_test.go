@@ -290,6 +290,11 @@ func TestConcurrentNamespace(t *testing.T) {
 	time.Sleep(10 * time.Millisecond) // let the servers' goroutines start
 	fds, gs := countFDs(t), runtime.NumGoroutine()
 	exec := providers.Exec{Netns: f.client.Path()}
+	// What is tested is concurrency (namespace switching, no leaks, every
+	// state right), not speed: on a loaded 2-core CI machine under -race
+	// the server's accept loop can fall behind 1,000 SYNs for seconds, so
+	// the probes get time enough that a late answer is not read as silence.
+	patient := Params{Timeout: 5 * time.Second, Retries: 2}
 	const n = 1000
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
@@ -302,9 +307,9 @@ func TestConcurrentNamespace(t *testing.T) {
 			)
 			switch i % 3 {
 			case 0:
-				o, err = TCP(t.Context(), exec, providers.Target{Address: f.s4.String(), Port: 8080}, Params{})
+				o, err = TCP(t.Context(), exec, providers.Target{Address: f.s4.String(), Port: 8080}, patient)
 			case 1:
-				o, err = TCP(t.Context(), exec, providers.Target{Address: f.s6.String(), Port: 8079}, Params{})
+				o, err = TCP(t.Context(), exec, providers.Target{Address: f.s6.String(), Port: 8079}, patient)
 			case 2:
 				// Hundreds of datagrams at once can overflow the echo socket's
 				// receive buffer: real UDP loss, which retries absorb.

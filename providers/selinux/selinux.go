@@ -117,7 +117,7 @@ type Params struct {
 const DefaultSince = 10 * time.Minute
 
 // cmdTimeout bounds each external command.
-const cmdTimeout = 20 * time.Second
+const cmdTimeout = 60 * time.Second
 
 // now is the clock of the denial window; tests replace it.
 var now = time.Now
