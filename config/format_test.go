@@ -101,7 +101,7 @@ func TestFormatPath(t *testing.T) {
 	other := write("c.hcl", unformatted) // not ours: left alone
 	write("d.pc.json", `{"host":{}}`)
 
-	changed, diags := FormatPath(dir, false)
+	changed, _, diags := FormatPath(dir, false)
 	if len(diags) > 0 {
 		t.Fatal(diags)
 	}
@@ -112,7 +112,7 @@ func TestFormatPath(t *testing.T) {
 		t.Error("write=false rewrote a file")
 	}
 
-	changed, diags = FormatPath(dir, true)
+	changed, _, diags = FormatPath(dir, true)
 	if len(diags) > 0 || len(changed) != 1 {
 		t.Fatalf("write: %v %v", changed, diags)
 	}
@@ -126,14 +126,14 @@ func TestFormatPath(t *testing.T) {
 		t.Error("a file without the .pc.hcl suffix was rewritten")
 	}
 
-	changed, diags = FormatPath(dir, true)
+	changed, _, diags = FormatPath(dir, true)
 	if len(diags) > 0 || len(changed) != 0 {
 		t.Errorf("second run: %v %v; want nothing to do", changed, diags)
 	}
 
 	// One file by name, with a syntax error: reported, not rewritten.
 	bad := write("e.pc.hcl", "host {\n")
-	changed, diags = FormatPath(bad, true)
+	changed, _, diags = FormatPath(bad, true)
 	if len(changed) != 0 || !diags.HasErrors() {
 		t.Errorf("broken file: %v %v", changed, diags)
 	}
