@@ -68,13 +68,15 @@ func WriteDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnos
 }
 
 // clipDiagnostic is d with its summary and detail shortened to what a
-// reader can use; a detail can quote the source (a name, a value).
+// reader can use and safe for a terminal: a detail can quote the source
+// (a name, a value).
 func clipDiagnostic(d *hcl.Diagnostic) *hcl.Diagnostic {
-	if len(d.Summary) <= maxSummary && len(d.Detail) <= maxDetail {
+	summary, detail := terminalText(clipText(d.Summary, maxSummary)), terminalText(clipText(d.Detail, maxDetail))
+	if summary == d.Summary && detail == d.Detail {
 		return d
 	}
 	c := *d
-	c.Summary, c.Detail = clipText(d.Summary, maxSummary), clipText(d.Detail, maxDetail)
+	c.Summary, c.Detail = summary, detail
 	return &c
 }
 

@@ -42,6 +42,20 @@ func clipText(s string, max int) string {
 	return fmt.Sprintf("%s… (%d more bytes)", s[:cut], len(s)-cut)
 }
 
+// terminalText is s with what needsEscape names escaped, newlines kept.
+func terminalText(s string) string {
+	if !strings.ContainsFunc(s, func(r rune) bool { return r != '\n' && needsEscape(r) }) {
+		return s
+	}
+	var b bytes.Buffer
+	for _, line := range strings.SplitAfter(s, "\n") {
+		text := strings.TrimSuffix(line, "\n")
+		writeEscaped(&b, []byte(text), 0, len(text), len(text)*6)
+		b.WriteString(line[len(text):])
+	}
+	return b.String()
+}
+
 // srcLine is one source line to show: [start, end) in the file, without
 // its newline, and the part of it kept, [keepFrom, keepTo).
 type srcLine struct {
