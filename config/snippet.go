@@ -87,7 +87,7 @@ func snippetView(f *hcl.File, d *hcl.Diagnostic) (*hcl.File, *hcl.Diagnostic) {
 	if len(lines) > maxSnippetLines {
 		lines, cutLines = lines[:maxSnippetLines], true
 	}
-	if !dropContext && !cutLines && plainLines(src, lines) {
+	if len(lines) == 0 || (!dropContext && !cutLines && plainLines(src, lines)) {
 		return f, d
 	}
 
@@ -115,13 +115,15 @@ func snippetView(f *hcl.File, d *hcl.Diagnostic) (*hcl.File, *hcl.Diagnostic) {
 		ln.keepFrom, ln.keepTo = from, to
 	}
 
-	// The stand-in starts with empty lines, so HCL numbers the shown
-	// lines as in the file.
+	// Empty lines before and between the shown ones keep HCL's line
+	// numbers those of the file (it shows no empty line).
 	var b bytes.Buffer
-	b.WriteString(strings.Repeat("\n", lines[0].num-1))
 	offsets := make([][]int, len(lines)) // per line: file byte - keepFrom -> stand-in byte
 	ends := make([]int, len(lines))
+	num := 1
 	for i, ln := range lines {
+		b.WriteString(strings.Repeat("\n", ln.num-num))
+		num = ln.num + 1
 		if ln.keepFrom > ln.start {
 			b.WriteString("…")
 		}
@@ -172,27 +174,31 @@ func clampRange(r hcl.Range, n int) hcl.Range {
 	return r
 }
 
-// linesOver returns the lines that r overlaps, as HCL's writer picks
-// them (an empty range shows the line it is on).
+// linesOver returns the lines of src that HCL's writer shows for r: it
+// widens an empty range by a byte and shows the non-empty lines that
+// Range.Overlaps says r overlaps (which includes the line r ends at the
+// start of).
 func linesOver(src []byte, r hcl.Range) []srcLine {
 	from, to := r.Start.Byte, max(r.End.Byte, r.Start.Byte+1)
+	snip := hcl.Range{Start: hcl.Pos{Byte: from}, End: hcl.Pos{Byte: to}}
 	start := bytes.LastIndexByte(src[:from], '\n') + 1
 	num := bytes.Count(src[:start], []byte{'\n'}) + 1
 	var out []srcLine
-	for start <= len(src) && (start < to || len(out) == 0) {
+	for start <= len(src) && start <= to {
 		end := bytes.IndexByte(src[start:], '\n')
 		next := start + end + 1
 		if end < 0 {
 			end, next = len(src)-start, len(src)+1
 		}
 		end += start
-		text := end
-		if text > start && src[text-1] == '\r' {
-			text--
+		if end > start && src[end-1] == '\r' {
+			end--
 		}
-		out = append(out, srcLine{num: num, start: start, end: text})
-		if len(out) > maxSnippetLines {
-			break // the caller shows no more than that
+		if (hcl.Range{Start: hcl.Pos{Byte: start}, End: hcl.Pos{Byte: end}}).Overlaps(snip) {
+			out = append(out, srcLine{num: num, start: start, end: end})
+			if len(out) > maxSnippetLines {
+				break // the caller shows no more than that
+			}
 		}
 		start, num = next, num+1
 	}
