@@ -41,15 +41,7 @@ func WriteDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnos
 			continue
 		}
 		shown++
-		view, vd := files, clipDiagnostic(d)
-		if vd.Subject != nil {
-			if f := files[vd.Subject.Filename]; f != nil && f.Bytes != nil {
-				var vf *hcl.File
-				vf, vd = snippetView(f, vd)
-				view = map[string]*hcl.File{vd.Subject.Filename: vf}
-			}
-		}
-		if err := hcl.NewDiagnosticTextWriter(out, view, width, color).WriteDiagnostic(vd); err != nil {
+		if err := writeDiagnostic(out, files, clipDiagnostic(d), width, color); err != nil {
 			return err
 		}
 	}

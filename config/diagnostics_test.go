@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -295,5 +297,61 @@ func TestDiagnosticsJSONClips(t *testing.T) {
 	}
 	if len(got[0].Detail) > maxDetail+50 || !strings.HasSuffix(got[0].Detail, "more bytes)") {
 		t.Errorf("detail of %d bytes not cut: %.100q", len(got[0].Detail), got[0].Detail)
+	}
+}
+
+// TestWriteDiagnosticsAsHCL: for diagnostics on a few short lines of
+// text, WriteDiagnostics prints exactly what HCL's writer does (the
+// limits change nothing there), in colour too; every error fixture, and
+// evaluation errors that show variable values.
+func TestWriteDiagnosticsAsHCL(t *testing.T) {
+	names, _ := filepath.Glob("testdata/errors/*.pc.hcl")
+	srcs := map[string][]byte{}
+	for _, n := range names {
+		src, err := os.ReadFile(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srcs[n] = src
+	}
+	srcs["values.pc.hcl"] = []byte(`variable "n" {
+  default = 5
+}
+locals {
+  s    = "abc"
+  list = [1, 2]
+  obj  = { a = 1 }
+  bad  = local.s + var.n + length(local.list) + local.obj + local.list[0]
+}
+`)
+	checked := 0
+	for name, src := range srcs {
+		if checkSource(name, src) != nil {
+			continue // refused before parsing: HCL would print the parser's errors
+		}
+		cfg, diags := LoadSources(map[string][]byte{name: src}, Options{})
+		diags = diags[:min(len(diags), MaxDiagnosticsShown)] // no "… and N more"
+		for _, color := range []bool{false, true} {
+			var ours, theirs bytes.Buffer
+			if err := WriteDiagnostics(&ours, cfg.Files, diags, color, 0); err != nil {
+				t.Fatal(err)
+			}
+			if err := hcl.NewDiagnosticTextWriter(&theirs, cfg.Files, 78, color).WriteDiagnostics(diags); err != nil {
+				t.Fatal(err)
+			}
+			if name == "values.pc.hcl" && !strings.Contains(ours.String(), `with local.s as "abc".`) {
+				t.Errorf("no variable values shown:\n%s", ours.String())
+			}
+			if diff := cmp.Diff(theirs.String(), ours.String()); diff != "" {
+				t.Errorf("%s (color %v): output differs from HCL's (-hcl +ours):\n%s", name, color, diff)
+			}
+		}
+		checked++
+		if name == "values.pc.hcl" && !strings.Contains(fmt.Sprint(diags), "Invalid operand") {
+			t.Errorf("values.pc.hcl gave no evaluation error: %v", diags)
+		}
+	}
+	if checked < 10 {
+		t.Errorf("only %d fixtures compared", checked)
 	}
 }

@@ -181,10 +181,37 @@ const (
 	lexTemplate                  // template text (JSON strings)
 )
 
+// prefixBytes is how much of a long source is measured first, and then
+// four times as much, and so on. HCL's lexer hands back every token of
+// what it lexes at once (about 100 bytes each), so measuring a 10 MB file
+// of "((((" whole would take a GB; a file too deep is found out soon
+// after its deep part starts. A file that is not too deep costs at most a
+// third more lexing than measuring it whole.
+const prefixBytes = 64 << 10
+
 // nativeNesting lexes src and returns the deepest nesting found, starting
 // from base levels, and the token where it first passed MaxNesting (nil
 // when it did not).
 func nativeNesting(src []byte, filename string, start hcl.Pos, mode lexMode, base int) (int, *hcl.Range) {
+	for size := prefixBytes; 2*size < len(src); size *= 4 {
+		// The tokens of a prefix are those of the whole up to where it is
+		// cut, but for the last few; and the count at a token depends
+		// only on the tokens before it.
+		cut := size
+		if nl := bytes.LastIndexByte(src[:cut], '\n'); nl > cut/2 {
+			cut = nl + 1
+		}
+		if d, at, n, total := lexNesting(src[:cut], filename, start, mode, base); at != nil && n < total-3 {
+			return d, at
+		}
+	}
+	d, at, _, _ := lexNesting(src, filename, start, mode, base)
+	return d, at
+}
+
+// lexNesting is nativeNesting over all of src; it also returns the index
+// of the token that passed the limit and how many tokens there are.
+func lexNesting(src []byte, filename string, start hcl.Pos, mode lexMode, base int) (int, *hcl.Range, int, int) {
 	var toks hclsyntax.Tokens
 	switch mode {
 	case lexConfig:
@@ -199,10 +226,10 @@ func nativeNesting(src []byte, filename string, start hcl.Pos, mode lexMode, bas
 	c := newNestCounter(base, mode == lexConfig)
 	for i := range toks {
 		if c.feed(toks, i) {
-			return c.max, toks[i].Range.Ptr()
+			return c.max, toks[i].Range.Ptr(), i, len(toks)
 		}
 	}
-	return c.max, nil
+	return c.max, nil, len(toks), len(toks)
 }
 
 // jsonNesting measures an HCL JSON file: its arrays and objects, and

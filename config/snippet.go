@@ -3,10 +3,14 @@ package config
 import (
 	"bytes"
 	"fmt"
+	"io"
+	"sort"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/mitchellh/go-wordwrap"
+	"github.com/zclconf/go-cty/cty"
 )
 
 // Limits on what one diagnostic prints, so that a hostile or broken file
@@ -50,7 +54,8 @@ func terminalText(s string) string {
 	var b bytes.Buffer
 	for _, line := range strings.SplitAfter(s, "\n") {
 		text := strings.TrimSuffix(line, "\n")
-		writeEscaped(&b, []byte(text), 0, len(text), len(text)*6)
+		budget := 6 * len(text)
+		writeEscaped(&b, []byte(text), 0, len(text), &budget)
 		b.WriteString(line[len(text):])
 	}
 	return b.String()
@@ -64,47 +69,95 @@ type srcLine struct {
 	keepFrom, keepTo int
 }
 
-// snippetView returns what to print d with: the file as given when every
-// line the diagnostic shows is short, plain text and there are few of
-// them (then the output is exactly HCL's); otherwise a stand-in file
-// holding only those lines, shortened around the error and with control
-// characters and bytes that are not UTF-8 escaped, and d with its ranges
-// moved into it.
-func snippetView(f *hcl.File, d *hcl.Diagnostic) (*hcl.File, *hcl.Diagnostic) {
-	src := f.Bytes
-	subject := clampRange(*d.Subject, len(src))
-	snip := subject
-	if d.Context != nil {
-		snip = hcl.RangeOver(subject, clampRange(*d.Context, len(src)))
+// writeDiagnostic prints d as HCL's diagnostic text writer does
+// (Terraform's look: summary, "on FILE line N, in CONTEXT:", the source
+// lines with the subject highlighted, the values of the variables of the
+// expression, the detail), and exactly as it does for a diagnostic on a
+// few short lines of plain text. It differs where HCL's has no bounds:
+// it shows at most maxSnippetLines lines, a line longer than
+// maxSourceLine as a window around the error, escapes control characters
+// and bytes that are not UTF-8, and reads only the lines it shows (HCL's
+// scans the whole file for every diagnostic: 10 s on a file of 3 million
+// lines).
+func writeDiagnostic(w io.Writer, files map[string]*hcl.File, d *hcl.Diagnostic, width uint, color bool) error {
+	var colorCode, highlightCode, resetCode string
+	if color {
+		switch d.Severity {
+		case hcl.DiagError:
+			colorCode = "\x1b[31m"
+		case hcl.DiagWarning:
+			colorCode = "\x1b[33m"
+		}
+		resetCode, highlightCode = "\x1b[0m", "\x1b[1;4m"
 	}
-	lines := linesOver(src, snip)
-	dropContext, cutLines := false, false
-	if len(lines) > maxSnippetLines && d.Context != nil {
-		// A long context (a whole block or list) is less useful than
-		// seeing the subject at all: show the subject's lines only.
-		lines, dropContext = linesOver(src, subject), true
+	severity := "Error"
+	if d.Severity == hcl.DiagWarning {
+		severity = "Warning"
 	}
-	if len(lines) > maxSnippetLines {
-		lines, cutLines = lines[:maxSnippetLines], true
-	}
-	if len(lines) == 0 || (!dropContext && !cutLines && plainLines(src, lines)) {
-		return f, d
-	}
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "%s%s%s: %s\n\n", colorCode, severity, resetCode, d.Summary)
 
-	// Which part of each line to keep: a window around where the
-	// highlighted subject starts, or the line's start.
-	for i := range lines {
-		ln := &lines[i]
-		ln.keepFrom, ln.keepTo = ln.start, ln.end
-		if ln.end-ln.start <= maxSourceLine {
-			continue
+	if d.Subject != nil {
+		f := files[d.Subject.Filename]
+		if f == nil || f.Bytes == nil {
+			fmt.Fprintf(&b, "  on %s line %d:\n  (source code not available)\n\n", d.Subject.Filename, d.Subject.Start.Line)
+		} else {
+			src := f.Bytes
+			subject := clampRange(*d.Subject, len(src))
+			in := ""
+			if cs, ok := f.Nav.(interface{ ContextString(offset int) string }); ok {
+				if c := cs.ContextString(subject.Start.Byte); c != "" {
+					in = ", in " + terminalText(clipText(c, maxSummary))
+				}
+			}
+			fmt.Fprintf(&b, "  on %s line %d%s:\n", d.Subject.Filename, d.Subject.Start.Line, in)
+			// An empty range is shown as the character it is before.
+			highlight := subject
+			if highlight.Empty() {
+				highlight.End.Byte++
+			}
+			snip := subject
+			if d.Context != nil {
+				snip = hcl.RangeOver(subject, clampRange(*d.Context, len(src)))
+			}
+			lines := linesOver(src, snip)
+			if len(lines) > maxSnippetLines && d.Context != nil {
+				// A long context (a whole block or list) is less useful
+				// than seeing the subject at all.
+				lines = linesOver(src, subject)
+			}
+			for _, ln := range lines[:min(len(lines), maxSnippetLines)] {
+				writeSourceLine(&b, src, ln, highlight, highlightCode, resetCode)
+			}
+			b.WriteByte('\n')
 		}
+		if d.Expression != nil && d.EvalContext != nil {
+			writeValues(&b, d.Expression, d.EvalContext)
+		}
+	}
+	if d.Detail != "" {
+		detail := d.Detail
+		if width != 0 {
+			detail = wordwrap.WrapString(detail, width)
+		}
+		fmt.Fprintf(&b, "%s\n\n", detail)
+	}
+	_, err := w.Write(b.Bytes())
+	return err
+}
+
+// writeSourceLine prints one source line with its number, the part of it
+// that highlight overlaps highlighted, shortened around where the
+// highlight starts when it is long.
+func writeSourceLine(b *bytes.Buffer, src []byte, ln srcLine, highlight hcl.Range, highlightCode, resetCode string) {
+	from, to := ln.start, ln.end
+	if to-from > maxSourceLine {
 		anchor := ln.start
-		if subject.Start.Byte >= ln.start && subject.Start.Byte <= ln.end {
-			anchor = subject.Start.Byte
+		if highlight.Start.Byte >= ln.start && highlight.Start.Byte <= ln.end {
+			anchor = highlight.Start.Byte
 		}
-		from := max(ln.start, anchor-windowBefore)
-		to := min(ln.end, from+sourceWindow)
+		from = max(ln.start, anchor-windowBefore)
+		to = min(ln.end, from+sourceWindow)
 		from = max(ln.start, to-sourceWindow)
 		for from > ln.start && !utf8.RuneStart(src[from]) {
 			from--
@@ -112,58 +165,141 @@ func snippetView(f *hcl.File, d *hcl.Diagnostic) (*hcl.File, *hcl.Diagnostic) {
 		for to < ln.end && !utf8.RuneStart(src[to]) {
 			to++
 		}
-		ln.keepFrom, ln.keepTo = from, to
 	}
+	// The highlighted part, as hcl.Range.PartitionAround finds it.
+	lineRange := hcl.Range{Start: hcl.Pos{Byte: ln.start}, End: hcl.Pos{Byte: ln.end}}
+	hl := hcl.Range{Start: hcl.Pos{Byte: highlight.Start.Byte}, End: hcl.Pos{Byte: highlight.End.Byte}}
+	hlFrom, hlTo := ln.end, ln.end
+	if o := lineRange.Overlap(hl); !o.Empty() {
+		hlFrom, hlTo = o.Start.Byte, o.End.Byte
+	}
+	fmt.Fprintf(b, "%4d: ", ln.num)
+	if from > ln.start {
+		b.WriteString("…")
+	}
+	clamp := func(i int) int { return min(max(i, from), to) }
+	segments := []struct {
+		from, to  int
+		highlight bool
+	}{{from, clamp(hlFrom), false}, {clamp(hlFrom), clamp(hlTo), true}, {clamp(hlTo), to, false}}
+	budget, stop := maxSourceLine, from
+	for _, s := range segments {
+		if s.from == s.to || stop < s.from { // empty, or the budget ran out before it
+			continue
+		}
+		if s.highlight {
+			b.WriteString(highlightCode)
+		}
+		stop = writeEscaped(b, src, s.from, s.to, &budget)
+		if s.highlight {
+			b.WriteString(resetCode)
+		}
+	}
+	if stop < ln.end {
+		b.WriteString("…")
+	}
+	b.WriteByte('\n')
+}
 
-	// Empty lines before and between the shown ones keep HCL's line
-	// numbers those of the file (it shows no empty line).
-	var b bytes.Buffer
-	offsets := make([][]int, len(lines)) // per line: file byte - keepFrom -> stand-in byte
-	ends := make([]int, len(lines))
-	num := 1
-	for i, ln := range lines {
-		b.WriteString(strings.Repeat("\n", ln.num-num))
-		num = ln.num + 1
-		if ln.keepFrom > ln.start {
-			b.WriteString("…")
+// writeValues prints the values of the variables expr refers to, as
+// HCL's writer does ("with var.port as 8080,\n     local.x as "a".").
+func writeValues(b *bytes.Buffer, expr hcl.Expression, ctx *hcl.EvalContext) {
+	var stmts []string
+	seen := map[string]bool{}
+	for _, tr := range expr.Variables() {
+		val, diags := tr.TraverseAbs(ctx)
+		if diags.HasErrors() {
+			continue // reported already, most likely
 		}
-		offsets[i], lines[i].keepTo = writeEscaped(&b, src, ln.keepFrom, ln.keepTo, maxSourceLine)
-		ln = lines[i]
-		ends[i] = b.Len()
-		if ln.keepTo < ln.end {
-			b.WriteString("…")
+		name := traversalText(tr)
+		if seen[name] {
+			continue
 		}
-		b.WriteByte('\n')
+		switch {
+		case !val.IsKnown(), val.IsMarked():
+			continue
+		case val.IsNull():
+			stmts = append(stmts, name+" set to null")
+		default:
+			stmts = append(stmts, name+" as "+valueText(val))
+		}
+		seen[name] = true
 	}
-	view := &hcl.File{Bytes: b.Bytes(), Nav: contextAt{nav: f.Nav, at: subject.Start.Byte}}
+	sort.Strings(stmts)
+	for i, stmt := range stmts {
+		if i == 0 {
+			b.WriteString("with ")
+		} else {
+			b.WriteString("     ")
+		}
+		b.WriteString(terminalText(clipText(stmt, maxSummary)))
+		if i == len(stmts)-1 {
+			b.WriteString(".\n\n")
+		} else {
+			b.WriteString(",\n")
+		}
+	}
+}
 
-	move := func(p hcl.Pos) hcl.Pos {
-		i := 0
-		for i < len(lines)-1 && p.Byte > lines[i].end {
-			i++
+// traversalText is var.x.y[0] for a diagnostic.
+func traversalText(tr hcl.Traversal) string {
+	var b strings.Builder
+	for _, step := range tr {
+		switch s := step.(type) {
+		case hcl.TraverseRoot:
+			b.WriteString(s.Name)
+		case hcl.TraverseAttr:
+			b.WriteString("." + s.Name)
+		case hcl.TraverseIndex:
+			if s.Key.Type().IsPrimitiveType() {
+				b.WriteString("[" + valueText(s.Key) + "]")
+			} else {
+				b.WriteString("[...]")
+			}
 		}
-		ln := lines[i]
-		at := min(max(p.Byte, ln.keepFrom), ln.keepTo)
-		if p.Byte > ln.end { // past the last line shown
-			at = ln.keepTo
-		}
-		nb := offsets[i][at-ln.keepFrom]
-		if at == ln.keepTo {
-			nb = ends[i]
-		}
-		lineStart := bytes.LastIndexByte(b.Bytes()[:nb], '\n') + 1
-		return hcl.Pos{Line: ln.num, Column: utf8.RuneCount(b.Bytes()[lineStart:nb]) + 1, Byte: nb}
 	}
-	moved := *d
-	sub := hcl.Range{Filename: subject.Filename, Start: move(subject.Start), End: move(subject.End)}
-	moved.Subject = &sub
-	moved.Context = nil
-	if d.Context != nil && !dropContext {
-		ctx := clampRange(*d.Context, len(src))
-		c := hcl.Range{Filename: ctx.Filename, Start: move(ctx.Start), End: move(ctx.End)}
-		moved.Context = &c
+	return b.String()
+}
+
+// valueText is a value in a few words, as HCL's writer shows it.
+func valueText(v cty.Value) string {
+	ty := v.Type()
+	switch {
+	case v.IsNull():
+		return "null"
+	case !v.IsKnown():
+		return "(not yet known)"
+	case ty == cty.Bool:
+		if v.True() {
+			return "true"
+		}
+		return "false"
+	case ty == cty.Number:
+		return v.AsBigFloat().Text('g', 10)
+	case ty == cty.String:
+		return fmt.Sprintf("%q", v.AsString())
+	case ty.IsCollectionType() || ty.IsTupleType():
+		switch n := v.LengthInt(); n {
+		case 0:
+			return "empty " + ty.FriendlyName()
+		case 1:
+			return ty.FriendlyName() + " with 1 element"
+		default:
+			return fmt.Sprintf("%s with %d elements", ty.FriendlyName(), n)
+		}
+	case ty.IsObjectType():
+		attrs := ty.AttributeTypes()
+		switch len(attrs) {
+		case 0:
+			return "object with no attributes"
+		case 1:
+			for name := range attrs {
+				return fmt.Sprintf("object with 1 attribute %q", name)
+			}
+		}
+		return fmt.Sprintf("object with %d attributes", len(attrs))
 	}
-	return view, &moved
+	return ty.FriendlyName()
 }
 
 // clampRange keeps a range's byte offsets inside a file of n bytes (JSON
@@ -205,21 +341,6 @@ func linesOver(src []byte, r hcl.Range) []srcLine {
 	return out
 }
 
-// plainLines says whether lines can be printed as they are.
-func plainLines(src []byte, lines []srcLine) bool {
-	for _, ln := range lines {
-		if ln.end-ln.start > maxSourceLine {
-			return false
-		}
-		for _, r := range string(src[ln.start:ln.end]) {
-			if needsEscape(r) {
-				return false
-			}
-		}
-	}
-	return true
-}
-
 // needsEscape: runes that must not reach a terminal as they are: control
 // characters (a tab is fine), bytes that are not UTF-8 (decoded as
 // RuneError), and the bidirectional overrides that make text read
@@ -239,13 +360,9 @@ func needsEscape(r rune) bool {
 }
 
 // writeEscaped writes src[from:to] to b with control characters and
-// bytes that are not UTF-8 escaped (\x00, \u202e), stopping before the
-// written text passes budget bytes (escapes take up to 6 per byte). It
-// returns where it stopped and where each file offset in [from, stop]
-// landed in b (index: offset - from).
-func writeEscaped(b *bytes.Buffer, src []byte, from, to, budget int) ([]int, int) {
-	offsets := make([]int, to-from+1)
-	start := b.Len()
+// bytes that are not UTF-8 escaped (\x00, \u202e) while the budget of
+// bytes lasts, and returns the offset where it stopped.
+func writeEscaped(b *bytes.Buffer, src []byte, from, to int, budget *int) int {
 	i := from
 	for i < to {
 		r, size := utf8.DecodeRune(src[i:to])
@@ -260,31 +377,14 @@ func writeEscaped(b *bytes.Buffer, src []byte, from, to, budget int) ([]int, int
 		default:
 			piece = src[i : i+size]
 		}
-		if b.Len()-start+len(piece) > budget {
+		if len(piece) > *budget {
 			break
 		}
-		for j := i; j < i+size; j++ {
-			offsets[j-from] = b.Len()
-		}
+		*budget -= len(piece)
 		b.Write(piece)
 		i += size
 	}
-	offsets[i-from] = b.Len()
-	return offsets[:i-from+1], i
-}
-
-// contextAt gives HCL's writer the "in endpoint "web"" context of the
-// original file for a stand-in, whose offsets are not the file's.
-type contextAt struct {
-	nav any
-	at  int
-}
-
-func (c contextAt) ContextString(int) string {
-	if cs, ok := c.nav.(interface{ ContextString(offset int) string }); ok {
-		return clipText(cs.ContextString(c.at), maxSummary)
-	}
-	return ""
+	return i
 }
 
 // lineLimiter cuts every line written through it after max bytes (on a
