@@ -25,13 +25,15 @@ const MaxNesting = 1000
 // and for every operator of the expression being read at that level:
 // HCL nests `a + b + c` as `(a + b) + c`, a unary operator or a
 // conditional's `?` as a child of its operand, and an index `x[k]` (a
-// bracket right after an operand) as a child of x, and each of those is a
-// recursion when the expression is parsed or evaluated. The operators of an expression stop counting where
-// the expression ends: at a comma, at the closing bracket, or at a newline
-// where a newline ends an expression (a body, an object constructor).
-// Counting operators this way can only overcount (a ? b : c counts once,
-// though its branches are siblings), so a file that passes cannot recurse
-// deeper than the count; a real expression has a handful of operators.
+// bracket right after an operand) as a child of x, and each of those is
+// a recursion when the expression is parsed or evaluated. The operators
+// of an expression stop counting where the expression ends: at a comma,
+// at the closing bracket, or at a newline where a newline ends an
+// expression (a body, an object constructor). Counting this way can only
+// overcount (a ? b : c counts once though its branches are siblings; a
+// closer that does not match keeps its frame open), so a file that passes
+// cannot recurse deeper than the count allows (TestNestingBoundsTheTree,
+// FuzzLoadSources); a real expression has a handful of operators.
 
 // nestFrame is one open bracket, string or template sequence.
 type nestFrame struct {

@@ -38,9 +38,12 @@ func (w *depthWalker) Exit(hclsyntax.Node) hcl.Diagnostics {
 }
 
 // astBound is how deep a tree the nesting count n allows: a block level
-// is three tree levels (Blocks, Block, Body), an object item's key adds
-// one, and a body's attributes start two levels down.
-func astBound(n int) int { return 3*n + 4 }
+// is three tree levels (Blocks, Block, Body) and any other counted level
+// at most two (an object and its item's key, an index and the traversal
+// after it); a body's expressions start three levels down (Body,
+// Attributes, Attribute), and a term can be wrapped in a traversal
+// (`0.a`) on top of its own level.
+func astBound(n int) int { return 3*n + 5 }
 
 // nestCase builds a file nested r times by one construct; depth(r) is how
 // many levels portcheck counts for it.

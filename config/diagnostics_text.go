@@ -61,12 +61,10 @@ func terminalText(s string) string {
 	return b.String()
 }
 
-// srcLine is one source line to show: [start, end) in the file, without
-// its newline, and the part of it kept, [keepFrom, keepTo).
+// srcLine is one source line to show: its number, and [start, end) in
+// the file, without its newline.
 type srcLine struct {
-	num              int
-	start, end       int
-	keepFrom, keepTo int
+	num, start, end int
 }
 
 // writeDiagnostic prints d as HCL's diagnostic text writer does
@@ -100,7 +98,7 @@ func writeDiagnostic(w io.Writer, files map[string]*hcl.File, d *hcl.Diagnostic,
 	if d.Subject != nil {
 		f := files[d.Subject.Filename]
 		if f == nil || f.Bytes == nil {
-			fmt.Fprintf(&b, "  on %s line %d:\n  (source code not available)\n\n", d.Subject.Filename, d.Subject.Start.Line)
+			fmt.Fprintf(&b, "  on %s line %d:\n  (source code not available)\n\n", terminalText(d.Subject.Filename), d.Subject.Start.Line)
 		} else {
 			src := f.Bytes
 			subject := clampRange(*d.Subject, len(src))
@@ -110,7 +108,7 @@ func writeDiagnostic(w io.Writer, files map[string]*hcl.File, d *hcl.Diagnostic,
 					in = ", in " + terminalText(clipText(c, maxSummary))
 				}
 			}
-			fmt.Fprintf(&b, "  on %s line %d%s:\n", d.Subject.Filename, d.Subject.Start.Line, in)
+			fmt.Fprintf(&b, "  on %s line %d%s:\n", terminalText(d.Subject.Filename), d.Subject.Start.Line, in)
 			// An empty range is shown as the character it is before.
 			highlight := subject
 			if highlight.Empty() {
