@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/hashicorp/hcl/v2"
@@ -328,6 +329,19 @@ locals {
 	for name, src := range srcs {
 		if checkSource(name, src) != nil {
 			continue // refused before parsing: HCL would print the parser's errors
+		}
+		if terminalText(string(src)) != string(src) {
+			// Ours escapes what HCL's prints raw.
+			cfg, diags := LoadSources(map[string][]byte{name: src}, Options{})
+			var ours bytes.Buffer
+			if err := WriteDiagnostics(&ours, cfg.Files, diags, false, 0); err != nil {
+				t.Fatal(err)
+			}
+			checkPrintable(t, ours.String())
+			if !utf8.ValidString(ours.String()) {
+				t.Errorf("%s: bytes that are not UTF-8 printed:\n%s", name, ours.String())
+			}
+			continue
 		}
 		cfg, diags := LoadSources(map[string][]byte{name: src}, Options{})
 		diags = diags[:min(len(diags), MaxDiagnosticsShown)] // no "… and N more"
