@@ -4,19 +4,84 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 )
 
+// MaxDiagnosticsShown is how many diagnostics WriteDiagnostics prints;
+// the rest are counted ("… and 1,120 more errors"). A file that is not
+// HCL at all gave over a thousand; the first ones are what to fix first.
+const MaxDiagnosticsShown = 20
+
 // WriteDiagnostics prints diagnostics the way Terraform does: summary, the
 // source line with the subject underlined, then the detail. files are the
-// parser's files (Config.Files); width 0 means 78 columns.
+// parser's files (Config.Files); width 0 means 78 columns. At most
+// MaxDiagnosticsShown are printed; long source lines are shortened around
+// the error, control characters escaped, and no printed line runs past
+// maxOutputLine bytes.
 func WriteDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnostics, color bool, width uint) error {
 	if width == 0 {
 		width = 78
 	}
-	return hcl.NewDiagnosticTextWriter(w, files, width, color).WriteDiagnostics(diags)
+	out := &lineLimiter{w: w, max: maxOutputLine, color: color}
+	shown := 0
+	var moreErrors, moreWarnings int
+	for _, d := range diags {
+		if d == nil {
+			continue
+		}
+		if shown == MaxDiagnosticsShown {
+			if d.Severity == hcl.DiagWarning {
+				moreWarnings++
+			} else {
+				moreErrors++
+			}
+			continue
+		}
+		shown++
+		if err := writeDiagnostic(out, files, clipDiagnostic(d), width, color); err != nil {
+			return err
+		}
+	}
+	if moreErrors+moreWarnings > 0 {
+		var parts []string
+		if moreErrors > 0 {
+			parts = append(parts, plural(moreErrors, "more error", "more errors"))
+		}
+		if moreWarnings > 0 {
+			parts = append(parts, plural(moreWarnings, "more warning", "more warnings"))
+		}
+		_, err := fmt.Fprintf(out, "… and %s not shown (portcheck validate -json lists them all).\n\n", strings.Join(parts, " and "))
+		return err
+	}
+	return nil
+}
+
+// clipDiagnostic is d with its summary and detail shortened to what a
+// reader can use and safe for a terminal: a detail can quote the source
+// (a name, a value).
+func clipDiagnostic(d *hcl.Diagnostic) *hcl.Diagnostic {
+	summary, detail := terminalText(clipText(d.Summary, maxSummary)), terminalText(clipText(d.Detail, maxDetail))
+	if summary == d.Summary && detail == d.Detail {
+		return d
+	}
+	c := *d
+	c.Summary, c.Detail = summary, detail
+	return &c
+}
+
+// plural is "1 error" or "1,120 errors".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s + " " + many
 }
 
 type jsonDiagnostic struct {
@@ -47,7 +112,9 @@ func DiagnosticsJSON(diags hcl.Diagnostics) ([]byte, error) {
 		if d == nil {
 			continue
 		}
-		jd := jsonDiagnostic{Severity: "error", Summary: d.Summary, Detail: d.Detail}
+		// All diagnostics, but texts shortened as on the terminal: a
+		// detail can quote a 10 MB line.
+		jd := jsonDiagnostic{Severity: "error", Summary: clipText(d.Summary, maxSummary), Detail: clipText(d.Detail, maxDetail)}
 		if d.Severity == hcl.DiagWarning {
 			jd.Severity = "warning"
 		}

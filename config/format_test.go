@@ -1,8 +1,10 @@
 package config
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -101,7 +103,7 @@ func TestFormatPath(t *testing.T) {
 	other := write("c.hcl", unformatted) // not ours: left alone
 	write("d.pc.json", `{"host":{}}`)
 
-	changed, diags := FormatPath(dir, false)
+	changed, _, diags := FormatPath(dir, false)
 	if len(diags) > 0 {
 		t.Fatal(diags)
 	}
@@ -112,7 +114,7 @@ func TestFormatPath(t *testing.T) {
 		t.Error("write=false rewrote a file")
 	}
 
-	changed, diags = FormatPath(dir, true)
+	changed, _, diags = FormatPath(dir, true)
 	if len(diags) > 0 || len(changed) != 1 {
 		t.Fatalf("write: %v %v", changed, diags)
 	}
@@ -126,18 +128,63 @@ func TestFormatPath(t *testing.T) {
 		t.Error("a file without the .pc.hcl suffix was rewritten")
 	}
 
-	changed, diags = FormatPath(dir, true)
+	changed, _, diags = FormatPath(dir, true)
 	if len(diags) > 0 || len(changed) != 0 {
 		t.Errorf("second run: %v %v; want nothing to do", changed, diags)
 	}
 
 	// One file by name, with a syntax error: reported, not rewritten.
 	bad := write("e.pc.hcl", "host {\n")
-	changed, diags = FormatPath(bad, true)
+	changed, _, diags = FormatPath(bad, true)
 	if len(changed) != 0 || !diags.HasErrors() {
 		t.Errorf("broken file: %v %v", changed, diags)
 	}
 	if src, _ := os.ReadFile(bad); string(src) != "host {\n" {
 		t.Error("a file with a syntax error was rewritten")
+	}
+}
+
+// TestFormatRefuses: fmt (hclwrite) gets the same checks as Load before
+// it sees a file, and returns the files it read so that its errors show
+// source lines (fmt printed "(source code not available)").
+func TestFormatRefuses(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"binary.pc.hcl": "host \x00\x01\x02",
+		"deep.pc.hcl":   "locals {\n  a = " + strings.Repeat("[", MaxNesting) + strings.Repeat("]", MaxNesting) + "\n}\n",
+		"broken.pc.hcl": "host \"a\" {\n  address = \n}\n",
+	}
+	for n, src := range files {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	changed, read, diags := FormatPath(dir, true)
+	if len(changed) != 0 {
+		t.Errorf("changed %v", changed)
+	}
+	want := map[string]string{"binary.pc.hcl": "Not a text file", "deep.pc.hcl": "Nesting too deep", "broken.pc.hcl": "Invalid expression"}
+	got := map[string]string{}
+	for _, d := range diags {
+		got[filepath.Base(d.Subject.Filename)] = d.Summary
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("diagnostics (-want +got):\n%s", diff)
+	}
+	for n, src := range files {
+		p := filepath.Join(dir, n)
+		if f := read[p]; f == nil || string(f.Bytes) != src {
+			t.Errorf("%s: not among the files returned", n)
+		}
+		if b, _ := os.ReadFile(p); string(b) != src {
+			t.Errorf("%s was rewritten", n)
+		}
+	}
+	var out bytes.Buffer
+	if err := WriteDiagnostics(&out, read, diags, false, 0); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out.String(), "source code not available") || !strings.Contains(out.String(), "   2:   address = ") {
+		t.Errorf("fmt errors without their source lines:\n%s", out.String())
 	}
 }

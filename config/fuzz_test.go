@@ -1,17 +1,20 @@
 package config
 
 import (
-	"io"
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 )
 
-// FuzzLoadSources: no input may panic the loader (or the writers that print
-// its diagnostics), and every error must point at the source.
+// FuzzLoadSources: no input may panic or crash the loader (or the writers
+// that print its diagnostics), every error must point at the source, the
+// printed diagnostics stay short and free of control characters, and the
+// nesting count bounds the depth of what the parser builds.
 func FuzzLoadSources(f *testing.F) {
 	for _, pattern := range []string{
 		"testdata/valid/*.pc.*", "testdata/valid/*/*.pc.*", "testdata/errors/*.pc.hcl", "testdata/varfiles/*",
@@ -25,6 +28,24 @@ func FuzzLoadSources(f *testing.F) {
 			f.Add(src, strings.HasSuffix(name, ".json"))
 		}
 	}
+	// Deep inputs: each way of nesting just below and just past the
+	// limit, and mixtures the fuzzer can splice.
+	for _, tt := range nestCases {
+		r := 1
+		for tt.depth(r+1) <= MaxNesting {
+			r++
+		}
+		f.Add([]byte(tt.src(r)), isJSONName(tt.file))
+		f.Add([]byte(tt.src(r+1)), isJSONName(tt.file))
+	}
+	f.Add([]byte(local(strings.Repeat(`([{a = "${-!x[`, 300))), false)
+	f.Add([]byte(local("<<EOT\n"+strings.Repeat("${[(", 400)+"\nEOT")), false)
+	f.Add([]byte(local(`"`+strings.Repeat("%{ for x in [1] }${", 300)+`"`)), false)
+	f.Add([]byte(`{"locals": {"v": [{"a": [`+strings.Repeat(`"${[(`, 300)+`"]}]}}`), true)
+	// Not text, and text with control characters.
+	f.Add([]byte("host \"a\" {\x00\xff\xfe\x1b[2J}"), false)
+	f.Add([]byte("locals {\n  a = \"\x1b]0;title\x07\u202e\" $\n}\n"), false)
+
 	f.Fuzz(func(t *testing.T, src []byte, isJSON bool) {
 		name := "fuzz.pc.hcl"
 		if isJSON {
@@ -39,15 +60,25 @@ func FuzzLoadSources(f *testing.F) {
 				t.Errorf("error without a subject: %s: %s", d.Summary, d.Detail)
 			}
 		}
-		_ = WriteDiagnostics(io.Discard, cfg.Files, diags, false, 0)
+		var out bytes.Buffer
+		if err := WriteDiagnostics(&out, cfg.Files, diags, false, 0); err != nil {
+			t.Fatal(err)
+		}
+		checkPrintable(t, out.String())
 		if _, err := DiagnosticsJSON(diags); err != nil {
 			t.Error(err)
 		}
-		if !isJSON {
-			if out, d := Format(name, src); !d.HasErrors() {
-				if again, _ := Format(name, out); string(again) != string(out) {
-					t.Errorf("Format is not idempotent:\n%q\n%q", out, again)
-				}
+		if isJSON || checkSource(name, src) != nil {
+			return
+		}
+		if file, d := hclsyntax.ParseConfig(src, name, hcl.InitialPos); !d.HasErrors() {
+			if got, bound := astDepth(t, file), astBound(measure(t, name, src)); got > bound {
+				t.Errorf("the parser built a tree %d deep; the nesting count allows %d", got, bound)
+			}
+		}
+		if out, d := Format(name, src); !d.HasErrors() {
+			if again, _ := Format(name, out); string(again) != string(out) {
+				t.Errorf("Format is not idempotent:\n%q\n%q", out, again)
 			}
 		}
 	})
@@ -63,6 +94,27 @@ func FuzzDecodeHex(f *testing.F) {
 		b, err := DecodeHex(s)
 		if err == nil && len(b) > len(s)/2 {
 			t.Errorf("%q decoded to %d bytes", s, len(b))
+		}
+	})
+}
+
+// FuzzVariableValue: -var and PORTCHECK_VAR_ values are parsed as HCL
+// expressions for structured types; none may crash the loader.
+func FuzzVariableValue(f *testing.F) {
+	for _, s := range []string{`["a", "b"]`, `{a = "x"}`, "[1, 2", strings.Repeat("[", MaxNesting+1), strings.Repeat("-", 5000) + "1", "\x00\xff"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		for _, opts := range []Options{
+			{Vars: []string{"list=" + raw, "obj=" + raw, "any=" + raw}},
+			{Env: []string{"PORTCHECK_VAR_list=" + raw, "PORTCHECK_VAR_obj=" + raw}},
+		} {
+			cfg, diags := LoadSources(map[string][]byte{"vars.pc.hcl": []byte(varsSource)}, opts)
+			var out bytes.Buffer
+			if err := WriteDiagnostics(&out, cfg.Files, diags, false, 0); err != nil {
+				t.Fatal(err)
+			}
+			checkPrintable(t, out.String())
 		}
 	})
 }

@@ -14,7 +14,8 @@ import (
 // Config is everything a directory (or one file) of HCL declares.
 type Config struct {
 	// Files are the parser's files by filename, so diagnostics and reports
-	// can print source lines.
+	// can print source lines. A file refused before parsing (not text,
+	// nested too deep) is there with its Bytes and no Body.
 	Files     map[string]*hcl.File
 	Variables []*Variable
 	Hosts     []*Host

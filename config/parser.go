@@ -72,33 +72,89 @@ func configFiles(path string) ([]string, hcl.Diagnostics) {
 	if !info.IsDir() {
 		return []string{path}, nil
 	}
-	entries, err := os.ReadDir(path)
-	if err != nil {
-		return nil, hcl.Diagnostics{{
-			Severity: hcl.DiagError,
-			Summary:  "Failed to read configuration directory",
-			Detail:   fmt.Sprintf("Cannot list %q: %s.", path, err),
-		}}
+	list, d := listDir(path)
+	if d != nil {
+		return nil, hcl.Diagnostics{d}
 	}
-	var names []string
-	for _, e := range entries {
-		n := e.Name()
-		if e.IsDir() || strings.HasPrefix(n, ".") {
-			continue
-		}
-		if strings.HasSuffix(n, nativeSuffix) || strings.HasSuffix(n, jsonSuffix) {
-			names = append(names, filepath.Join(path, n))
-		}
-	}
+	names := append(list.native, list.json...)
 	if len(names) == 0 {
-		return nil, hcl.Diagnostics{{
-			Severity: hcl.DiagError,
-			Summary:  "No configuration files",
-			Detail:   fmt.Sprintf("The directory %q contains no *%s or *%s files.", path, nativeSuffix, jsonSuffix),
-		}}
+		return nil, hcl.Diagnostics{list.nothingToRead(path)}
 	}
 	sort.Strings(names)
 	return names, nil
+}
+
+// dirListing is what a configuration directory holds.
+type dirListing struct {
+	native, json []string // *.pc.hcl and *.pc.json files, joined with the directory
+	others       []string // everything else by name; directories end in "/"
+}
+
+// listDir lists dir (not recursive); hidden files are never read.
+func listDir(dir string) (dirListing, *hcl.Diagnostic) {
+	var l dirListing
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return l, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Failed to read configuration directory",
+			Detail:   fmt.Sprintf("Cannot list %q: %s.", dir, err),
+		}
+	}
+	for _, e := range entries {
+		n := e.Name()
+		switch {
+		case e.IsDir():
+			l.others = append(l.others, n+"/")
+		case strings.HasPrefix(n, "."):
+			l.others = append(l.others, n)
+		case strings.HasSuffix(n, nativeSuffix):
+			l.native = append(l.native, filepath.Join(dir, n))
+		case strings.HasSuffix(n, jsonSuffix):
+			l.json = append(l.json, filepath.Join(dir, n))
+		default:
+			l.others = append(l.others, n)
+		}
+	}
+	return l, nil
+}
+
+// nothingToRead says that dir holds no configuration file: what it saw
+// instead, and which names portcheck reads (a directory of x.hcl or x.tf
+// files said only "no files").
+func (l dirListing) nothingToRead(dir string) *hcl.Diagnostic {
+	reads := fmt.Sprintf("portcheck reads the *%s (native syntax) and *%s (JSON) files of a directory, not hidden files and not subdirectories", nativeSuffix, jsonSuffix)
+	if len(l.others) == 0 {
+		return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "No configuration files",
+			Detail: fmt.Sprintf("The directory %q is empty; %s.", dir, reads)}
+	}
+	const shown = 5
+	saw := l.others
+	if len(saw) > shown {
+		saw = append(saw[:shown:shown], fmt.Sprintf("%d more", len(l.others)-shown))
+	}
+	list := strings.Join(saw, ", ")
+	if i := strings.LastIndex(list, ", "); i >= 0 {
+		list = list[:i] + " and " + list[i+2:]
+	}
+	detail := fmt.Sprintf("The directory %q holds %s, but no configuration file: %s.", dir, list, reads)
+	for _, n := range l.others {
+		if strings.HasPrefix(n, ".") || strings.HasSuffix(n, "/") {
+			continue
+		}
+		var renamed string
+		switch {
+		case strings.HasSuffix(n, ".hcl"):
+			renamed = strings.TrimSuffix(n, ".hcl") + nativeSuffix
+		case strings.HasSuffix(n, ".json"):
+			renamed = strings.TrimSuffix(n, ".json") + jsonSuffix
+		}
+		if renamed != "" {
+			detail += fmt.Sprintf(" If %s is a portcheck configuration, rename it to %s.", n, renamed)
+			break
+		}
+	}
+	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "No configuration files", Detail: detail}
 }
 
 func isJSONName(name string) bool { return strings.HasSuffix(name, ".json") }
@@ -139,8 +195,13 @@ func loadSources(srcs map[string][]byte, opts Options) (*Config, hcl.Diagnostics
 	var files []*hcl.File
 	for i, p := range parseAll(names, srcs) {
 		diags = append(diags, p.diags...)
-		if p.file != nil && p.file.Body != nil {
-			l.parser.AddFile(names[i], p.file)
+		if p.file == nil {
+			continue
+		}
+		// A file refused before parsing has no Body, only its bytes, so
+		// its diagnostic can show the line.
+		l.parser.AddFile(names[i], p.file)
+		if p.file.Body != nil {
 			files = append(files, p.file)
 		}
 	}
@@ -260,6 +321,10 @@ func parseAll(names []string, srcs map[string][]byte) []parsed {
 	out := make([]parsed, len(names))
 	parallelFor(len(names), func(i int) {
 		name := names[i]
+		if d := checkSource(name, srcs[name]); d != nil {
+			out[i].file, out[i].diags = printableSource(srcs[name]), d
+			return
+		}
 		if isJSONName(name) {
 			out[i].file, out[i].diags = json.Parse(srcs[name], name)
 		} else {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -404,4 +405,59 @@ func diagText(cfg *Config, diags hcl.Diagnostics) string {
 	}
 	_ = WriteDiagnostics(&b, files, diags, false, 0)
 	return b.String()
+}
+
+// TestNoConfigurationFiles: a directory with nothing portcheck reads says
+// what it holds and which names portcheck reads (it said only "contains
+// no *.pc.hcl or *.pc.json files"); fmt says the same.
+func TestNoConfigurationFiles(t *testing.T) {
+	mkdir := func(names ...string) string {
+		dir := t.TempDir()
+		for _, n := range names {
+			p := filepath.Join(dir, n)
+			if strings.HasSuffix(n, "/") {
+				if err := os.Mkdir(p, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				continue
+			}
+			if err := os.WriteFile(p, []byte("host \"a\" {}\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return dir
+	}
+	tests := []struct {
+		name  string
+		dir   string
+		want  []string
+		avoid []string
+	}{
+		{"empty", mkdir(), []string{`is empty; portcheck reads the *.pc.hcl (native syntax) and *.pc.json (JSON) files`}, nil},
+		{"only x.hcl", mkdir("x.hcl"), []string{`holds x.hcl, but no configuration file`, "*.pc.hcl", "*.pc.json", "rename it to x.pc.hcl"}, nil},
+		{"x.tf and x.json", mkdir("x.tf", "x.json"), []string{`holds x.json and x.tf`, "rename it to x.pc.json"}, nil},
+		{"many and hidden", mkdir("a.tf", "b.tf", "c.tf", "d.tf", ".e.pc.hcl", "sub/", "z.txt"),
+			[]string{`holds .e.pc.hcl, a.tf, b.tf, c.tf, d.tf and 2 more`, "not hidden files and not subdirectories"}, []string{"rename"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, diags := Load(tt.dir, Options{})
+			_, _, fdiags := FormatPath(tt.dir, false)
+			for _, ds := range []hcl.Diagnostics{diags, fdiags} {
+				if len(ds) != 1 || ds[0].Summary != "No configuration files" {
+					t.Fatalf("want one No configuration files, got %v", ds)
+				}
+				for _, w := range tt.want {
+					if !strings.Contains(ds[0].Detail, w) {
+						t.Errorf("detail %q lacks %q", ds[0].Detail, w)
+					}
+				}
+				for _, a := range tt.avoid {
+					if strings.Contains(ds[0].Detail, a) {
+						t.Errorf("detail %q has %q", ds[0].Detail, a)
+					}
+				}
+			}
+		})
+	}
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 
@@ -116,13 +117,7 @@ func (l *loader) assignVariables(opts Options) hcl.Diagnostics {
 	}
 
 	for _, path := range opts.VarFiles {
-		var f *hcl.File
-		var d hcl.Diagnostics
-		if isJSONName(path) {
-			f, d = l.parser.ParseJSONFile(path)
-		} else {
-			f, d = l.parser.ParseHCLFile(path)
-		}
+		f, d := l.parseVarFile(path)
 		diags = append(diags, d...)
 		if f == nil || f.Body == nil || d.HasErrors() {
 			continue
@@ -150,7 +145,16 @@ func (l *loader) assignVariables(opts Options) hcl.Diagnostics {
 		}
 		decl, ok := l.vars[name]
 		if !ok {
-			continue // the environment is shared with other tools; ignore strays
+			// A warning, not an error, as for a -var-file: one environment
+			// often serves several configurations. But a typo in a name
+			// must not pass unseen, as it did.
+			diags = diags.Append(&hcl.Diagnostic{
+				Severity: hcl.DiagWarning,
+				Summary:  "Value for undeclared variable",
+				Detail: fmt.Sprintf("The environment variable %s sets %q, but no variable %q is declared; the value is ignored.%s",
+					key, name, name, l.suggestVariable(name)),
+			})
+			continue
 		}
 		a, d := parseRawValue(decl, raw, "the environment variable "+key)
 		diags = append(diags, d...)
@@ -214,6 +218,27 @@ func (l *loader) assignVariables(opts Options) hcl.Diagnostics {
 	return diags
 }
 
+// parseVarFile reads and parses a -var-file, refusing what Load refuses
+// in a configuration file (not text, nested too deep).
+func (l *loader) parseVarFile(path string) (*hcl.File, hcl.Diagnostics) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Failed to read file",
+			Detail:   fmt.Sprintf("The -var-file %q could not be read: %s.", path, err),
+		}}
+	}
+	if d := checkSource(path, src); d != nil {
+		l.parser.AddFile(path, printableSource(src))
+		return nil, d
+	}
+	if isJSONName(path) {
+		return l.parser.ParseJSON(src, path)
+	}
+	return l.parser.ParseHCL(src, path)
+}
+
 // parseRawValue turns a -var or environment value into a cty value. As in
 // Terraform, a string or untyped variable takes the text as it is; other
 // types read it as an HCL expression (8080, true, ["a", "b"], {a = 1}).
@@ -235,6 +260,10 @@ func parseRawValue(decl *variableDecl, raw, source string) (assignment, hcl.Diag
 		// than complaining about an HCL variable reference.
 		a.val = cty.StringVal(strings.TrimSpace(raw))
 		return a, nil
+	}
+	if d := checkExpressionNesting(rng, []byte(raw), fmt.Sprintf("The value from %s for var.%s", source, decl.Name)); d != nil {
+		a.bad = true
+		return a, hcl.Diagnostics{d}
 	}
 	expr, diags := hclsyntax.ParseExpression([]byte(raw), filename, hcl.InitialPos)
 	if !diags.HasErrors() {
@@ -446,4 +475,52 @@ func traversalName(tr hcl.Traversal) string {
 		}
 	}
 	return ""
+}
+
+// suggestVariable returns ` Did you mean "port" (PORTCHECK_VAR_port)?` for
+// a name one typo away from a declared variable's (two for longer
+// names), or "".
+func (l *loader) suggestVariable(name string) string {
+	if len(name) > 64 { // not a typo of a name; and the distance is quadratic
+		return ""
+	}
+	best, bestDist := "", 2
+	if len(name) > 5 {
+		bestDist = 3
+	}
+	for declared := range l.vars {
+		if d := editDistance(strings.ToLower(name), strings.ToLower(declared)); d < bestDist || (d == bestDist && declared < best) {
+			best, bestDist = declared, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" Did you mean %q (%s%s)?", best, envPrefix, best)
+}
+
+// editDistance counts the insertions, deletions, substitutions and
+// swaps of neighbours (prot -> port is one) that turn a into b, in bytes.
+func editDistance(a, b string) int {
+	rows := make([][]int, len(a)+1)
+	for i := range rows {
+		rows[i] = make([]int, len(b)+1)
+		rows[i][0] = i
+	}
+	for j := range rows[0] {
+		rows[0][j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			rows[i][j] = min(rows[i-1][j]+1, rows[i][j-1]+1, rows[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				rows[i][j] = min(rows[i][j], rows[i-2][j-2]+1)
+			}
+		}
+	}
+	return rows[len(a)][len(b)]
 }

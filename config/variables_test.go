@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -90,7 +91,8 @@ func TestVariableValues(t *testing.T) {
 		{"list parses an expression", Options{Vars: []string{`list=["x"]`}}, "list", cty.ListVal([]cty.Value{cty.StringVal("x")}), 0},
 		{"object gets optional defaults", Options{Vars: []string{`obj={a = "y"}`}}, "obj", obj("y", 7), 0},
 		{"bool from env", Options{Env: []string{"PORTCHECK_VAR_flag=true"}}, "flag", cty.True, 0},
-		{"env ignores other and undeclared names", Options{Env: []string{"PATH=/bin", "PORTCHECK_VAR_nope=1", "PORTCHECK_VAR_=x"}}, "port", cty.NumberIntVal(80), 0},
+		{"env ignores other names", Options{Env: []string{"PATH=/bin", "PORTCHECK_VAR_=x"}}, "port", cty.NumberIntVal(80), 0},
+		{"env warns about undeclared names", Options{Env: []string{"PORTCHECK_VAR_nope=1", "PORTCHECK_VAR_prot=81"}}, "port", cty.NumberIntVal(80), 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -169,6 +171,34 @@ func TestVariableErrors(t *testing.T) {
 			}
 			if diff := cmp.Diff(wantNoDetail, got); diff != "" {
 				t.Errorf("diagnostics (-want +got):\n%s\n%s", diff, diagText(cfg, diags))
+			}
+		})
+	}
+}
+
+// TestUndeclaredEnvVariable: PORTCHECK_VAR_name for a variable that is
+// not declared was silently ignored, so a typo passed unseen. It is a
+// warning (one environment often serves several configurations), with a
+// suggestion when a declared name is one typo away.
+func TestUndeclaredEnvVariable(t *testing.T) {
+	tests := []struct {
+		env, detail string
+	}{
+		{"PORTCHECK_VAR_prot=81", `The environment variable PORTCHECK_VAR_prot sets "prot", but no variable "prot" is declared; the value is ignored. Did you mean "port" (PORTCHECK_VAR_port)?`},
+		{"PORTCHECK_VAR_Flag=true", `Did you mean "flag" (PORTCHECK_VAR_flag)?`},
+		{"PORTCHECK_VAR_unrelated=1", `no variable "unrelated" is declared; the value is ignored.`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.env, func(t *testing.T) {
+			cfg, diags := LoadSources(map[string][]byte{"vars.pc.hcl": []byte(varsSource)}, Options{Env: []string{tt.env}})
+			if len(diags) != 1 || diags[0].Severity != hcl.DiagWarning || diags[0].Summary != "Value for undeclared variable" {
+				t.Fatalf("want one warning, got:\n%s", diagText(cfg, diags))
+			}
+			if !strings.Contains(diags[0].Detail, tt.detail) {
+				t.Errorf("detail %q lacks %q", diags[0].Detail, tt.detail)
+			}
+			if tt.env == "PORTCHECK_VAR_unrelated=1" && strings.Contains(diags[0].Detail, "Did you mean") {
+				t.Errorf("suggestion for an unrelated name: %s", diags[0].Detail)
 			}
 		})
 	}

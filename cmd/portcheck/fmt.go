@@ -15,9 +15,10 @@ func cmdFmt(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return code
 	}
-	changed, diags := config.FormatPath(path, !*check)
+	changed, files, diags := config.FormatPath(path, !*check)
 	if len(diags) > 0 {
-		config.WriteDiagnostics(stderr, nil, diags, style(stderr, *noColor).Color, 0)
+		// The parser's files, so errors show their source lines.
+		config.WriteDiagnostics(stderr, files, diags, style(stderr, *noColor).Color, 0)
 	}
 	if diags.HasErrors() {
 		return exitUsage

@@ -29,16 +29,35 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 	}
 	if diags.HasErrors() {
 		if !*asJSON {
-			fmt.Fprintf(stderr, "%d error(s) in %s.\n", len(diags.Errs()), path)
+			// The path is quoted: "in .." read as a typo for ".".
+			warnings := len(diags) - len(diags.Errs())
+			counts := count(len(diags.Errs()), "error")
+			if warnings > 0 {
+				counts += " and " + count(warnings, "warning")
+			}
+			fmt.Fprintf(stderr, "Configuration %q has %s.\n", path, counts)
 		}
 		return exitUsage
 	}
 	if !*asJSON {
 		cloud := ""
 		if n := len(cfg.Providers); n > 0 {
-			cloud = fmt.Sprintf(", %d cloud providers, %d security groups", n, len(cfg.SecurityGroups))
+			cloud = fmt.Sprintf(", %s, %s", count(n, "cloud provider"), count(len(cfg.SecurityGroups), "security group"))
 		}
-		fmt.Fprintf(stdout, "Success! %s is valid: %d hosts, %d endpoints%s.\n", path, len(cfg.Hosts), len(cfg.Endpoints), cloud)
+		fmt.Fprintf(stdout, "Success! Configuration %q is valid: %s, %s%s.\n", path,
+			count(len(cfg.Hosts), "host"), count(len(cfg.Endpoints), "endpoint"), cloud)
 	}
 	return exitOK
+}
+
+// count is "1 host", "3 hosts" or "1,000,030 errors".
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s + " " + noun + "s"
 }
