@@ -3,8 +3,10 @@ module github.com/portcheck/portcheck
 go 1.26.8
 
 require (
+	github.com/alibabacloud-go/alb-20200616/v2 v2.3.1
 	github.com/alibabacloud-go/darabonba-openapi/v2 v2.1.14
 	github.com/alibabacloud-go/ecs-20140526/v7 v7.7.0
+	github.com/alibabacloud-go/slb-20140515/v4 v4.0.14
 	github.com/alibabacloud-go/tea v1.3.13
 	github.com/alibabacloud-go/vpc-20160428/v6 v6.12.8
 	github.com/aliyun/credentials-go v1.4.5
