@@ -151,7 +151,9 @@ func (r *reader) targetGroups(ctx context.Context, arns, names []string) ([]type
 		ids   []string
 		input func([]string) *elb.DescribeTargetGroupsInput
 	}{
-		{arns, func(ids []string) *elb.DescribeTargetGroupsInput { return &elb.DescribeTargetGroupsInput{TargetGroupArns: ids} }},
+		{arns, func(ids []string) *elb.DescribeTargetGroupsInput {
+			return &elb.DescribeTargetGroupsInput{TargetGroupArns: ids}
+		}},
 		{names, func(ids []string) *elb.DescribeTargetGroupsInput { return &elb.DescribeTargetGroupsInput{Names: ids} }},
 	} {
 		if len(ask.ids) == 0 {
@@ -178,7 +180,9 @@ func (r *reader) targetGroups(ctx context.Context, arns, names []string) ([]type
 			return nil, err
 		}
 		for _, g := range groups {
-			if !slices.ContainsFunc(out, func(o types.TargetGroup) bool { return aws.ToString(o.TargetGroupArn) == aws.ToString(g.TargetGroupArn) }) {
+			if !slices.ContainsFunc(out, func(o types.TargetGroup) bool {
+				return aws.ToString(o.TargetGroupArn) == aws.ToString(g.TargetGroupArn)
+			}) {
 				out = append(out, g)
 			}
 		}
