@@ -118,6 +118,26 @@ func Read(ctx context.Context, cfg Config, scope Scope) (*cloud.Snapshot, error)
 // newClient loads the SDK configuration, checks that credentials can be
 // had, and builds the EC2 client.
 func newClient(ctx context.Context, cfg Config) (*ec2.Client, string, error) {
+	awsCfg, err := LoadSDKConfig(ctx, cfg)
+	if err != nil {
+		return nil, "", err
+	}
+	client := ec2.NewFromConfig(awsCfg, func(o *ec2.Options) {
+		if cfg.Endpoint != "" {
+			o.BaseEndpoint = aws.String(cfg.Endpoint)
+		}
+	})
+	return client, awsCfg.Region, nil
+}
+
+// LoadSDKConfig loads the SDK configuration as Read does — the default
+// credential chain or Profile, Region, the retryer (backoff on throttling,
+// MaxAttempts), credentials retrieved once so that a missing source fails
+// before any call, AssumeRoleARN — for readers of other AWS services
+// (providers/lb/elbv2). Endpoint is EC2's and is not used here: each
+// service client takes its own (the SDK's resolution honours
+// AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE>).
+func LoadSDKConfig(ctx context.Context, cfg Config) (aws.Config, error) {
 	attempts := cfg.MaxAttempts
 	if attempts <= 0 {
 		attempts = DefaultMaxAttempts
@@ -133,28 +153,23 @@ func newClient(ctx context.Context, cfg Config) (*ec2.Client, string, error) {
 	}
 	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
-		return nil, "", fmt.Errorf("aws: loading the SDK configuration: %w", err)
+		return aws.Config{}, fmt.Errorf("aws: loading the SDK configuration: %w", err)
 	}
 	if awsCfg.Region == "" {
-		return nil, "", ErrNoRegion
+		return aws.Config{}, ErrNoRegion
 	}
 	if err := checkCredentials(ctx, awsCfg.Credentials); err != nil {
-		return nil, "", err
+		return aws.Config{}, err
 	}
 	if cfg.AssumeRoleARN != "" {
 		provider := stscreds.NewAssumeRoleProvider(sts.NewFromConfig(awsCfg), cfg.AssumeRoleARN,
 			func(o *stscreds.AssumeRoleOptions) { o.RoleSessionName = roleSessionName })
 		awsCfg.Credentials = aws.NewCredentialsCache(provider)
 		if _, err := awsCfg.Credentials.Retrieve(ctx); err != nil {
-			return nil, "", fmt.Errorf("aws: assuming role %s: %w", cfg.AssumeRoleARN, apiError(err))
+			return aws.Config{}, fmt.Errorf("aws: assuming role %s: %w", cfg.AssumeRoleARN, apiError(err))
 		}
 	}
-	client := ec2.NewFromConfig(awsCfg, func(o *ec2.Options) {
-		if cfg.Endpoint != "" {
-			o.BaseEndpoint = aws.String(cfg.Endpoint)
-		}
-	})
-	return client, awsCfg.Region, nil
+	return awsCfg, nil
 }
 
 // checkCredentials retrieves the credentials once, so that a missing or
