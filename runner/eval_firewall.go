@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 
@@ -116,7 +117,8 @@ func firewallPackets(c *Check, fw *config.ExpectFirewall, snap *netfilter.Snapsh
 	}
 	// The opposite declarations cut the range too, so every stretch outside
 	// them has its own sample.
-	samples, truncated := snap.Evaluator().SourceSamples(c.Sources, maxSourceSamples, oppositeSources(fw, c)...)
+	flow := firewall.Flow{Dst: dst, Proto: proto, DPort: uint16(c.Target.Port), SPort: ephemeralPort}
+	samples, truncated := snap.Evaluator().SourceSamples(c.Sources, maxSourceSamples, flow, oppositeSources(fw, c)...)
 	if truncated {
 		return nil, fmt.Errorf("%s splits into more than %d stretches that rules treat differently; declare narrower ranges", c.Sources, maxSourceSamples)
 	}
@@ -279,6 +281,22 @@ func evalFirewall(c *Check, ep *config.Endpoint, snap *netfilter.Snapshot, judge
 	}
 	if len(judged) > 1 && bad < 0 {
 		r.Summary += fmt.Sprintf("; all %d source stretches of %s agree", len(judged), c.Sources)
+	}
+	if d.Branches > 1 {
+		r.Summary += fmt.Sprintf("; the same whichever of the %d ways random choices (kube-proxy's pick of an endpoint) take", d.Branches)
+	}
+	// A verdict that rests on rate or state (limits not reached, no
+	// earlier connection) says so; the union over the stretches judged.
+	var assume []string
+	for _, j := range judged {
+		for _, a := range j.Decision.Assumptions {
+			if !slices.Contains(assume, a) {
+				assume = append(assume, a)
+			}
+		}
+	}
+	if len(assume) > 0 {
+		r.Summary += " (assuming " + strings.Join(assume, "; ") + ")"
 	}
 
 	if snap.Firewalld != nil && !c.Deny {

@@ -33,6 +33,9 @@ func buildIndex(rules []*crule) ruleIndex {
 	bits := map[int]bool{}
 	for i, r := range rules {
 		i := int32(i)
+		if r.inert {
+			continue // changes nothing: never a candidate
+		}
 		switch kind, m := indexKind(r); kind {
 		case byPort:
 			for _, rg := range m.vals.ranges {
