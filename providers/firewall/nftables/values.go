@@ -64,11 +64,11 @@ var numeric = map[kind]struct {
 	max   uint32
 	names map[string]uint32
 }{
-	kindPort:   {math.MaxUint16, services},
-	kindProto:  {math.MaxUint8, protocols},
-	kindMark:   {math.MaxUint32, nil},
-	kindICMP:   {math.MaxUint8, icmpTypes},
-	kindICMPv6: {math.MaxUint8, icmpv6Types},
+	kindPort:     {math.MaxUint16, services},
+	kindProto:    {math.MaxUint8, protocols},
+	kindMark:     {math.MaxUint32, nil},
+	kindICMP:     {math.MaxUint8, icmpTypes},
+	kindICMPv6:   {math.MaxUint8, icmpv6Types},
 	kindTCPFlags: {math.MaxUint8, tcpFlags},
 }
 
@@ -129,7 +129,7 @@ var names = map[kind]map[string]string{
 		"confirmed": "confirmed", "snat": "snat", "dnat": "dnat", "dying": "dying"},
 	kindNfproto:   {"ipv4": "ipv4", "ipv6": "ipv6"},
 	kindEtherType: {"ip": "ipv4", "ip6": "ipv6"},
-	kindPktType: {"host": "host", "unicast": "host", "broadcast": "broadcast", "multicast": "multicast", "other": "otherhost"},
+	kindPktType:   {"host": "host", "unicast": "host", "broadcast": "broadcast", "multicast": "multicast", "other": "otherhost"},
 	kindAddrType: {"unspec": "unspec", "unicast": "unicast", "local": "local",
 		"broadcast": "broadcast", "anycast": "anycast", "multicast": "multicast",
 		"blackhole": "blackhole", "unreachable": "unreachable", "prohibit": "prohibit",

@@ -85,7 +85,6 @@ func dnat(addr string, port uint16) fw.Verdict {
 	return v
 }
 
-
 func baseChain(name, typ, hook string, prio int, policy string, rules ...*fw.Rule) *fw.Chain {
 	return &fw.Chain{Name: name, Type: typ, Hook: hook, Priority: prio, Policy: policy, Rules: append([]*fw.Rule{}, rules...)}
 }
