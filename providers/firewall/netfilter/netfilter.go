@@ -62,38 +62,44 @@ type Snapshot struct {
 // kube-proxy node for nothing.
 func Read(ctx context.Context, netnsPath string) (*Snapshot, error) {
 	s := &Snapshot{}
-	var host *firewall.Host
-	var hostErr error
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		host, hostErr = firewall.ReadHost(netnsPath)
-	}()
-	tables, err := s.readNftables(ctx, netnsPath)
-	if err != nil {
-		s.note("nftables: %v", err)
+	// The sources are independent: read them at once.
+	var (
+		wg                sync.WaitGroup
+		host              *firewall.Host
+		hostErr           error
+		nft, legacy       []*firewall.Table
+		nftErr, legacyErr error
+		fw                *firewalld.State
+		fwErr             error
+		hasLegacy         = iptables.Available(firewall.BackendIptablesLegacy) == nil
+		nftNotes          = &Snapshot{} // notes of the nft reader, kept apart while it runs
+	)
+	wg.Go(func() { host, hostErr = firewall.ReadHost(netnsPath) })
+	wg.Go(func() { nft, nftErr = nftNotes.readNftables(ctx, netnsPath) })
+	if hasLegacy {
+		wg.Go(func() { legacy, legacyErr = iptables.Read(ctx, netnsPath, firewall.BackendIptablesLegacy) })
 	}
-	s.Ruleset.Tables = append(s.Ruleset.Tables, tables...)
-	if iptables.Available(firewall.BackendIptablesLegacy) == nil {
-		legacy, err := iptables.Read(ctx, netnsPath, firewall.BackendIptablesLegacy)
-		if err != nil {
-			s.note("iptables-legacy: %v", err)
-		}
-		s.Ruleset.Tables = append(s.Ruleset.Tables, legacy...)
-	}
-	<-done
+	wg.Go(func() { fw, fwErr = firewalld.Read(ctx, netnsPath) })
+	wg.Wait()
 	if hostErr != nil {
 		return nil, fmt.Errorf("reading interfaces and routes: %w", hostErr)
 	}
 	s.Host = host
-
-	fw, err := firewalld.Read(ctx, netnsPath)
+	s.Notes = append(s.Notes, nftNotes.Notes...)
+	if nftErr != nil {
+		s.note("nftables: %v", nftErr)
+	}
+	s.Ruleset.Tables = append(s.Ruleset.Tables, nft...)
+	if legacyErr != nil {
+		s.note("iptables-legacy: %v", legacyErr)
+	}
+	s.Ruleset.Tables = append(s.Ruleset.Tables, legacy...)
 	switch {
-	case err == nil:
+	case fwErr == nil:
 		s.Firewalld = fw
-	case errors.Is(err, firewalld.ErrNotRunning):
+	case errors.Is(fwErr, firewalld.ErrNotRunning):
 	default:
-		s.note("firewalld: %v", err)
+		s.note("firewalld: %v", fwErr)
 	}
 	s.Docker = docker.PublishedPorts(&s.Ruleset)
 	s.Manager = s.manager()

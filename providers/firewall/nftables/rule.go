@@ -897,6 +897,9 @@ func (b *ruleBuilder) rateMatch(key string, val any) (string, error) {
 		return b.addAssumed(inv, fmt.Sprintf("at most %s connections are counted with this one (ct count %s%s)", n, overText(inv), n)), nil
 	}
 	// meter NAME { KEY STATEMENT }: the statement per key (a source).
+	if why := b.keyDeps(args["key"]); why != "" {
+		return why, nil
+	}
 	stmt, _ := args["stmt"].(map[string]any)
 	skey, sval, ok := single(stmt)
 	keyText := describe(args["key"])
@@ -964,6 +967,15 @@ func (b *ruleBuilder) setUpdate(key string, val any) (string, error) {
 	}
 	b.r.SetUpdates = append(b.r.SetUpdates, name)
 	elem := args["elem"]
+	elemKey := elem
+	if m, _ := elem.(map[string]any); m != nil {
+		if e, ok := m["elem"].(map[string]any); ok {
+			elemKey = e["val"]
+		}
+	}
+	if why := b.keyDeps(elemKey); why != "" {
+		return why, nil
+	}
 	if m, _ := elem.(map[string]any); m != nil {
 		if e, ok := m["elem"].(map[string]any); ok {
 			for _, k := range []string{"stmt", "stmts"} {
@@ -987,4 +999,30 @@ func (b *ruleBuilder) setUpdate(key string, val any) (string, error) {
 		}
 	}
 	return "", nil
+}
+
+// keyDeps adds the dependencies nft puts before a statement's key (a
+// meter's, a set update's): meta nfproto for an ip field in an inet
+// table, meta l4proto for a tcp port. A key the model cannot read adds
+// none: the statement's effect does not depend on it.
+func (b *ruleBuilder) keyDeps(key any) string {
+	items := []any{key}
+	if k, _ := key.(map[string]any); k["concat"] != nil && len(k) == 1 {
+		items, _ = k["concat"].([]any)
+	}
+	for _, it := range items {
+		spec, why, err := b.t.field(it)
+		if err != nil || why != "" {
+			continue
+		}
+		if why := b.requireFamily(spec.nfproto); why != "" {
+			return why
+		}
+		if spec.proto != 0 {
+			if why := b.require(firewall.Match{Field: firewall.FieldL4Proto, Ranges: []firewall.Range{{From: uint32(spec.proto), To: uint32(spec.proto)}}}); why != "" {
+				return why
+			}
+		}
+	}
+	return ""
 }
