@@ -45,6 +45,9 @@ type ctable struct {
 	t      *Table
 	chains map[string]*cchain
 	sets   map[string]*cset
+	// updated are the sets rules add keys to: lookups in them must be
+	// reached, not ruled out by an index of their current contents.
+	updated map[string]bool
 }
 
 type cset struct {
@@ -183,12 +186,20 @@ func compileTable(t *Table) *ctable {
 		}
 		ct.sets[name] = cs
 	}
+	ct.updated = map[string]bool{}
+	for _, c := range t.Chains {
+		for _, r := range c.Rules {
+			for _, name := range r.SetUpdates {
+				ct.updated[name] = true
+			}
+		}
+	}
 	for _, c := range t.Chains {
 		ct.chains[c.Name] = compileChain(ct, c)
 	}
 	markInert(ct)
 	for _, c := range ct.chains {
-		c.idx = buildIndex(c.rules)
+		c.idx = buildIndex(c.rules, ct.updated)
 	}
 	return ct
 }
