@@ -53,6 +53,9 @@ type diffCase struct {
 	// Probes are the kinds of probe sent to every port; nil = TCP and
 	// UDP over IPv4.
 	Probes []diffProbeKind
+	// Keep: the ruleset is already in the server (made by a daemon such
+	// as firewalld): neither reset nor load.
+	Keep bool
 }
 
 // diffWantKey is one probe a case states the kernel's outcome for.
