@@ -269,3 +269,45 @@ func TestSourceSamplesFilterByFlow(t *testing.T) {
 		t.Errorf("samples %v: rules for tcp/80 and udp/22 must not cut for tcp/22", got)
 	}
 }
+
+// -m set resolves against the ipset's type: one address dimension with a
+// nomatch hole (the most specific entry wins), a port bitmap, an address
+// and port tuple; a set that was not read cannot be decided.
+func TestEvaluateIPSets(t *testing.T) {
+	pv := func(s string) Value { p := pfx(s); return Value{Prefix: &p} }
+	sets := map[string]*IPSet{
+		"nets": {Name: "nets", Type: "hash:net", Family: "inet", Entries: []IPSetEntry{
+			{Values: []Value{pv("10.0.0.0/16")}}, {Values: []Value{pv("10.0.0.0/28")}, Nomatch: true}, {Values: []Value{pv("10.0.0.2/32")}}}},
+		"ports": {Name: "ports", Type: "bitmap:port", Entries: []IPSetEntry{{Values: []Value{{Range: &Range{8080, 8080}, Proto: ProtoTCP}}}}},
+		"svc": {Name: "svc", Type: "hash:ip,port", Family: "inet", Entries: []IPSetEntry{
+			{Values: []Value{pv("10.0.0.1/32"), {Range: &Range{53, 53}, Proto: ProtoUDP}}}}},
+	}
+	set := func(name string, dirs ...string) Match { return Match{Field: FieldIPSet, Set: name, Names: dirs} }
+	tests := []struct {
+		name    string
+		m       Match
+		pkt     Packet
+		verdict string
+	}{
+		{"inside the net, outside the hole", set("nets", "src"), Packet{Src: addr("10.0.0.200"), Dst: addr("10.0.0.1"), Proto: ProtoTCP, SPort: 40000, DPort: 22}, Accept},
+		{"in the nomatch hole", set("nets", "src"), Packet{Src: addr("10.0.0.3"), Dst: addr("10.0.0.1"), Proto: ProtoTCP, SPort: 40000, DPort: 22}, Drop},
+		{"an entry inside the hole", set("nets", "src"), tcpTo("10.0.0.1", 22), Accept},
+		{"bitmap:port on dst", set("ports", "dst"), tcpTo("10.0.0.1", 8080), Accept},
+		{"ip,port on dst,dst", set("svc", "dst", "dst"), udpTo("10.0.0.1", 53), Accept},
+		{"ip,port: another protocol", set("svc", "dst", "dst"), tcpTo("10.0.0.1", 53), Drop},
+		{"fewer directions than dimensions never match", set("svc", "dst"), udpTo("10.0.0.1", 53), Drop},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rs := &Ruleset{IPSets: sets, Tables: []*Table{{Backend: BackendIptablesNft, Family: FamilyIP, Name: "filter", Chains: []*Chain{
+				{Name: "INPUT", Type: "filter", Hook: HookInput, Policy: "drop", Rules: []*Rule{{Number: 1, Matches: []Match{tt.m}, Verdict: accept}}}}}}}
+			if d := NewEvaluator(rs, server).Evaluate(tt.pkt); d.Seen() != tt.verdict {
+				t.Errorf("%s (%s), want %s", d.Seen(), d.Reason, tt.verdict)
+			}
+		})
+	}
+	rs := &Ruleset{Tables: []*Table{nftTable(inputChain("drop", rule(1, accept, set("gone", "src"))))}}
+	if d := NewEvaluator(rs, server).Evaluate(tcpTo("10.0.0.1", 22)); d.Verdict != Indeterminate || !strings.Contains(d.Reason, "ipset gone was not read") {
+		t.Errorf("unknown set: %s (%s)", d.Verdict, d.Reason)
+	}
+}

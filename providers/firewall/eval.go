@@ -48,6 +48,8 @@ type ctable struct {
 	// updated are the sets rules add keys to: lookups in them must be
 	// reached, not ruled out by an index of their current contents.
 	updated map[string]bool
+	// ipsets are the namespace's, which iptables rules look up.
+	ipsets map[string]*IPSet
 }
 
 type cset struct {
@@ -102,7 +104,7 @@ func NewEvaluator(rs *Ruleset, host *Host) *Evaluator {
 	}
 	order := 0
 	for _, t := range rs.Tables {
-		ct := compileTable(t)
+		ct := compileTable(t, rs.IPSets)
 		e.tables = append(e.tables, ct)
 		var fams []bool // v6 flags this table sees
 		switch t.Family {
@@ -172,8 +174,8 @@ func hookPriority(c *Chain, hook string) int {
 	return c.Priority
 }
 
-func compileTable(t *Table) *ctable {
-	ct := &ctable{t: t, chains: map[string]*cchain{}, sets: map[string]*cset{}}
+func compileTable(t *Table, ipsets map[string]*IPSet) *ctable {
+	ct := &ctable{t: t, chains: map[string]*cchain{}, sets: map[string]*cset{}, ipsets: ipsets}
 	for name, s := range t.Sets {
 		cs := &cset{s: s, concat: strings.Contains(s.Type, " . ")}
 		cs.vals = compileValues(s.Prefixes, s.Ranges, s.Names)
@@ -267,6 +269,13 @@ func markInert(ct *ctable) {
 }
 
 func compileMatch(ct *ctable, m *Match) cmatch {
+	if m.Field == FieldIPSet {
+		synth, why := ct.resolveIPSet(m)
+		if why != "" {
+			return cmatch{m: m, broken: why}
+		}
+		m = synth
+	}
 	cm := cmatch{m: m}
 	switch {
 	case m.Field == FieldConcat && m.Set != "":

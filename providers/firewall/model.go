@@ -43,6 +43,30 @@ const (
 // whichever tool made it.
 type Ruleset struct {
 	Tables []*Table `json:"tables"`
+	// IPSets are the namespace's ipsets (ipset save), which iptables
+	// rules look up with -m set (Match FieldIPSet), by name.
+	IPSets map[string]*IPSet `json:"ipsets,omitempty"`
+}
+
+// IPSet is one ipset: its type names its dimensions ("hash:ip,port":
+// an address, then a protocol and port); each entry holds one value per
+// dimension. Nomatch entries of hash:net types exclude what they cover
+// from the wider entries around them.
+type IPSet struct {
+	Name string `json:"name"`
+	Type string `json:"type"` // hash:ip, hash:net, hash:ip,port, bitmap:port, list:set, …
+	// Family is "inet" or "inet6" for sets of addresses.
+	Family  string       `json:"family,omitempty"`
+	Entries []IPSetEntry `json:"entries,omitempty"`
+	// Members of a list:set, in order.
+	Members []string `json:"members,omitempty"`
+}
+
+// IPSetEntry is one element: a Value per dimension (an address prefix, a
+// port range with Proto set, an interface name).
+type IPSetEntry struct {
+	Values  []Value `json:"values"`
+	Nomatch bool    `json:"nomatch,omitempty"`
 }
 
 // Table is one nftables table or one iptables table (filter, nat, …).
@@ -192,6 +216,10 @@ const (
 	// meta l4proto . th dport @set"): Concat lists the fields, Tuples (or
 	// the named Set) the keys.
 	FieldConcat Field = "concat"
+	// FieldIPSet is iptables' -m set --match-set Set DIRS: Names holds
+	// the direction of each dimension ("src", "dst"); the evaluator
+	// resolves it against the ipset's type.
+	FieldIPSet Field = "ipset"
 	// FieldNumgen is the key of nft's "numgen random|inc mod N vmap": one
 	// of 0..N-1 (plus Verdict.Offset), followed each way.
 	FieldNumgen Field = "numgen"
@@ -211,6 +239,9 @@ type Value struct {
 	Prefix *netip.Prefix `json:"prefix,omitempty"`
 	Range  *Range        `json:"range,omitempty"`
 	Name   string        `json:"name,omitempty"`
+	// Proto is the protocol of an ipset port value ("tcp:80"); 0 for
+	// other values.
+	Proto uint8 `json:"proto,omitempty"`
 }
 
 // Match tests one packet field. Exactly one of Prefixes, Ranges, Names or

@@ -38,6 +38,7 @@ var matchers = map[string]func(*builder, *extension){
 	"rpfilter":   (*builder).rpfilter,
 	"pkttype":    (*builder).pkttype,
 	"policy":     (*builder).policy,
+	"set":        (*builder).set,
 }
 
 func (b *builder) match(m *extension) {
@@ -319,5 +320,25 @@ func (b *builder) iprange(m *extension) {
 			continue
 		}
 		b.add(firewall.Match{Field: field, Negate: o.negate, Prefixes: rangePrefixes(lo, hi)})
+	}
+}
+
+// set translates -m set --match-set NAME DIRS (an ipset lookup, resolved
+// against the set's type when evaluated). Counter conditions and
+// --return-nomatch are not modelled.
+func (b *builder) set(m *extension) {
+	for _, o := range m.opts {
+		switch o.name {
+		case "--match-set":
+			if len(o.args) != 2 {
+				b.badOption(m, o)
+				continue
+			}
+			b.add(firewall.Match{Field: firewall.FieldIPSet, Negate: o.negate, Set: o.args[0], Names: strings.Split(o.args[1], ",")})
+		case "--update-counters", "--update-subcounters":
+			// Counting changes nothing judged.
+		default:
+			b.badOption(m, o)
+		}
 	}
 }

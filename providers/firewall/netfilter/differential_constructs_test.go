@@ -19,8 +19,12 @@ import (
 // writes nftables (inet) or iptables (IPv4 and IPv6) rulesets, and every
 // case is probed with TCP and UDP over IPv4 and IPv6.
 
-// diffIp6tables is a part loaded with ip6tables-nft-restore.
-const diffIp6tables = "ip6tables"
+// diffIp6tables is a part loaded with ip6tables-nft-restore, diffIPSet
+// one loaded with ipset restore (before the rules that use its sets).
+const (
+	diffIp6tables = "ip6tables"
+	diffIPSet     = "ipset"
+)
 
 // diffConstructPorts are the ports the constructs cases probe.
 var diffConstructPorts = []uint16{22, 80, 443, 7000, 8001, 8080}

@@ -128,6 +128,9 @@ func TestDifferential(t *testing.T) {
 				if c.uses(diffIptablesLegcy) && !legacy {
 					t.Skip("iptables-legacy-restore is not installed")
 				}
+				if c.uses(diffIPSet) {
+					lab.Require(t, "ipset")
+				}
 				dl := <-pool
 				defer func() { pool <- dl }()
 				dl.check(t, c, stats)
@@ -193,6 +196,8 @@ type diffLab struct {
 	// legacyTables are the iptables-legacy tables the server has: they
 	// stay once made, so reset empties them.
 	legacyTables map[string]bool
+	// ipsets: a case made ipsets, which reset destroys.
+	ipsets bool
 }
 
 func newDiffLab(t *testing.T) *diffLab {
@@ -304,6 +309,10 @@ var diffBuiltins = map[string][]string{
 // included) and the iptables-legacy tables earlier cases filled.
 func (dl *diffLab) reset(t *testing.T) {
 	dl.run(t, "", "nft", "flush", "ruleset")
+	if dl.ipsets {
+		// After the rules that used them are gone.
+		defer func() { dl.run(t, "", "ipset", "destroy"); dl.ipsets = false }()
+	}
 	tables := slices.Sorted(maps.Keys(dl.legacyTables))
 	if len(tables) == 0 {
 		return
@@ -327,6 +336,9 @@ func (dl *diffLab) load(t *testing.T, p diffPart) {
 		dl.run(t, p.Text, "iptables-nft-restore")
 	case diffIp6tables:
 		dl.run(t, p.Text, "ip6tables-nft-restore")
+	case diffIPSet:
+		dl.run(t, p.Text, "ipset", "restore")
+		dl.ipsets = true
 	case diffIptablesLegcy:
 		for line := range strings.Lines(p.Text) {
 			if tbl, ok := strings.CutPrefix(strings.TrimSpace(line), "*"); ok {
@@ -754,7 +766,7 @@ func diffFixtures(t *testing.T) []diffCase {
 	for _, e := range entries {
 		name := e.Name()
 		var kind string
-		for _, k := range []string{diffIptablesLegcy, diffIp6tables, diffIptables, diffNft} {
+		for _, k := range []string{diffIptablesLegcy, diffIp6tables, diffIptables, diffNft, diffIPSet} {
 			if strings.HasSuffix(name, "."+k) {
 				kind = k
 				break
@@ -806,7 +818,7 @@ func diffFixtures(t *testing.T) []diffCase {
 		}
 	}
 	slices.Sort(stems)
-	order := map[string]int{diffNft: 0, diffIptables: 1, diffIp6tables: 2, diffIptablesLegcy: 3}
+	order := map[string]int{diffNft: 0, diffIPSet: 1, diffIptables: 2, diffIp6tables: 3, diffIptablesLegcy: 4}
 	var out []diffCase
 	for _, s := range stems {
 		c := byStem[s]

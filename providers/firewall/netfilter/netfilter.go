@@ -20,6 +20,7 @@ import (
 	"github.com/portcheck/portcheck/providers/firewall"
 	"github.com/portcheck/portcheck/providers/firewall/docker"
 	"github.com/portcheck/portcheck/providers/firewall/firewalld"
+	"github.com/portcheck/portcheck/providers/firewall/ipset"
 	"github.com/portcheck/portcheck/providers/firewall/iptables"
 	"github.com/portcheck/portcheck/providers/firewall/nftables"
 )
@@ -101,9 +102,33 @@ func Read(ctx context.Context, netnsPath string) (*Snapshot, error) {
 	default:
 		s.note("firewalld: %v", fwErr)
 	}
+	if usesIPSets(&s.Ruleset) {
+		sets, err := ipset.Read(ctx, netnsPath)
+		if err != nil {
+			s.note("ipset: %v; rules with -m set that a packet reaches cannot be decided", err)
+		}
+		s.Ruleset.IPSets = sets
+	}
 	s.Docker = docker.PublishedPorts(&s.Ruleset)
 	s.Manager = s.manager()
 	return s, nil
+}
+
+// usesIPSets reports whether a rule looks an ipset up (-m set): only then
+// are the sets read (the kernel has them loaded).
+func usesIPSets(rs *firewall.Ruleset) bool {
+	for _, t := range rs.Tables {
+		for _, c := range t.Chains {
+			for _, r := range c.Rules {
+				for _, m := range r.Matches {
+					if m.Field == firewall.FieldIPSet {
+						return true
+					}
+				}
+			}
+		}
+	}
+	return false
 }
 
 // readNftables reads every nftables table, iptables-nft's with
