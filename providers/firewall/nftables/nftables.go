@@ -10,6 +10,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
+	"sync"
 	"strconv"
 	"strings"
 
@@ -41,24 +43,41 @@ func ReadRuleset(ctx context.Context, netnsPath string, withText bool) ([]*firew
 // Parse translates `nft -j list ruleset` output. text, the output of
 // `nft -a -s list ruleset` (may be nil), supplies each Rule.Text.
 func Parse(jsonOut, text []byte) ([]*firewall.Table, error) {
-	objs, err := decodeRuleset(jsonOut)
+	objs, err := splitRuleset(jsonOut)
 	if err != nil {
 		return nil, err
 	}
 	p := &parser{tables: map[tableKey]*tableState{}, listing: parseListing(text)}
 	// Rules refer to chains and sets, so those come first whatever the order.
+	var rules []json.RawMessage
 	for _, o := range objs {
+		if o.kind == "rule" {
+			rules = append(rules, o.raw)
+			continue
+		}
 		if err := p.declare(o); err != nil {
 			return nil, err
 		}
 	}
-	for _, o := range objs {
-		if o.kind != "rule" {
-			continue
+	// Rules translate independently: on all cores, then appended in
+	// order.
+	built := make([]builtRule, len(rules))
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(rules)/256))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(rules); i += workers {
+				built[i] = p.buildRule(rules[i])
+			}
+		})
+	}
+	wg.Wait()
+	for _, br := range built {
+		if br.err != nil {
+			return nil, br.err
 		}
-		if err := p.rule(o.raw); err != nil {
-			return nil, err
-		}
+		br.chain.Rules = append(br.chain.Rules, br.rule)
+		br.table.xt = br.table.xt || br.xt
 	}
 	out := make([]*firewall.Table, 0, len(p.order))
 	for _, t := range p.order {
@@ -355,22 +374,33 @@ func buildSet(name string, typ, dataType, elems any, isMap bool) (*setState, err
 	return s, nil
 }
 
-func (p *parser) rule(raw json.RawMessage) error {
+// builtRule is one rule translated, with the chain it goes in.
+type builtRule struct {
+	table *tableState
+	chain *firewall.Chain
+	rule  *firewall.Rule
+	xt    bool
+	err   error
+}
+
+// buildRule translates one rule object. It only reads the parser's
+// tables, so rules build concurrently.
+func (p *parser) buildRule(raw json.RawMessage) builtRule {
 	var j struct {
 		Family, Table, Chain string
 		Handle               int
 		Expr                 []any
 	}
 	if err := decode(raw, &j); err != nil {
-		return fmt.Errorf("nft JSON: rule: %w", err)
+		return builtRule{err: fmt.Errorf("nft JSON: rule: %w", err)}
 	}
 	t, err := p.table("rule", j.Family, j.Table)
 	if err != nil {
-		return err
+		return builtRule{err: err}
 	}
 	c := t.chains[j.Chain]
 	if c == nil {
-		return fmt.Errorf("nft JSON: %s: rule handle %d in unknown chain %q", t, j.Handle, j.Chain)
+		return builtRule{err: fmt.Errorf("nft JSON: %s: rule handle %d in unknown chain %q", t, j.Handle, j.Chain)}
 	}
 	r := &firewall.Rule{Handle: j.Handle}
 	if txt, ok := p.listing.rules[ruleKey{t.key(), j.Chain, j.Handle}]; ok {
@@ -378,11 +408,11 @@ func (p *parser) rule(raw json.RawMessage) error {
 	} else {
 		r.Text = renderRule(j.Expr)
 	}
-	if err := t.translate(r, j.Expr); err != nil {
-		return fmt.Errorf("nft JSON: %s chain %s rule handle %d: %w", t, j.Chain, j.Handle, err)
+	xt, err := t.translate(r, j.Expr)
+	if err != nil {
+		return builtRule{err: fmt.Errorf("nft JSON: %s chain %s rule handle %d: %w", t, j.Chain, j.Handle, err)}
 	}
-	c.Rules = append(c.Rules, r)
-	return nil
+	return builtRule{table: t, chain: c, rule: r, xt: xt}
 }
 
 // iptablesPriority is where iptables-nft puts each table's builtin chains.

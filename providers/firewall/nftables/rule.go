@@ -33,23 +33,23 @@ type ruleBuilder struct {
 // unmodelled match are still read for the rule's verdict and effects: a
 // rule without either changes nothing, match or not (a LOG rule behind
 // "-m limit"), and is skipped.
-func (t *tableState) translate(r *firewall.Rule, exprs []any) error {
+func (t *tableState) translate(r *firewall.Rule, exprs []any) (xt bool, err error) {
 	b := &ruleBuilder{t: t, r: r}
 	for i, e := range exprs {
 		obj, _ := e.(map[string]any)
 		key, val, ok := single(obj)
 		if !ok {
-			return fmt.Errorf("statement %d is not a one-key object", i)
+			return xt, fmt.Errorf("statement %d is not a one-key object", i)
 		}
 		// One compat expression makes the whole table iptables-nft's.
-		t.xt = t.xt || key == "xt"
+		xt = xt || key == "xt"
 		isMatch := matchLike(key, val)
 		if b.why != "" && (isMatch || !b.whyMatch) {
 			continue // after an unmodelled match only statements matter
 		}
 		why, err := b.statement(key, val)
 		if err != nil {
-			return fmt.Errorf("statement %d (%s): %w", i, key, err)
+			return xt, fmt.Errorf("statement %d (%s): %w", i, key, err)
 		}
 		if why != "" {
 			// The dependencies the construct added before failing stay:
@@ -64,7 +64,7 @@ func (t *tableState) translate(r *firewall.Rule, exprs []any) error {
 	if b.why != "" {
 		r.Unsupported, r.UnsupportedMatch = b.why, b.whyMatch
 	}
-	return nil
+	return xt, nil
 }
 
 // matchLike reports whether a statement only decides whether the rule
