@@ -11,9 +11,9 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"sync"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/portcheck/portcheck/providers/firewall"
 )
