@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 
@@ -116,7 +117,8 @@ func firewallPackets(c *Check, fw *config.ExpectFirewall, snap *netfilter.Snapsh
 	}
 	// The opposite declarations cut the range too, so every stretch outside
 	// them has its own sample.
-	samples, truncated := snap.Evaluator().SourceSamples(c.Sources, maxSourceSamples, oppositeSources(fw, c)...)
+	flow := firewall.Flow{Dst: dst, Proto: proto, DPort: uint16(c.Target.Port), SPort: ephemeralPort}
+	samples, truncated := snap.Evaluator().SourceSamples(c.Sources, maxSourceSamples, flow, oppositeSources(fw, c)...)
 	if truncated {
 		return nil, fmt.Errorf("%s splits into more than %d stretches that rules treat differently; declare narrower ranges", c.Sources, maxSourceSamples)
 	}
@@ -280,6 +282,22 @@ func evalFirewall(c *Check, ep *config.Endpoint, snap *netfilter.Snapshot, judge
 	if len(judged) > 1 && bad < 0 {
 		r.Summary += fmt.Sprintf("; all %d source stretches of %s agree", len(judged), c.Sources)
 	}
+	if d.Branches > 1 {
+		r.Summary += fmt.Sprintf("; the same whichever of the %d ways random choices (kube-proxy's pick of an endpoint) take", d.Branches)
+	}
+	// A verdict that rests on rate or state (limits not reached, no
+	// earlier connection) says so; the union over the stretches judged.
+	var assume []string
+	for _, j := range judged {
+		for _, a := range j.Decision.Assumptions {
+			if !slices.Contains(assume, a) {
+				assume = append(assume, a)
+			}
+		}
+	}
+	if len(assume) > 0 {
+		r.Summary += " (assuming " + strings.Join(assume, "; ") + ")"
+	}
 
 	if snap.Firewalld != nil && !c.Deny {
 		evidence.Firewalld = firewalldView(snap.Firewalld, d, c, src)
@@ -287,7 +305,8 @@ func evalFirewall(c *Check, ep *config.Endpoint, snap *netfilter.Snapshot, judge
 			driftPermanent(r, evidence.Firewalld, c)
 		}
 		if r.Status == StatusFail && evidence.Firewalld.Permanent != "" && !d.ReplyBlocked() {
-			r.Hint = fmt.Sprintf("the permanent configuration opens it (%s) but the runtime does not: firewall-cmd --reload applies it", evidence.Firewalld.Permanent)
+			r.Hint = fmt.Sprintf("the permanent configuration opens it (%s) but the runtime does not: %s applies it", evidence.Firewalld.Permanent,
+				netfilter.CommandIn(c.Exec.Netns, "firewall-cmd --reload"))
 		}
 	}
 	if r.Status == StatusPass && fw != nil && fw.Backend != "auto" && !backendMatches(fw.Backend, snap.Manager) {
@@ -374,67 +393,31 @@ func driftPermanent(r *Result, fe *FirewalldEvidence, c *Check) {
 	}
 	r.Status, r.Cause = StatusDrift, CauseFirewallBlocked
 	r.Summary = fmt.Sprintf("%s now (firewalld zone %s: %s), but not in the permanent configuration: it closes at the next reload or reboot", r.Summary, fe.Zone, fe.Runtime)
-	r.Hint = fmt.Sprintf("firewall-cmd --permanent --zone=%s --add-port=%d/%s (or firewall-cmd --runtime-to-permanent)", fe.Zone, c.Target.Port, c.Target.Protocol)
+	r.Hint = fmt.Sprintf("%s (or %s)", netfilter.CommandIn(c.Exec.Netns, fmt.Sprintf("firewall-cmd --permanent --zone=%s --add-port=%d/%s", fe.Zone, c.Target.Port, c.Target.Protocol)),
+		netfilter.CommandIn(c.Exec.Netns, "firewall-cmd --runtime-to-permanent"))
 }
 
 // allowHint says how to let the packet in, in the tool that manages the
-// host's rules, at the place the packet is stopped.
+// host's rules, at the place the packet is stopped, runnable as printed in
+// the host's namespace.
 func allowHint(snap *netfilter.Snapshot, d firewall.Decision, c *Check, src netip.Addr) string {
-	port, proto := c.Target.Port, c.Target.Protocol
 	if d.Rule == nil {
 		if strings.Contains(d.Reason, "forwarding is off") {
-			return "the destination is not local and forwarding is off: check the address, or enable forwarding (sysctl -w net.ipv4.ip_forward=1)"
+			return "the destination is not local and forwarding is off: check the address, or enable forwarding (" +
+				netfilter.CommandIn(c.Exec.Netns, "sysctl -w net.ipv4.ip_forward=1") + ")"
 		}
-		return "check the host's routes (ip route get " + c.Target.Address + ")"
+		return "check the host's routes (" + netfilter.CommandIn(c.Exec.Netns, "ip route get "+c.Target.Address) + ")"
 	}
-	srcSel := ""
-	if c.Sources.IsValid() {
-		srcSel = c.Sources.String()
+	fix, ok := snap.AcceptFix(d, selector(c, src), c.Exec.Netns)
+	if !ok {
+		return ""
 	}
-	if d.DNATAddr.IsValid() && docker.Present(&snap.Ruleset) {
-		if d.Rule.Chain == "DOCKER-USER" {
-			return fmt.Sprintf("Docker's published port is stopped in DOCKER-USER by rule #%d (%s): remove or narrow it (%s -D DOCKER-USER %d)", d.Rule.Number, d.Rule.Text, iptablesCmd(d.Rule), d.Rule.Number)
-		}
-		return fmt.Sprintf("a published Docker port is decided in FORWARD, not INPUT: %s -I DOCKER-USER%s -p %s -m conntrack --ctorigdstport %d -j ACCEPT",
-			iptablesCmd(d.Rule), optIptSrc(srcSel), proto, port)
-	}
-	if snap.Manager == netfilter.ManagerFirewalld && d.Rule.Table == "firewalld" {
-		zone := snap.Firewalld.ZoneFor(d.IIF, src)
-		if srcSel != "" {
-			fam := "ipv4"
-			if c.Sources.Addr().Is6() {
-				fam = "ipv6"
-			}
-			return fmt.Sprintf(`firewall-cmd --permanent --zone=%s --add-rich-rule='rule family="%s" source address="%s" port port="%d" protocol="%s" accept' && firewall-cmd --reload`, zone, fam, srcSel, port, proto)
-		}
-		return fmt.Sprintf("firewall-cmd --permanent --zone=%s --add-port=%d/%s && firewall-cmd --reload", zone, port, proto)
-	}
-	ref := d.Rule
-	switch ref.Backend {
-	case firewall.BackendIptablesNft, firewall.BackendIptablesLegacy:
-		cmd := iptablesCmd(ref)
-		table := ""
-		if ref.Table != "filter" {
-			table = " -t " + ref.Table
-		}
-		if ref.Policy != "" {
-			return fmt.Sprintf("%s%s -A %s%s -p %s --dport %d -j ACCEPT (then persist it, e.g. %s-save)", cmd, table, ref.Chain, optIptSrc(srcSel), proto, port, cmd)
-		}
-		return fmt.Sprintf("%s%s -I %s %d%s -p %s --dport %d -j ACCEPT (before rule #%d: %s)", cmd, table, ref.Chain, ref.Number, optIptSrc(srcSel), proto, port, ref.Number, ref.Text)
-	default:
-		sel := fmt.Sprintf("%s dport %d accept", proto, port)
-		if srcSel != "" {
-			fam := "ip"
-			if c.Sources.Addr().Is6() {
-				fam = "ip6"
-			}
-			sel = fmt.Sprintf("%s saddr %s %s", fam, srcSel, sel)
-		}
-		if ref.Policy != "" {
-			return fmt.Sprintf("nft add rule %s %s %s %s (and add it to /etc/nftables.conf)", ref.Family, ref.Table, ref.Chain, sel)
-		}
-		return fmt.Sprintf("nft insert rule %s %s %s position %d %s (before handle %d: %s; and add it to /etc/nftables.conf)", ref.Family, ref.Table, ref.Chain, ref.Handle, sel, ref.Handle, ref.Text)
-	}
+	return fix.String()
+}
+
+// selector is the traffic a fix for check c covers.
+func selector(c *Check, src netip.Addr) netfilter.Selector {
+	return netfilter.Selector{Proto: c.Target.Protocol, Port: c.Target.Port, Sources: c.Sources, Src: src}
 }
 
 // replyHint says how to let the replies of accepted connections out, in
@@ -442,107 +425,35 @@ func allowHint(snap *netfilter.Snapshot, d firewall.Decision, c *Check, src neti
 // traffic at its top (for Docker's forward path in DOCKER-USER when that
 // is where it is stopped, else in FORWARD).
 func replyHint(snap *netfilter.Snapshot, d firewall.Decision, c *Check) string {
-	ref := d.Rule
-	if ref == nil {
-		return "the reply cannot leave: check the host's route back to the client (ip route get <client address>)"
+	if d.Rule == nil {
+		return "the reply cannot leave: check the host's route back to the client (" + netfilter.CommandIn(c.Exec.Netns, "ip route get <client address>") + ")"
 	}
 	// The service's port as the reply leaves it: after DNAT, the target's.
 	port := c.Target.Port
 	if d.DNATPort != 0 {
 		port = int(d.DNATPort)
 	}
-	early := beforeConntrack(snap, ref, d.Hook)
-	switch ref.Backend {
-	case firewall.BackendIptablesNft, firewall.BackendIptablesLegacy:
-		cmd := iptablesCmd(ref)
-		table := ""
-		if ref.Table != "filter" {
-			table = " -t " + ref.Table
-		}
-		chain := strings.ToUpper(d.Hook)
-		if ref.Chain == "DOCKER-USER" {
-			chain = ref.Chain
-		}
-		if early {
-			return fmt.Sprintf("%s %s runs before conntrack, where no packet is established yet: let the service's replies out by port: %s%s -I %s 1 -p %s --sport %d -j ACCEPT (then persist it, e.g. %s-save)",
-				ref.Table, ref.Chain, cmd, table, chain, c.Target.Protocol, port, cmd)
-		}
-		return fmt.Sprintf("accept established traffic before %s: %s%s -I %s 1 -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT (then persist it, e.g. %s-save)",
-			ruleName(ref), cmd, table, chain, cmd)
-	default:
-		sel := "ct state established,related accept"
-		if early {
-			sel = fmt.Sprintf("%s sport %d accept", c.Target.Protocol, port)
-		}
-		where := ""
-		if ref.Policy == "" && ref.Handle != 0 {
-			where = fmt.Sprintf(" position %d", ref.Handle)
-		}
-		s := fmt.Sprintf("nft insert rule %s %s %s%s %s (and add it to /etc/nftables.conf)", ref.Family, ref.Table, ref.Chain, where, sel)
-		if early {
-			return "the chain runs before conntrack, where no packet is established yet: let the service's replies out by port: " + s
-		}
-		return fmt.Sprintf("accept established traffic before %s: %s", ruleName(ref), s)
-	}
-}
-
-// ruleName is a rule or a chain's policy, for a hint.
-func ruleName(ref *firewall.RuleRef) string {
-	if ref.Policy != "" {
-		return fmt.Sprintf("the %s chain's policy %s", ref.Chain, ref.Policy)
-	}
-	if ref.Handle != 0 {
-		return fmt.Sprintf("handle %d (%s)", ref.Handle, ref.Text)
-	}
-	return fmt.Sprintf("rule #%d (%s)", ref.Number, ref.Text)
-}
-
-// beforeConntrack reports whether the base chain of ref runs before
-// conntrack in hook (priority below -200 in output or prerouting), where
-// nothing is established.
-func beforeConntrack(snap *netfilter.Snapshot, ref *firewall.RuleRef, hook string) bool {
-	if hook != firewall.HookOutput && hook != firewall.HookPrerouting {
-		return false
-	}
-	for _, t := range snap.Ruleset.Tables {
-		if t.Backend != ref.Backend || t.Family != ref.Family || t.Name != ref.Table {
-			continue
-		}
-		for _, ch := range t.Chains {
-			if ch.Name == ref.Chain && ch.Hook == hook {
-				return ch.Type != "nat" && ch.Priority < -200
-			}
-		}
-	}
-	return false
+	fix, _ := snap.ReplyFix(d, c.Target.Protocol, port, c.Exec.Netns)
+	return fix.String()
 }
 
 // denyHint says what lets a denied source in.
 func denyHint(snap *netfilter.Snapshot, d firewall.Decision, c *Check, src netip.Addr) string {
 	if d.Rule == nil || d.Rule.Policy != "" {
-		return fmt.Sprintf("nothing stops %s: add a rule that drops it before the port is accepted", c.Sources)
+		fix, ok := snap.DropFix(d, selector(c, src), c.Exec.Netns)
+		if !ok {
+			return fmt.Sprintf("nothing stops %s: add a rule that drops it before the port is accepted", c.Sources)
+		}
+		return fmt.Sprintf("nothing stops %s: %s", c.Sources, fix)
 	}
 	if snap.Manager == netfilter.ManagerFirewalld && d.Rule.Table == "firewalld" {
 		zone := snap.Firewalld.ZoneFor(d.IIF, src)
-		return fmt.Sprintf("zone %s opens the port to %s: restrict it with a rich rule for the allowed sources instead of --add-port (firewall-cmd --permanent --zone=%s --remove-port=%d/%s)", zone, c.Sources, zone, c.Target.Port, c.Target.Protocol)
+		return fmt.Sprintf("zone %s opens the port to %s: restrict it with a rich rule for the allowed sources instead of --add-port (%s)", zone, c.Sources,
+			netfilter.CommandIn(c.Exec.Netns, fmt.Sprintf("firewall-cmd --permanent --zone=%s --remove-port=%d/%s", zone, c.Target.Port, c.Target.Protocol)))
 	}
-	return fmt.Sprintf("narrow the accepting rule %s so that it does not match %s", d.Rule, c.Sources)
-}
-
-func iptablesCmd(ref *firewall.RuleRef) string {
-	cmd := "iptables"
-	if ref.Family == firewall.FamilyIP6 {
-		cmd = "ip6tables"
+	fix, ok := snap.DropFix(d, selector(c, src), c.Exec.Netns)
+	if !ok {
+		return fmt.Sprintf("narrow the accepting rule %s so that it does not match %s", d.Rule, c.Sources)
 	}
-	if ref.Backend == firewall.BackendIptablesLegacy {
-		return cmd + "-legacy"
-	}
-	return cmd
-}
-
-func optIptSrc(src string) string {
-	if src == "" {
-		return ""
-	}
-	return " -s " + src
+	return fmt.Sprintf("narrow the accepting rule %s so that it does not match %s, or drop it before: %s", d.Rule, c.Sources, fix)
 }

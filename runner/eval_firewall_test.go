@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -180,5 +181,104 @@ func TestEvalFirewallReply(t *testing.T) {
 				t.Errorf("hint %q\nwant it to contain %q", r.Hint, tt.hint)
 			}
 		})
+	}
+}
+
+// Fix hints name the table and chain that decide on this host and run as
+// printed in the host's namespace (issue 9, item 12; issue 10).
+func TestFirewallHintsRunInTheHostsNamespace(t *testing.T) {
+	input := func(policy string, rules ...*firewall.Rule) *firewall.Chain {
+		return &firewall.Chain{Name: "INPUT", Type: "filter", Hook: firewall.HookInput, Policy: policy, Rules: rules}
+	}
+	ipt := &firewall.Table{Backend: firewall.BackendIptablesNft, Family: firewall.FamilyIP, Name: "filter", Chains: []*firewall.Chain{
+		input("drop", iptRule(1, "-A INPUT -p tcp --dport 22 -j ACCEPT", acceptV,
+			firewall.Match{Field: firewall.FieldDport, Proto: firewall.ProtoTCP, Ranges: []firewall.Range{{From: 22, To: 22}}}))}}
+	fw4 := &firewall.Table{Backend: firewall.BackendNftables, Family: firewall.FamilyInet, Name: "fw4", Chains: []*firewall.Chain{
+		{Name: "input", Type: "filter", Hook: firewall.HookInput, Policy: "accept", Rules: []*firewall.Rule{
+			fwRule(12, "jump input_wan", firewall.VerdictJump)}},
+		{Name: "input_wan", Rules: []*firewall.Rule{fwRule(40, "jump reject_from_wan", firewall.VerdictJump)}},
+		{Name: "reject_from_wan", Rules: []*firewall.Rule{{Handle: 90, Text: `counter reject`, Verdict: firewall.Verdict{Kind: firewall.VerdictReject, Reject: "icmpx port-unreachable"}}}},
+	}}
+	fw4.Chains[0].Rules[0].Verdict.Chain = "input_wan"
+	fw4.Chains[1].Rules[0].Verdict.Chain = "reject_from_wan"
+	tests := []struct {
+		name, netns, hint string
+		tables            []*firewall.Table
+	}{
+		{"iptables policy, named namespace", "/run/netns/web", "ip netns exec web iptables -A INPUT -p tcp --dport 8080 -j ACCEPT", []*firewall.Table{ipt}},
+		{"nft rule in a jumped-to chain, namespace by path", "/proc/1234/ns/net",
+			"nsenter --net=/proc/1234/ns/net nft insert rule inet fw4 reject_from_wan position 90 tcp dport 8080 accept", []*firewall.Table{fw4}},
+		{"this machine", "", "iptables -A INPUT -p tcp --dport 8080 -j ACCEPT", []*firewall.Table{ipt}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			snap := &netfilter.Snapshot{Manager: "nftables", Ruleset: firewall.Ruleset{Tables: tt.tables}, Host: replyHost}
+			c := &Check{Layer: providers.LayerFirewall, Name: "firewall", Exec: providers.Exec{Netns: tt.netns},
+				Target: providers.Target{Address: "10.0.0.1", Port: 8080, Protocol: "tcp"}}
+			p := firewall.Packet{Src: netip.MustParseAddr("10.0.0.2"), Dst: netip.MustParseAddr("10.0.0.1"), Proto: firewall.ProtoTCP, SPort: ephemeralPort, DPort: 8080}
+			r := evalFirewall(c, &config.Endpoint{}, snap, []JudgedPacket{{Packet: p, Decision: snap.Evaluator().Evaluate(p)}})
+			if r.Status != StatusFail || !strings.HasPrefix(r.Hint, tt.hint) {
+				t.Errorf("status %s, hint %q\nwant it to start with %q", r.Status, r.Hint, tt.hint)
+			}
+		})
+	}
+}
+
+// On an iptables host the INPUT hook also runs nat INPUT (policy accept):
+// an accepted packet is credited to the filter chain that accepted it.
+func TestFirewallAcceptedByTheFilterChain(t *testing.T) {
+	tables := []*firewall.Table{
+		{Backend: firewall.BackendIptablesNft, Family: firewall.FamilyIP, Name: "filter", Chains: []*firewall.Chain{
+			{Name: "INPUT", Type: "filter", Hook: firewall.HookInput, Policy: "accept"}}},
+		{Backend: firewall.BackendIptablesNft, Family: firewall.FamilyIP, Name: "nat", Chains: []*firewall.Chain{
+			{Name: "INPUT", Type: "nat", Hook: firewall.HookInput, Priority: 100, Policy: "accept"}}},
+	}
+	snap := &netfilter.Snapshot{Manager: "iptables-nft", Ruleset: firewall.Ruleset{Tables: tables}, Host: replyHost}
+	c := &Check{Layer: providers.LayerFirewall, Name: "firewall", Target: providers.Target{Address: "10.0.0.1", Port: 8080, Protocol: "tcp"}}
+	p := firewall.Packet{Src: netip.MustParseAddr("10.0.0.2"), Dst: netip.MustParseAddr("10.0.0.1"), Proto: firewall.ProtoTCP, SPort: ephemeralPort, DPort: 8080}
+	r := evalFirewall(c, &config.Endpoint{}, snap, []JudgedPacket{{Packet: p, Decision: snap.Evaluator().Evaluate(p)}})
+	if r.Status != StatusPass || !strings.Contains(r.Summary, "accepted by ip filter INPUT policy accept") {
+		t.Errorf("%s: %s; want it accepted by ip filter INPUT policy accept", r.Status, r.Summary)
+	}
+}
+
+// A declared 0.0.0.0/0 on a kube-proxy node splits only where rules that
+// can see the endpoint's protocol and port draw lines: thousands of
+// per-service rules do not cut the range for tcp/22.
+func TestFirewallPacketsFilterBeforeSplitting(t *testing.T) {
+	var svc, sep []*firewall.Rule
+	chains := []*firewall.Chain{}
+	for i := range 6000 {
+		name := fmt.Sprintf("KUBE-SVC-%d", i)
+		ip := netip.AddrFrom4([4]byte{172, 20, byte(i / 256), byte(i % 256)})
+		svc = append(svc, iptRule(i+1, "-A KUBE-SERVICES -d "+ip.String()+"/32 -p tcp --dport 80 -j "+name, firewall.Verdict{Kind: firewall.VerdictJump, Chain: name},
+			firewall.Match{Field: firewall.FieldDaddr, Prefixes: []netip.Prefix{netip.PrefixFrom(ip, 32)}},
+			firewall.Match{Field: firewall.FieldDport, Proto: firewall.ProtoTCP, Ranges: []firewall.Range{{From: 80, To: 80}}}))
+		pod := netip.AddrFrom4([4]byte{10, 244, byte(i / 256), byte(i % 256)})
+		sep = []*firewall.Rule{iptRule(1, "-A "+name+" -s "+pod.String()+"/32 -j KUBE-MARK-MASQ", firewall.Verdict{Kind: firewall.VerdictJump, Chain: "KUBE-MARK-MASQ"},
+			firewall.Match{Field: firewall.FieldSaddr, Prefixes: []netip.Prefix{netip.PrefixFrom(pod, 32)}})}
+		chains = append(chains, &firewall.Chain{Name: name, Rules: sep})
+	}
+	chains = append(chains,
+		&firewall.Chain{Name: "PREROUTING", Type: "nat", Hook: firewall.HookPrerouting, Priority: -100, Policy: "accept",
+			Rules: []*firewall.Rule{iptRule(1, "-A PREROUTING -j KUBE-SERVICES", firewall.Verdict{Kind: firewall.VerdictJump, Chain: "KUBE-SERVICES"})}},
+		&firewall.Chain{Name: "KUBE-SERVICES", Rules: svc},
+		&firewall.Chain{Name: "KUBE-MARK-MASQ", Rules: []*firewall.Rule{{Number: 1, Text: "-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000",
+			MarkSet: &firewall.MarkOp{And: ^uint32(0x4000), Xor: 0x4000}}}})
+	snap := &netfilter.Snapshot{Manager: "iptables-nft", Host: replyHost, Ruleset: firewall.Ruleset{Tables: []*firewall.Table{
+		{Backend: firewall.BackendIptablesNft, Family: firewall.FamilyIP, Name: "nat", Chains: chains}}}}
+	for _, tt := range []struct {
+		port      int
+		wantError bool
+	}{{22, false}, {80, true}} {
+		c := &Check{Layer: providers.LayerFirewall, Name: "firewall", Sources: netip.MustParsePrefix("0.0.0.0/0"),
+			Target: providers.Target{Address: "10.0.0.1", Port: tt.port, Protocol: "tcp"}}
+		pkts, err := firewallPackets(c, nil, snap)
+		if (err != nil) != tt.wantError {
+			t.Errorf("tcp/%d: %d packets, error %v; want an error: %v", tt.port, len(pkts), err, tt.wantError)
+		}
+		if err == nil && len(pkts) > 64 {
+			t.Errorf("tcp/%d: %d stretches; the per-service rules should not split 0.0.0.0/0", tt.port, len(pkts))
+		}
 	}
 }

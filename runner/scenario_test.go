@@ -40,6 +40,8 @@ type scenario struct {
 	wantCauses map[string]string
 	// wantSummary must appear in the diagnosis summary.
 	wantSummary string
+	// wantCheckSummary pins "L<n> check" -> text its summary holds.
+	wantCheckSummary map[string]string
 }
 
 func serveHTTP(t *testing.T, ln net.Listener, status int, body string) {
@@ -347,14 +349,28 @@ func TestScenarios(t *testing.T) {
 			wantSummary: "rejected (tcp reset) by ip filter INPUT #1",
 		},
 		{
+			// The client's TTL is the client's business: no ruleset tells it.
 			name: "unsupported match: L2 cannot decide, L4 still runs",
+			setup: func(t *testing.T, s *lab.Host) string {
+				s.ListenTCP("tcp4", "0.0.0.0:8080")
+				s.NFT(nftInput("tcp dport 8080 ip ttl 64 accept"))
+				return `port = 8080`
+			},
+			wantLayer: 0, wantCause: runner.CauseOK,
+			wantStatuses: map[string]runner.Status{"L2 firewall": runner.StatusError, "L4 connectivity": runner.StatusPass},
+		},
+		{
+			// A rate limit is judged for the one new connection, and the
+			// summary says what that assumes.
+			name: "rate limit: accepted under an assumption",
 			setup: func(t *testing.T, s *lab.Host) string {
 				s.ListenTCP("tcp4", "0.0.0.0:8080")
 				s.NFT(nftInput("tcp dport 8080 limit rate 100/second accept"))
 				return `port = 8080`
 			},
 			wantLayer: 0, wantCause: runner.CauseOK,
-			wantStatuses: map[string]runner.Status{"L2 firewall": runner.StatusError, "L4 connectivity": runner.StatusPass},
+			wantStatuses:     map[string]runner.Status{"L2 firewall": runner.StatusPass, "L4 connectivity": runner.StatusPass},
+			wantCheckSummary: map[string]string{"L2 firewall": "assuming fewer than 100/second reach the rule"},
 		},
 		{
 			name: "declared backend differs",
@@ -409,6 +425,11 @@ endpoint "svc" {
 			}
 			if !strings.Contains(d.Summary, sc.wantSummary) {
 				t.Errorf("diagnosis summary %q does not contain %q", d.Summary, sc.wantSummary)
+			}
+			for check, want := range sc.wantCheckSummary {
+				if got := resultOf(er, check); got == nil || !strings.Contains(got.Summary, want) {
+					t.Errorf("%s summary does not contain %q\n%s", check, want, dump(er))
+				}
 			}
 			for check, want := range sc.wantCauses {
 				if got := resultOf(er, check); got == nil || got.Cause != want {

@@ -6,8 +6,6 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
-
-	"github.com/portcheck/portcheck/internal/addrrange"
 )
 
 // maxJumpDepth bounds jump nesting; nftables itself allows 16 levels, so a
@@ -47,11 +45,17 @@ type ctable struct {
 	t      *Table
 	chains map[string]*cchain
 	sets   map[string]*cset
+	// updated are the sets rules add keys to: lookups in them must be
+	// reached, not ruled out by an index of their current contents.
+	updated map[string]bool
+	// ipsets are the namespace's, which iptables rules look up.
+	ipsets map[string]*IPSet
 }
 
 type cset struct {
 	s      *Set
 	vals   *valueSet
+	tuples *tupleSet // sets and maps with a concatenated key
 	concat bool
 }
 
@@ -60,25 +64,35 @@ type cchain struct {
 	c     *Chain
 	rules []*crule
 	idx   ruleIndex
+	// inert: no rule of the chain can change the packet's fate or what
+	// later rules see (LOG and RETURN rules, jumps to such chains), so a
+	// jump to it changes nothing.
+	inert bool
 }
 
 type crule struct {
 	r       *Rule
 	matches []cmatch
 	vmap    *valueMap
+	// inert: the rule changes nothing whether it matches or not (no
+	// verdict, no effect; or a jump to an inert chain); it is skipped.
+	inert bool
 }
 
 type cmatch struct {
 	m      *Match
 	vals   *valueSet
+	tuples *tupleSet // FieldConcat
 	has4   bool
 	has6   bool
 	broken string // e.g. a named set that does not exist
+	setKey string // the named set's table and name (ctable.setKey)
 }
 
 // valueMap is a compiled verdict map: keys in element order.
 type valueMap struct {
 	elems  []MapElement
+	tuples *tupleSet // concatenated keys: element i of tuples is elems[i]
 	broken string
 }
 
@@ -90,7 +104,7 @@ func NewEvaluator(rs *Ruleset, host *Host) *Evaluator {
 	}
 	order := 0
 	for _, t := range rs.Tables {
-		ct := compileTable(t)
+		ct := compileTable(t, rs.IPSets)
 		e.tables = append(e.tables, ct)
 		var fams []bool // v6 flags this table sees
 		switch t.Family {
@@ -160,15 +174,34 @@ func hookPriority(c *Chain, hook string) int {
 	return c.Priority
 }
 
-func compileTable(t *Table) *ctable {
-	ct := &ctable{t: t, chains: map[string]*cchain{}, sets: map[string]*cset{}}
+func compileTable(t *Table, ipsets map[string]*IPSet) *ctable {
+	ct := &ctable{t: t, chains: map[string]*cchain{}, sets: map[string]*cset{}, ipsets: ipsets}
 	for name, s := range t.Sets {
 		cs := &cset{s: s, concat: strings.Contains(s.Type, " . ")}
 		cs.vals = compileValues(s.Prefixes, s.Ranges, s.Names)
+		if cs.concat {
+			keys := s.Tuples
+			if s.Map != "" {
+				keys = elementTuples(s.Elements)
+			}
+			cs.tuples = compileTuples(keys)
+		}
 		ct.sets[name] = cs
+	}
+	ct.updated = map[string]bool{}
+	for _, c := range t.Chains {
+		for _, r := range c.Rules {
+			for _, name := range r.SetUpdates {
+				ct.updated[name] = true
+			}
+		}
 	}
 	for _, c := range t.Chains {
 		ct.chains[c.Name] = compileChain(ct, c)
+	}
+	markInert(ct)
+	for _, c := range ct.chains {
+		c.idx = buildIndex(c.rules, ct.updated)
 	}
 	return ct
 }
@@ -185,26 +218,103 @@ func compileChain(ct *ctable, c *Chain) *cchain {
 		}
 		cc.rules = append(cc.rules, cr)
 	}
-	cc.idx = buildIndex(cc.rules)
 	return cc
 }
 
+// hasEffect reports whether a rule changes something later rules see
+// (the mark, a set) or does something unmodelled when it matches.
+func hasEffect(r *Rule) bool {
+	return r.MarkSet != nil || len(r.SetUpdates) > 0 || (r.Unsupported != "" && !r.UnsupportedMatch)
+}
+
+// markInert finds the rules and chains that cannot change a packet's
+// fate: a rule without verdict or effect, whatever its matches (LOG with
+// -m limit), and a chain of only such rules, RETURNs and jumps to such
+// chains (ufw's logging chains). A jump to an inert chain is inert too;
+// a goto is not, as it ends the calling chain.
+func markInert(ct *ctable) {
+	state := map[*cchain]int{} // 0 unknown, 1 in progress, 2 done
+	var visit func(c *cchain) bool
+	visit = func(c *cchain) bool {
+		switch state[c] {
+		case 1:
+			return false // a loop: not provably inert
+		case 2:
+			return c.inert
+		}
+		state[c] = 1
+		inert := true
+		for _, r := range c.rules {
+			v := r.r.Verdict
+			switch {
+			case hasEffect(r.r):
+			case v.Kind == VerdictNone:
+				r.inert = true
+			case v.Kind == VerdictJump:
+				if t, ok := ct.chains[v.Chain]; ok && t != c && visit(t) {
+					r.inert = true
+				}
+			}
+			if !r.inert && !(v.Kind == VerdictReturn && !hasEffect(r.r)) {
+				inert = false
+			}
+		}
+		c.inert = inert
+		state[c] = 2
+		return inert
+	}
+	for _, c := range ct.chains {
+		visit(c)
+	}
+}
+
 func compileMatch(ct *ctable, m *Match) cmatch {
+	if m.Field == FieldIPSet {
+		synth, why := ct.resolveIPSet(m)
+		if why != "" {
+			return cmatch{m: m, broken: why}
+		}
+		m = synth
+	}
 	cm := cmatch{m: m}
-	if m.Set != "" {
+	switch {
+	case m.Field == FieldConcat && m.Set != "":
+		s, ok := ct.sets[m.Set]
+		switch {
+		case !ok:
+			cm.broken = fmt.Sprintf("set @%s is not defined in table %s %s", m.Set, ct.t.Family, ct.t.Name)
+		case s.s.Map != "":
+			cm.broken = fmt.Sprintf("@%s is a map, not a set", m.Set)
+		case s.tuples == nil || len(m.Concat) != len(strings.Split(s.s.Type, " . ")):
+			cm.broken = fmt.Sprintf("set @%s of type %q for a key of %d parts", m.Set, s.s.Type, len(m.Concat))
+		default:
+			cm.tuples = s.tuples
+		}
+	case m.Field == FieldConcat:
+		cm.tuples = compileTuples(m.Tuples)
+	case m.Field == FieldAssumed:
+		// Set names a recent list, not a set of the table.
+	case m.Set != "":
 		s, ok := ct.sets[m.Set]
 		switch {
 		case !ok:
 			cm.broken = fmt.Sprintf("set @%s is not defined in table %s %s", m.Set, ct.t.Family, ct.t.Name)
 		case s.concat:
-			cm.broken = fmt.Sprintf("lookup in set @%s with concatenated key %q is not supported", m.Set, s.s.Type)
+			cm.broken = fmt.Sprintf("lookup in set @%s with concatenated key %q on a single field", m.Set, s.s.Type)
 		case s.s.Map != "":
 			cm.broken = fmt.Sprintf("@%s is a map, not a set", m.Set)
 		default:
 			cm.vals = s.vals
+			// The set's type gives the family, also when it is empty: a
+			// negated lookup in an empty set holds.
+			cm.has4 = s.s.Type == "ipv4_addr"
+			cm.has6 = s.s.Type == "ipv6_addr"
 		}
-	} else {
+	default:
 		cm.vals = compileValues(m.Prefixes, m.Ranges, m.Names)
+	}
+	if m.Set != "" {
+		cm.setKey = ct.setKey(m.Set)
 	}
 	if cm.vals != nil {
 		for _, iv := range cm.vals.addrs {
@@ -217,18 +327,30 @@ func compileMatch(ct *ctable, m *Match) cmatch {
 
 func compileVmap(ct *ctable, v *Verdict) *valueMap {
 	if v.Map == "" {
-		return &valueMap{elems: v.Elements}
+		vm := &valueMap{elems: v.Elements}
+		if v.Key == FieldConcat {
+			vm.tuples = compileTuples(elementTuples(v.Elements))
+		}
+		return vm
 	}
 	s, ok := ct.sets[v.Map]
 	switch {
 	case !ok:
 		return &valueMap{broken: fmt.Sprintf("map @%s is not defined in table %s %s", v.Map, ct.t.Family, ct.t.Name)}
-	case s.concat:
-		return &valueMap{broken: fmt.Sprintf("lookup in map @%s with concatenated key %q is not supported", v.Map, s.s.Type)}
 	case s.s.Map != "verdict":
 		return &valueMap{broken: fmt.Sprintf("@%s is not a verdict map", v.Map)}
+	case s.concat != (v.Key == FieldConcat):
+		return &valueMap{broken: fmt.Sprintf("map @%s of type %q for this key", v.Map, s.s.Type)}
 	}
-	return &valueMap{elems: s.s.Elements}
+	return &valueMap{elems: s.s.Elements, tuples: s.tuples}
+}
+
+func elementTuples(elems []MapElement) [][]Value {
+	out := make([][]Value, len(elems))
+	for i, el := range elems {
+		out[i] = el.Tuple
+	}
+	return out
 }
 
 // packetState is a packet as it moves through the hooks.
@@ -275,7 +397,23 @@ type packetState struct {
 	// the NAT core restores the client's (not modelled: SNAT targets are
 	// not in the snapshot).
 	dstWhy string
+	// tcpFlags are the packet's TCP flags: SYN for the first packet,
+	// SYN|ACK for its reply, RST|ACK for a reject's reset.
+	tcpFlags uint8
+	// run is what the packets of one evaluation share: the random
+	// choices taken, the assumptions made, the sets changed.
+	run *evalRun
 }
+
+// TCP flag bits.
+const (
+	tcpFIN uint8 = 0x01
+	tcpSYN uint8 = 0x02
+	tcpRST uint8 = 0x04
+	tcpACK uint8 = 0x10
+	tcpECE uint8 = 0x40
+	tcpCWR uint8 = 0x80
+)
 
 // conntrackPriority is where conntrack looks a packet up in prerouting and
 // output (NF_IP_PRI_CONNTRACK).
@@ -311,101 +449,71 @@ type outcome struct {
 // with replies (TCP, UDP, SCTP, UDP-Lite), for the first packet the host
 // sends back: the reply when the packet is accepted (Decision.Reply), the
 // TCP reset or ICMP error when it is rejected (Decision.Answer).
+//
+// Rules that pick one of several ways at random (kube-proxy's endpoint
+// choice: statistic, numgen) are followed every way; the verdict stands
+// when all ways agree (Decision.Branches), else it is indeterminate.
+// Rate and state matches are judged for this one new connection, and the
+// assumptions that takes are listed (Decision.Assumptions).
 func (e *Evaluator) Evaluate(p Packet) Decision {
-	d, st := e.evaluateOriginal(p)
-	if !hasPorts(st.Proto) {
-		return d
+	run := &evalRun{}
+	first := e.evaluateRun(p, run)
+	if len(run.ch.arity) == 0 {
+		return first
 	}
-	switch d.Verdict {
-	case Accept:
-		r := e.evaluateReply(st, d.Hook == HookInput)
-		d.Reply = &r
-		if r.Verdict != Accept {
-			d.Verdict, d.Reject, d.Hook, d.Rule = r.Verdict, r.Reject, r.Hook, r.Rule
-			d.Reason = replyReason(st, r)
+	branches := []Decision{first}
+	assume, refs := run.assume, run.ch.refs
+	script := run.ch.taken()
+	for {
+		next, ok := nextScript(script, run.ch.arity)
+		if !ok {
+			break
 		}
-	case Reject:
-		a := e.evaluateAnswer(st, d.Reject)
-		d.Answer = &a
-		if a.Verdict != Accept {
-			d.Reason = answerReason(d, a)
+		if len(branches) == maxBranches {
+			d := first
+			d.Verdict, d.Reject, d.Reply, d.Answer = Indeterminate, "", nil, nil
+			d.Reason = fmt.Sprintf("more than %d combinations of random choices (%s) lead to different rules; not all were followed", maxBranches, refs[0])
+			return d
+		}
+		run = &evalRun{ch: chooser{script: next}}
+		d := e.evaluateRun(p, run)
+		branches = append(branches, d)
+		assume = appendNew(assume, run.assume...)
+		refs = append(refs, run.ch.refs...)
+		script = run.ch.taken()
+	}
+	return mergeBranches(branches, assume, refs)
+}
+
+// evaluateRun is one way through the ruleset, with the random choices run
+// prescribes.
+func (e *Evaluator) evaluateRun(p Packet, run *evalRun) Decision {
+	d, st := e.evaluateOriginal(p, run)
+	if hasPorts(st.Proto) {
+		switch d.Verdict {
+		case Accept:
+			r := e.evaluateReply(st, d.Hook == HookInput)
+			d.Reply = &r
+			if r.Verdict != Accept {
+				d.Verdict, d.Reject, d.Hook, d.Rule = r.Verdict, r.Reject, r.Hook, r.Rule
+				d.Reason = replyReason(st, r)
+			}
+		case Reject:
+			a := e.evaluateAnswer(st, d.Reject)
+			d.Answer = &a
+			if a.Verdict != Accept {
+				d.Reason = answerReason(d, a)
+			}
 		}
 	}
+	d.Assumptions = run.assume
 	return d
-}
-
-// answerReason says that a reject's answer does not reach the client.
-func answerReason(d Decision, a Decision) string {
-	what := "its answer"
-	if d.Reject != "" {
-		what = "the " + d.Reject + " it answers with"
-	}
-	s := ""
-	switch {
-	case a.Verdict == Indeterminate:
-		s = "whether " + what + " reaches the client cannot be decided: " + a.Reason
-	case a.Rule != nil:
-		s = fmt.Sprintf("%s is %s by %s", what, verdictWord(a.Verdict), a.Rule)
-		if a.Hook != HookOutput && a.Hook != HookInput {
-			s += " in " + a.Hook
-		}
-		s += ", so the client sees no answer (a timeout)"
-	default:
-		s = what + " is not delivered: " + a.Reason
-	}
-	if d.Reason != "" {
-		return d.Reason + "; " + s
-	}
-	return s
-}
-
-func verdictWord(v string) string {
-	switch v {
-	case Drop:
-		return "dropped"
-	case Reject:
-		return "rejected"
-	}
-	return v
-}
-
-// replyReason says that the reply, not the packet, is stopped.
-func replyReason(orig *packetState, r Decision) string {
-	what := "the reply"
-	switch orig.Proto {
-	case ProtoTCP:
-		what = "the reply (SYN-ACK)"
-	case ProtoUDP:
-		what = "the reply datagram"
-	}
-	what += " to " + orig.Src.String()
-	if r.Verdict == Indeterminate {
-		return what + " cannot be decided: " + r.Reason
-	}
-	if r.Rule == nil {
-		return what + " is not delivered: " + r.Reason
-	}
-	words := "dropped"
-	if r.Verdict == Reject {
-		words = "rejected"
-		if r.Reject != "" {
-			words += " with " + r.Reject
-		}
-	}
-	s := fmt.Sprintf("%s is %s by %s", what, words, r.Rule)
-	if r.Hook != HookOutput && r.Hook != HookInput {
-		s += " in " + r.Hook
-	}
-	if r.Verdict == Reject {
-		s += " (the reject answers the reply's sender, not the client, which sees no answer)"
-	}
-	return s
 }
 
 // evaluateOriginal decides the first packet of the connection and returns
 // it as it left the last hook.
-func (e *Evaluator) evaluateOriginal(p Packet) (Decision, *packetState) {
-	st := &packetState{Packet: p, origDst: p.Dst, origDPort: p.DPort}
+func (e *Evaluator) evaluateOriginal(p Packet, run *evalRun) (Decision, *packetState) {
+	st := &packetState{Packet: p, origDst: p.Dst, origDPort: p.DPort, tcpFlags: tcpSYN, run: run}
 	st.Src, st.Dst = st.Src.Unmap(), st.Dst.Unmap()
 	v6 := st.Dst.Is6()
 	d := Decision{}
@@ -442,6 +550,26 @@ func (e *Evaluator) evaluateOriginal(p Packet) (Decision, *packetState) {
 			return d, st
 		}
 		st.oif = e.host.egress(st.Dst)
+		if r, ok := e.host.route(st.Dst); ok && r.Type != "" && r.Type != "throw" {
+			// A route that leads nowhere: blackhole drops silently,
+			// unreachable and prohibit answer (ip_error, ip6_pkt_discard).
+			d.Verdict, d.Hook = Reject, "routing"
+			d.Reason = fmt.Sprintf("the route to %s is %s %s", st.Dst, r.Type, r.Dst)
+			switch {
+			case r.Type == "blackhole":
+				d.Verdict = Drop
+			case r.Type == "prohibit" && v6:
+				d.Reject = "icmpv6 admin-prohibited"
+			case r.Type == "prohibit":
+				d.Reject = "icmp admin-prohibited"
+			case v6:
+				d.Reject = "icmpv6 no-route"
+			default:
+				d.Reject = "icmp host-unreachable"
+			}
+			st.noCT = false // conntrack has seen it: the answer is related
+			return d, st
+		}
 		if st.oif == "" {
 			// A forwarding host answers a packet it has no route for
 			// (ip_error / ip6_pkt_discard); only with forwarding off does
@@ -465,221 +593,6 @@ func (e *Evaluator) evaluateOriginal(p Packet) (Decision, *packetState) {
 	d.Verdict, d.Hook = Accept, hooks[0]
 	d.Rule = acceptingRule(d.Trace, hooks[0])
 	return d, st
-}
-
-// natFix is a translation the NAT core applies to a packet going back to
-// the client: it reverses the original packet's NAT on every later packet
-// of the connection, without consulting nat chains (nf_nat_inet_fn only
-// runs them for new connections; nf_nat_packet does the rest). A DNAT is
-// reversed on the source at the source-NAT hooks (postrouting and input,
-// priority srcnat 100), an SNAT on the destination at the destination-NAT
-// hooks (prerouting and output, dstnat -100): HOOK2MANIP with the
-// direction inverted.
-type natFix struct {
-	hooks [2]string
-	prio  int
-	apply func(st *packetState)
-	done  bool
-}
-
-// backPhase is one hook of the way back and what the packet looks like
-// there.
-type backPhase struct {
-	hook    string
-	iif     string // "" with noIIF: made here
-	noIIF   bool
-	oif     string // "" before routing (prerouting, input)
-	oifWhy  string
-	ctEarly bool
-}
-
-// natFixes are the reverse translations for a packet of the connection
-// orig going back to the client.
-func natFixes(orig, st *packetState, withPort bool) []*natFix {
-	var fixes []*natFix
-	if orig.dnat {
-		to, port := orig.origDst, orig.origDPort
-		fixes = append(fixes, &natFix{hooks: [2]string{HookPostrouting, HookInput}, prio: 100, apply: func(st *packetState) {
-			st.Src = to
-			if withPort {
-				st.SPort = port
-			}
-			st.cands = nil // candidates depend on the source
-		}})
-	}
-	if orig.snat {
-		st.dstWhy = fmt.Sprintf("the packet to %s still carries the connection's source NAT address here, which is not modelled", orig.Src)
-		fixes = append(fixes, &natFix{hooks: [2]string{HookPrerouting, HookOutput}, prio: -100, apply: func(st *packetState) { st.dstWhy = "" }})
-	}
-	return fixes
-}
-
-// localPhases is the way of a packet the host makes for client: output
-// and postrouting, then over lo through prerouting and input when the
-// client is the host itself. main is the hook that decides it.
-func (e *Evaluator) localPhases(client netip.Addr) (phases []backPhase, main, oif string) {
-	oif, oifWhy := e.host.egress(client), ""
-	if oif == "" {
-		oifWhy = fmt.Sprintf("no route back to %s, so the interface the packet leaves by is unknown", client)
-	}
-	phases = []backPhase{
-		{hook: HookOutput, noIIF: true, oif: oif, oifWhy: oifWhy},
-		{hook: HookPostrouting, noIIF: true, oif: oif, oifWhy: oifWhy},
-	}
-	if oif != "lo" {
-		return phases, HookOutput, oif
-	}
-	// Received again over lo, with its connection already attached.
-	return append(phases, backPhase{hook: HookPrerouting, iif: "lo", ctEarly: true}, backPhase{hook: HookInput, iif: "lo", ctEarly: true}), HookInput, oif
-}
-
-// evaluateReply decides the first reply of the accepted connection orig:
-// from the address the client reached (after DNAT) back to the client,
-// ports swapped, conntrack state established, with no nat chains asked.
-// local says the original was delivered locally (the reply is made by the
-// host and leaves through output and postrouting); otherwise it was
-// forwarded and the reply comes back from where it went (prerouting,
-// forward, postrouting).
-func (e *Evaluator) evaluateReply(orig *packetState, local bool) Decision {
-	client := orig.Src
-	st := &packetState{
-		Packet:    Packet{Src: orig.Dst, Dst: client, Proto: orig.Proto, SPort: orig.DPort, DPort: orig.SPort},
-		origDst:   orig.origDst,
-		origDPort: orig.origDPort,
-		dnat:      orig.dnat,
-		snat:      orig.snat,
-		reply:     true,
-		// Confirmed at the end of the original's input or postrouting.
-		confirmedCT: true,
-	}
-	fixes := natFixes(orig, st, true)
-	if local {
-		phases, main, oif := e.localPhases(client)
-		return e.walkBack(st, phases, fixes, main, oif)
-	}
-	// From where the original went: its egress interface.
-	iif := orig.oif
-	phases := []backPhase{{hook: HookPrerouting, iif: iif}}
-	if e.host.isLocal(client) {
-		return e.walkBack(st, append(phases, backPhase{hook: HookInput, iif: iif}), fixes, HookInput, "lo")
-	}
-	oif, oifWhy := e.host.egress(client), ""
-	if oif == "" {
-		oifWhy = fmt.Sprintf("no route back to %s, so the interface the reply leaves by is unknown", client)
-	}
-	phases = append(phases, backPhase{hook: HookForward, iif: iif, oif: oif, oifWhy: oifWhy},
-		backPhase{hook: HookPostrouting, iif: iif, oif: oif, oifWhy: oifWhy})
-	return e.walkBack(st, phases, fixes, HookForward, oif)
-}
-
-// evaluateAnswer decides the answer of a reject of kind (the TCP reset or
-// the ICMP error) on its way to the client. Whatever hook rejected, the
-// host makes the answer itself: it leaves through output and postrouting.
-// The reject attaches it to the connection as related, so every chain
-// sees it related, even before conntrack; a reject that ran before
-// conntrack has no connection to attach, and its answer is invalid
-// everywhere.
-func (e *Evaluator) evaluateAnswer(orig *packetState, kind string) Decision {
-	client := orig.Src
-	v6 := client.Is6()
-	st := &packetState{
-		Packet:    Packet{Src: orig.Dst, Dst: client},
-		origDst:   orig.origDst,
-		origDPort: orig.origDPort,
-		dnat:      orig.dnat,
-		snat:      orig.snat,
-	}
-	tcp := kind == "tcp reset" && orig.Proto == ProtoTCP
-	if tcp {
-		// From the address and port the SYN reached.
-		st.Proto, st.SPort, st.DPort = ProtoTCP, orig.DPort, orig.SPort
-	} else {
-		st.Proto, st.ICMPType = ProtoICMP, 3 // destination unreachable
-		if v6 {
-			st.Proto, st.ICMPType = ProtoICMPv6, 1
-		}
-		if !e.host.isLocal(orig.Dst) {
-			// icmp_send picks the source of the route back for a packet
-			// that was not for the host.
-			if a := e.host.primary(e.host.egress(client), v6); a.IsValid() {
-				st.Src = a
-			}
-		}
-	}
-	var fixes []*natFix
-	if orig.noCT {
-		st.noConn = true
-	} else {
-		st.related, st.ctEarly = true, true
-		fixes = natFixes(orig, st, tcp)
-	}
-	phases, main, oif := e.localPhases(client)
-	return e.walkBack(st, phases, fixes, main, oif)
-}
-
-// walkBack runs a packet going back to the client through its phases.
-func (e *Evaluator) walkBack(st *packetState, phases []backPhase, fixes []*natFix, main, oif string) Decision {
-	v6 := st.Dst.Is6()
-	r := Decision{IIF: phases[0].iif, OIF: oif}
-	early := st.ctEarly
-	for _, ph := range phases {
-		st.IIF, st.noIIF, st.oif, st.oifWhy = ph.iif, ph.noIIF, ph.oif, ph.oifWhy
-		st.ctEarly = early || ph.ctEarly
-		if out := e.walkBackHook(&r, st, hookKey{v6, ph.hook}, fixes); out != nil {
-			return e.final(r, *out)
-		}
-	}
-	r.Verdict, r.Hook = Accept, main
-	r.Rule = acceptingRule(r.Trace, main)
-	for i := len(phases) - 1; r.Rule == nil && i >= 0; i-- {
-		r.Rule = acceptingRule(r.Trace, phases[i].hook)
-	}
-	return r
-}
-
-// walkBackHook runs the base chains of one hook for a packet of an
-// existing connection: every type but nat, applying the NAT core's
-// reverse translations where it runs among them.
-func (e *Evaluator) walkBackHook(d *Decision, st *packetState, k hookKey, fixes []*natFix) *outcome {
-	for _, bc := range e.hooks[k] {
-		if bc.c.c.Type == "nat" {
-			continue
-		}
-		for _, f := range fixes {
-			if !f.done && (f.hooks[0] == k.hook || f.hooks[1] == k.hook) && e.afterNATCore(bc, k, f.prio) {
-				f.apply(st)
-				f.done = true
-			}
-		}
-		out, stop := e.step(d, st, bc, k.hook)
-		if stop {
-			final := out // a copy: taking out's own address would move it to the heap every iteration
-			return &final
-		}
-		if out.verdict == VerdictSNAT { // only nat chains may translate
-			d.Hook = k.hook
-			return &outcome{verdict: Indeterminate, ref: out.ref, reason: "snat outside a nat chain in rule " + out.ref.String()}
-		}
-	}
-	for _, f := range fixes {
-		if !f.done && (f.hooks[0] == k.hook || f.hooks[1] == k.hook) {
-			f.apply(st)
-			f.done = true
-		}
-	}
-	return nil
-}
-
-// afterNATCore reports whether base chain bc runs after the NAT core's
-// hook at prio. Among equal priorities the later registered runs first
-// (see NewEvaluator); the NAT core registered with the family's first nat
-// chain.
-func (e *Evaluator) afterNATCore(bc *baseChain, k hookKey, prio int) bool {
-	p := bc.c.c.Priority
-	if p != prio {
-		return p > prio
-	}
-	return bc.order < e.natOrder[famIndex(k.v6)]
 }
 
 // ctState is the conntrack state the packet has where it is: new, or
@@ -734,7 +647,7 @@ func (e *Evaluator) walk(d *Decision, st *packetState, k hookKey) *outcome {
 // decision then names the hook.
 func (e *Evaluator) step(d *Decision, st *packetState, bc *baseChain, hook string) (out outcome, stop bool) {
 	out = e.runBase(bc, st, hook)
-	d.Trace = append(d.Trace, Step{Hook: hook, Ref: out.ref, Verdict: out.verdict})
+	d.Trace = append(d.Trace, Step{Hook: hook, Ref: out.ref, Verdict: out.verdict, nat: bc.c.c.Type == "nat"})
 	switch out.verdict {
 	case Drop, Reject, Indeterminate:
 		d.Hook = hook
@@ -750,25 +663,33 @@ func (e *Evaluator) final(d Decision, out outcome) Decision {
 	return d
 }
 
-// acceptingRule picks the rule to show for an accepted packet: the last
-// explicit accept in a filter chain of the deciding hook, else the last
-// step of that hook.
+// acceptingRule picks the rule to show for an accepted packet among the
+// base chains of the deciding hook that accepted it: an explicit accept
+// in a chain that filters (not a nat chain, whose policy every packet
+// passes), else such a chain's policy, else a nat chain's rule or policy;
+// the last one of the best kind. (An iptables host's INPUT hook also
+// runs nat INPUT: "accepted by ip nat INPUT policy accept" says nothing.)
 func acceptingRule(trace []Step, hook string) *RuleRef {
-	var last *RuleRef
+	var best *RuleRef
+	bestRank := -1
 	for i := range trace {
 		s := &trace[i]
 		if s.Hook != hook {
 			continue
 		}
+		rank := 0
+		if !s.nat {
+			rank += 2
+		}
 		if s.Ref.Policy == "" {
+			rank++
+		}
+		if rank >= bestRank {
 			r := s.Ref
-			last = &r
-		} else if last == nil || last.Policy != "" {
-			r := s.Ref
-			last = &r
+			best, bestRank = &r, rank
 		}
 	}
-	return last
+	return best
 }
 
 // frame is a place to come back to: a chain, its candidate rules for this
@@ -803,19 +724,28 @@ func (e *Evaluator) runBase(bc *baseChain, st *packetState, hook string) outcome
 		}
 		r := c.rules[cands[ci]]
 		ci++
-		ok, why := e.matches(r, st, hook)
+		if r.inert {
+			continue
+		}
+		ok, why := e.matches(c, r, st, hook)
 		if why != "" {
 			return e.indeterminate(c, r, why)
 		}
 		if !ok {
 			continue
 		}
-		if r.r.SetMark != nil {
-			st.Mark = *r.r.SetMark
+		if r.r.MarkSet != nil {
+			st.Mark = r.r.MarkSet.Apply(st.Mark)
+		}
+		for _, name := range r.r.SetUpdates {
+			if st.run.updated == nil {
+				st.run.updated = map[string]string{}
+			}
+			st.run.updated[c.t.setKey(name)] = e.ref(c, r.r).String()
 		}
 		v := r.r.Verdict
 		if v.Kind == VerdictVmap {
-			mv, found, why := e.lookupVmap(r, st)
+			mv, found, why := e.lookupVmap(c, r, st)
 			if why != "" {
 				return e.indeterminate(c, r, why)
 			}
@@ -870,7 +800,10 @@ func (e *Evaluator) runBase(bc *baseChain, st *packetState, hook string) outcome
 				st.DPort = v.NATPort
 			}
 			st.cands = nil // candidates depend on the destination port
-			st.dnat = true
+			// The connection is marked DNATed (ct status dnat, ctstate
+			// DNAT) only when the mapping changes its tuple
+			// (nf_nat_setup_info).
+			st.dnat = st.dnat || st.Dst != st.origDst || st.DPort != st.origDPort
 			return outcome{verdict: VerdictDNAT, ref: ref}
 		case VerdictSNAT:
 			return outcome{verdict: VerdictSNAT, ref: ref}
@@ -880,6 +813,15 @@ func (e *Evaluator) runBase(bc *baseChain, st *packetState, hook string) outcome
 			return e.indeterminate(c, r, fmt.Sprintf("unknown verdict %q", v.Kind))
 		}
 	}
+}
+
+// setKey names a set of the table across tables; iptables' recent lists
+// ("recent:NAME") are the namespace's, whichever table uses them.
+func (t *ctable) setKey(name string) string {
+	if strings.HasPrefix(name, "recent:") {
+		return name
+	}
+	return t.t.Family + " " + t.t.Name + " " + name
 }
 
 func (e *Evaluator) ref(c *cchain, r *Rule) RuleRef {
@@ -912,274 +854,3 @@ func (r RuleRef) String() string {
 	}
 	return s
 }
-
-// matches reports whether every match of r holds. A match that cannot be
-// evaluated only matters when all the others hold: one definite mismatch
-// settles the rule either way.
-func (e *Evaluator) matches(r *crule, st *packetState, hook string) (bool, string) {
-	why := ""
-	for i := range r.matches {
-		ok, w := e.matchOne(&r.matches[i], st, hook)
-		if w != "" {
-			if why == "" {
-				why = w
-			}
-			continue
-		}
-		if !ok {
-			return false, ""
-		}
-	}
-	if why != "" {
-		return false, why
-	}
-	if r.r.Unsupported != "" {
-		return false, "unsupported " + r.r.Unsupported
-	}
-	return true, ""
-}
-
-func (e *Evaluator) matchOne(cm *cmatch, st *packetState, hook string) (bool, string) {
-	if cm.broken != "" {
-		return false, cm.broken
-	}
-	m, vs := cm.m, cm.vals
-	in := false
-	switch m.Field {
-	case FieldIIF:
-		if st.noIIF {
-			in = vs.hasName("")
-			break
-		}
-		if st.IIF == "" {
-			// Unknown, but not lo: only the host's own addresses use lo.
-			if !onlyLoopback(vs.names) {
-				return false, fmt.Sprintf("no route back to %s, so the interface it arrives on is unknown", st.Src)
-			}
-			return m.Negate, ""
-		}
-		in = vs.hasName(st.IIF)
-	case FieldOIF:
-		if st.oifWhy != "" {
-			return false, st.oifWhy
-		}
-		in = st.oif != "" && vs.hasName(st.oif)
-	case FieldSaddr, FieldDaddr, FieldCTOrigDaddr:
-		if m.Field == FieldCTOrigDaddr && st.noCT {
-			return false, "" // no connection: the match fails, negated or not
-		}
-		if m.Field == FieldDaddr && st.dstWhy != "" {
-			return false, st.dstWhy
-		}
-		a := st.Src
-		if m.Field == FieldDaddr {
-			a = st.Dst
-		} else if m.Field == FieldCTOrigDaddr {
-			a = st.origDst
-		}
-		if (a.Is4() && !cm.has4) || (a.Is6() && !cm.has6) {
-			return false, "" // an address match of the other family never matches
-		}
-		in = vs.hasAddr(a)
-	case FieldNfproto:
-		fam := "ipv4"
-		if st.Dst.Is6() {
-			fam = "ipv6"
-		}
-		in = vs.hasName(fam)
-	case FieldL4Proto:
-		in = vs.hasNum(uint32(st.Proto))
-	case FieldSport, FieldDport, FieldCTOrigDport:
-		if !hasPorts(st.Proto) || (m.Proto != 0 && m.Proto != st.Proto) || (m.Field == FieldCTOrigDport && st.noCT) {
-			return false, ""
-		}
-		port := st.DPort
-		switch m.Field {
-		case FieldSport:
-			port = st.SPort
-		case FieldCTOrigDport:
-			port = st.origDPort
-		}
-		in = vs.hasNum(uint32(port))
-	case FieldCTState:
-		in = vs.hasName(st.ctState())
-	case FieldCTStatus:
-		if st.noCT {
-			return false, ""
-		}
-		// A new connection has not seen a reply and is not assured; it is
-		// confirmed only when it came over loopback (confirmed at the end
-		// of postrouting on the way out). Its first reply makes it
-		// seen-reply (not assured yet: TCP waits for the handshake's ACK,
-		// UDP for a later reply).
-		in = (st.dnat && vs.hasName("dnat")) || (st.snat && vs.hasName("snat")) ||
-			(st.confirmedCT && vs.hasName("confirmed")) || (st.reply && vs.hasName("seen-reply"))
-	case FieldMark:
-		mark := st.Mark
-		if m.Mask != 0 {
-			mark &= m.Mask
-		}
-		in = vs.hasNum(mark)
-	case FieldICMPType:
-		if st.Proto != ProtoICMP {
-			return false, ""
-		}
-		in = vs.hasNum(uint32(st.ICMPType))
-	case FieldICMPv6Type:
-		if st.Proto != ProtoICMPv6 {
-			return false, ""
-		}
-		in = vs.hasNum(uint32(st.ICMPType))
-	case FieldDaddrType:
-		if st.dstWhy != "" {
-			return false, st.dstWhy
-		}
-		in = vs.hasName(e.host.addrType(st.Dst))
-	case FieldSaddrType:
-		in = vs.hasName(e.host.addrType(st.Src))
-	default:
-		return false, fmt.Sprintf("match on %q is not supported", m.Field)
-	}
-	return in != m.Negate, ""
-}
-
-func onlyLoopback(names []string) bool {
-	for _, n := range names {
-		if n != "lo" {
-			return false
-		}
-	}
-	return true
-}
-
-func hasPorts(proto uint8) bool {
-	return proto == ProtoTCP || proto == ProtoUDP || proto == 132 || proto == 136 // sctp, udplite
-}
-
-func (e *Evaluator) lookupVmap(r *crule, st *packetState) (Verdict, bool, string) {
-	vm := r.vmap
-	if vm.broken != "" {
-		return Verdict{}, false, vm.broken
-	}
-	v := r.r.Verdict
-	var num uint32
-	var addr netip.Addr
-	var name string
-	switch v.Key {
-	case FieldDport, FieldSport:
-		if !hasPorts(st.Proto) || (v.KeyProto != 0 && v.KeyProto != st.Proto) {
-			return Verdict{}, false, ""
-		}
-		num = uint32(st.DPort)
-		if v.Key == FieldSport {
-			num = uint32(st.SPort)
-		}
-	case FieldL4Proto:
-		num = uint32(st.Proto)
-	case FieldSaddr:
-		addr = st.Src
-	case FieldDaddr:
-		if st.dstWhy != "" {
-			return Verdict{}, false, st.dstWhy
-		}
-		addr = st.Dst
-	case FieldIIF:
-		if st.noIIF {
-			break // no input interface: the key is ""
-		}
-		if st.IIF == "" {
-			return Verdict{}, false, fmt.Sprintf("no route back to %s, so the interface it arrives on is unknown", st.Src)
-		}
-		name = st.IIF
-	case FieldOIF:
-		if st.oifWhy != "" {
-			return Verdict{}, false, st.oifWhy
-		}
-		name = st.oif
-	case FieldCTState:
-		name = st.ctState()
-	case FieldMark:
-		num = st.Mark
-	default:
-		return Verdict{}, false, fmt.Sprintf("verdict map keyed on %q is not supported", v.Key)
-	}
-	for _, el := range vm.elems {
-		switch {
-		case el.Prefix != nil:
-			if addr.IsValid() && el.Prefix.Contains(addr) {
-				return el.Verdict, true, ""
-			}
-		case el.Range != nil:
-			if !addr.IsValid() && name == "" && num >= el.Range.From && num <= el.Range.To {
-				return el.Verdict, true, ""
-			}
-		case el.Name != "":
-			if nameMatches(el.Name, name) {
-				return el.Verdict, true, ""
-			}
-		}
-	}
-	return Verdict{}, false, ""
-}
-
-// SourceSamples returns one source address for each stretch of within over
-// which nothing in the ruleset or routes can tell sources apart: every
-// boundary of an address interval (rule, set, route, own address) that
-// falls inside within starts a new stretch. Evaluating these addresses
-// covers every source in within, as long as no other field of the packet
-// depends on the source. extra prefixes cut the range too (declarations
-// the caller judges apart). At most limit samples; truncated reports more.
-func (e *Evaluator) SourceSamples(within netip.Prefix, limit int, extra ...netip.Prefix) (samples []netip.Addr, truncated bool) {
-	cuts := addrrange.Within(within)
-	for _, t := range e.tables {
-		for _, c := range t.chains {
-			for _, r := range c.rules {
-				if r.vmap != nil {
-					for _, el := range r.vmap.elems {
-						if el.Prefix != nil {
-							cuts.Prefix(*el.Prefix)
-						}
-					}
-				}
-				for _, m := range r.matches {
-					if m.vals != nil && m.m.Field == FieldSaddr {
-						for _, iv := range m.vals.addrs {
-							cuts.Range(iv.lo, iv.hi)
-						}
-					}
-				}
-			}
-		}
-		for _, s := range t.sets {
-			for _, iv := range s.vals.addrs {
-				cuts.Range(iv.lo, iv.hi)
-			}
-			for _, el := range s.s.Elements {
-				if el.Prefix != nil {
-					cuts.Prefix(*el.Prefix)
-				}
-			}
-		}
-	}
-	for _, r := range e.host.routes {
-		cuts.Prefix(r.Dst)
-	}
-	for _, r := range e.host.localR {
-		cuts.Prefix(r.Dst)
-	}
-	for a := range e.host.local {
-		cuts.Range(a, a)
-	}
-	for _, p := range extra {
-		cuts.Prefix(p)
-	}
-	samples = cuts.Addrs()
-	if limit > 0 && len(samples) > limit {
-		return samples[:limit], true
-	}
-	return samples, false
-}
-
-// IsLocal reports whether a is one of the host's own addresses (loopback
-// included): packets from it come from the host itself, over lo.
-func (e *Evaluator) IsLocal(a netip.Addr) bool { return e.host.isLocal(a.Unmap()) }

@@ -210,7 +210,7 @@ func TestEvaluate(t *testing.T) {
 		{
 			name: "mark set then matched",
 			tables: []*Table{nftTable(inputChain("drop",
-				&Rule{Handle: 1, SetMark: &mark},
+				&Rule{Handle: 1, MarkSet: SetMarkTo(mark)},
 				rule(2, accept, Match{Field: FieldMark, Ranges: ports(7)})))},
 			pkt:     tcpTo("10.0.0.1", 80),
 			verdict: Accept, handle: 2,
@@ -321,7 +321,8 @@ func TestSourceSamples(t *testing.T) {
 	tbl := nftTable(inputChain("drop",
 		rule(1, accept, Match{Field: FieldSaddr, Prefixes: []netip.Prefix{pfx("10.1.2.0/24")}})))
 	e := NewEvaluator(&Ruleset{Tables: []*Table{tbl}}, server)
-	got, trunc := e.SourceSamples(pfx("10.1.0.0/16"), 0)
+	flow := Flow{Dst: addr("10.0.0.1"), Proto: ProtoTCP, DPort: 22, SPort: 40000}
+	got, trunc := e.SourceSamples(pfx("10.1.0.0/16"), 0, flow)
 	want := []netip.Addr{addr("10.1.0.0"), addr("10.1.2.0"), addr("10.1.3.0")}
 	if trunc || len(got) != len(want) {
 		t.Fatalf("samples %v, want %v", got, want)
@@ -331,7 +332,7 @@ func TestSourceSamples(t *testing.T) {
 			t.Fatalf("samples %v, want %v", got, want)
 		}
 	}
-	if _, trunc := e.SourceSamples(pfx("10.1.0.0/16"), 2); !trunc {
+	if _, trunc := e.SourceSamples(pfx("10.1.0.0/16"), 2, flow); !trunc {
 		t.Error("limit 2 of 3 samples: not reported as truncated")
 	}
 }

@@ -1,8 +1,10 @@
 package firewall
 
 import (
+	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 
 	"github.com/portcheck/portcheck/internal/addrrange"
 )
@@ -18,11 +20,13 @@ type hostIndex struct {
 	fwd6   bool
 	// localnet: interfaces with route_localnet on ("all" turns it on for
 	// every interface, as the kernel ORs the two).
-	localnet map[string]bool
+	localnet    map[string]bool
+	policyRules []string
 }
 
 func newHostIndex(h *Host) hostIndex {
-	hi := hostIndex{local: map[netip.Addr]string{}, ifaces: map[string][]netip.Prefix{}, fwd4: h.Forwarding4, fwd6: h.Forwarding6, localnet: map[string]bool{}}
+	hi := hostIndex{local: map[netip.Addr]string{}, ifaces: map[string][]netip.Prefix{}, fwd4: h.Forwarding4, fwd6: h.Forwarding6, localnet: map[string]bool{},
+		policyRules: h.PolicyRules}
 	for _, name := range h.RouteLocalnet {
 		hi.localnet[name] = true
 	}
@@ -55,17 +59,73 @@ func (hi hostIndex) isLocal(a netip.Addr) bool {
 	return false
 }
 
-// egress is the interface of the most specific route to a ("" = none).
+// egress is the interface of the most specific route to a ("" = none,
+// or a route that leads nowhere: blackhole, unreachable, prohibit).
 func (hi hostIndex) egress(a netip.Addr) string {
 	if hi.isLocal(a) {
 		return "lo"
 	}
-	for _, r := range hi.routes {
-		if r.Dst.Contains(a) {
-			return r.Dev
-		}
+	if r, ok := hi.route(a); ok && r.Type == "" {
+		return r.Dev
 	}
 	return ""
+}
+
+// route is the most specific non-local route to a.
+func (hi hostIndex) route(a netip.Addr) (Route, bool) {
+	for _, r := range hi.routes {
+		if r.Dst.Contains(a) {
+			return r, true
+		}
+	}
+	return Route{}, false
+}
+
+// pktType is the link-layer type of a packet to st's destination, as the
+// kernel's meta pkttype and -m pkttype see it: broadcast and multicast
+// destinations arrive as such, everything else addressed to this host's
+// link address ("host"; forwarded packets too).
+func (hi hostIndex) pktType(st *packetState) string {
+	switch t := hi.addrType(st.Dst); {
+	case t == "multicast":
+		return "multicast"
+	case t == "broadcast" && !st.noIIF:
+		return "broadcast"
+	}
+	return "host"
+}
+
+// reversePath answers a reverse-path check (nft fib saddr [. mark] [.
+// iif] oif, iptables -m rpfilter): is there a route back to the source,
+// through the interface the packet came in on unless loose? Packets that
+// came over lo pass (nft_fib_is_loopback); a route to one of the host's
+// own addresses or one that leads nowhere is no route (RTN_LOCAL and
+// reject routes fail the lookup).
+func (e *Evaluator) reversePath(st *packetState, vs *valueSet, hook string) (present bool, why string) {
+	if st.noIIF || (hook != HookPrerouting && hook != HookInput && hook != HookForward) {
+		return false, "a reverse-path check outside prerouting, input and forward is not modelled"
+	}
+	if len(e.host.policyRules) > 0 {
+		return false, fmt.Sprintf("the host has routing policy rules (%s), so the route back to %s may not be the main table's",
+			strings.Join(e.host.policyRules, "; "), st.Src)
+	}
+	if st.IIF == "lo" {
+		return true, ""
+	}
+	if e.host.isLocal(st.Src) {
+		return vs.hasName("local"), ""
+	}
+	r, ok := e.host.route(st.Src)
+	if !ok || r.Type != "" {
+		return false, ""
+	}
+	if vs.hasName("loose") {
+		return true, ""
+	}
+	if st.IIF == "" {
+		return false, fmt.Sprintf("no route back to %s, so the interface it arrives on is unknown", st.Src)
+	}
+	return r.Dev == st.IIF, ""
 }
 
 // ingress is where a packet from src arrives, assuming the symmetric

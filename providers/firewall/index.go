@@ -28,12 +28,15 @@ type ruleIndex struct {
 	bySet map[*valueSet][]int32
 }
 
-func buildIndex(rules []*crule) ruleIndex {
+func buildIndex(rules []*crule, updated map[string]bool) ruleIndex {
 	ix := ruleIndex{byPort: map[uint16][]int32{}, bySrc: map[netip.Prefix][]int32{}, bySet: map[*valueSet][]int32{}}
 	bits := map[int]bool{}
 	for i, r := range rules {
 		i := int32(i)
-		switch kind, m := indexKind(r); kind {
+		if r.inert {
+			continue // changes nothing: never a candidate
+		}
+		switch kind, m := indexKind(r, updated); kind {
 		case byPort:
 			for _, rg := range m.vals.ranges {
 				for p := rg.From; p <= rg.To; p++ {
@@ -70,7 +73,7 @@ const (
 
 // indexKind picks the index a rule goes in: a match every matching packet
 // must satisfy (not negated, evaluable) that a lookup can answer.
-func indexKind(r *crule) (int, *cmatch) {
+func indexKind(r *crule, updated map[string]bool) (int, *cmatch) {
 	if r.r.Unsupported != "" {
 		return unindexed, nil // must be reached to be reported
 	}
@@ -89,6 +92,9 @@ func indexKind(r *crule) (int, *cmatch) {
 			continue
 		}
 		if m.m.Set != "" {
+			if updated[m.m.Set] {
+				continue // its contents change on the way
+			}
 			return bySet, m
 		}
 		if n := len(m.m.Prefixes); n > 0 && n <= indexablePrefixes {

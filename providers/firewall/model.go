@@ -43,6 +43,30 @@ const (
 // whichever tool made it.
 type Ruleset struct {
 	Tables []*Table `json:"tables"`
+	// IPSets are the namespace's ipsets (ipset save), which iptables
+	// rules look up with -m set (Match FieldIPSet), by name.
+	IPSets map[string]*IPSet `json:"ipsets,omitempty"`
+}
+
+// IPSet is one ipset: its type names its dimensions ("hash:ip,port":
+// an address, then a protocol and port); each entry holds one value per
+// dimension. Nomatch entries of hash:net types exclude what they cover
+// from the wider entries around them.
+type IPSet struct {
+	Name string `json:"name"`
+	Type string `json:"type"` // hash:ip, hash:net, hash:ip,port, bitmap:port, list:set, …
+	// Family is "inet" or "inet6" for sets of addresses.
+	Family  string       `json:"family,omitempty"`
+	Entries []IPSetEntry `json:"entries,omitempty"`
+	// Members of a list:set, in order.
+	Members []string `json:"members,omitempty"`
+}
+
+// IPSetEntry is one element: a Value per dimension (an address prefix, a
+// port range with Proto set, an interface name).
+type IPSetEntry struct {
+	Values  []Value `json:"values"`
+	Nomatch bool    `json:"nomatch,omitempty"`
 }
 
 // Table is one nftables table or one iptables table (filter, nat, …).
@@ -81,16 +105,44 @@ type Rule struct {
 	// shown as evidence.
 	Text    string  `json:"text"`
 	Matches []Match `json:"matches,omitempty"`
-	// Statements are non-terminal actions that change what later rules see
-	// (only "meta mark set" is modelled; others that matter make the rule
-	// Unsupported).
-	SetMark *uint32 `json:"set_mark,omitempty"`
-	Verdict Verdict `json:"verdict"`
+	// MarkSet is the rule's change of the packet mark (iptables' MARK,
+	// nft's "meta mark set"), applied when the matches hold, before the
+	// verdict. Other statements that change what later rules see make the
+	// rule Unsupported; statements that change nothing a rule can test
+	// (counters, log, ct helper, set updates) are left out.
+	MarkSet *MarkOp `json:"mark_set,omitempty"`
+	// SetUpdates names the sets the rule adds the packet's key to (nft
+	// "add @set { ip saddr }", "update @set …"). The evaluator does not
+	// model the new element: a later lookup on the same packet's way in
+	// such a set cannot be decided, unless it finds the key anyway.
+	SetUpdates []string `json:"set_updates,omitempty"`
+	Verdict    Verdict  `json:"verdict"`
 	// Unsupported, when not empty, names the match or statement this model
-	// cannot evaluate (e.g. `match "limit"`). A packet that reaches this
+	// cannot evaluate (e.g. `match "u32"`). A packet that reaches this
 	// rule gets an indeterminate verdict naming it; it is never guessed.
 	Unsupported string `json:"unsupported,omitempty"`
+	// UnsupportedMatch says that what is Unsupported only decides whether
+	// the rule applies (a match), not what it does: a rule without a
+	// verdict or effect then changes nothing whether it matches or not,
+	// and is skipped (a LOG rule with "-m limit", a counter on "-m u32").
+	UnsupportedMatch bool `json:"unsupported_match,omitempty"`
 }
+
+// MarkOp changes the packet mark to (mark & And) ^ Xor, the form every
+// mark statement takes in the kernel: a constant is And 0; iptables'
+// --set-xmark V/M is And ^M, Xor V; --or-mark V is And ^V, Xor V;
+// --and-mark V is And V; --xor-mark V is And all ones, Xor V; nft's
+// "meta mark set meta mark | V" is --or-mark.
+type MarkOp struct {
+	And uint32 `json:"and"`
+	Xor uint32 `json:"xor"`
+}
+
+// Apply returns the new mark.
+func (op MarkOp) Apply(mark uint32) uint32 { return (mark & op.And) ^ op.Xor }
+
+// SetMarkTo is the operation that replaces the whole mark with v.
+func SetMarkTo(v uint32) *MarkOp { return &MarkOp{And: 0, Xor: v} }
 
 // Field is a packet property a match tests.
 type Field string
@@ -122,7 +174,75 @@ const (
 	// nft ct original ip daddr / proto-dst), as Docker's docs use them.
 	FieldCTOrigDaddr Field = "ct original daddr"
 	FieldCTOrigDport Field = "ct original dport"
+	// FieldTCPFlags tests the TCP flags byte: (flags & Mask) in Ranges
+	// (Mask 0 = the whole byte). Proto is always tcp, so a UDP packet
+	// never matches, negated or not.
+	FieldTCPFlags Field = "tcp flags"
+	// FieldExtHdr holds when the packet carries one of the IPv6 extension
+	// headers in Names ("rt", "frag", "hbh", "dst", "mh", "ah", "esp"). A
+	// test of a header's field (ip6tables -m rt --rt-type 0, nft "rt type
+	// 0") needs the header and becomes this match: the kernel never
+	// matches a packet without it, negated or not. The first packet of a
+	// connection that portcheck judges carries none.
+	FieldExtHdr Field = "exthdr"
+	// FieldFragment holds for a fragment other than the first (iptables
+	// -f): never for the packets judged.
+	FieldFragment Field = "fragment"
+	// FieldRPF is a reverse-path check (nft "fib saddr . iif oif", iptables
+	// -m rpfilter): it holds when the host has a route back to the source,
+	// through the interface the packet came in on unless Names holds
+	// "loose". Names "mark" says the lookup uses the packet mark (policy
+	// routing), "local" that the source may be one of the host's own
+	// addresses (rpfilter --accept-local). Negate: the route is missing.
+	FieldRPF Field = "rpf"
+	// FieldPktType is the link-layer packet type (Names: "host",
+	// "broadcast", "multicast", "otherhost"), from the destination.
+	FieldPktType Field = "pkttype"
+	// FieldIPsec holds when the packet came in through an IPsec policy
+	// (iptables -m policy --pol ipsec, nft "meta secpath exists"): never
+	// for the packets judged, which portcheck sends in the clear.
+	FieldIPsec Field = "ipsec"
+	// FieldAssumed is a rate or state match whose value for the one new
+	// connection judged rests on an assumption (Match.Assume): limits and
+	// hashlimits not exceeded, no earlier connections from the source
+	// (recent, connlimit, ct count, meters). It holds under the
+	// assumption unless Negate, and the decision lists the assumption.
+	FieldAssumed Field = "assumed"
+	// FieldRandom is a random or per-packet-counter choice (statistic,
+	// numgen as a match): the evaluator follows both ways and gives a
+	// verdict only when they agree.
+	FieldRandom Field = "random"
+	// FieldConcat is a lookup of several fields joined (nft's "ip daddr .
+	// meta l4proto . th dport @set"): Concat lists the fields, Tuples (or
+	// the named Set) the keys.
+	FieldConcat Field = "concat"
+	// FieldIPSet is iptables' -m set --match-set Set DIRS: Names holds
+	// the direction of each dimension ("src", "dst"); the evaluator
+	// resolves it against the ipset's type.
+	FieldIPSet Field = "ipset"
+	// FieldNumgen is the key of nft's "numgen random|inc mod N vmap": one
+	// of 0..N-1 (plus Verdict.Offset), followed each way.
+	FieldNumgen Field = "numgen"
 )
+
+// KeyField is one part of a concatenated key.
+type KeyField struct {
+	Field Field `json:"field"`
+	// Proto is the L4 protocol the part implies (tcp dport: tcp), 0 for
+	// th (any protocol with ports) and non-port fields.
+	Proto uint8 `json:"proto,omitempty"`
+}
+
+// Value is one part of a concatenated key: an address prefix, a numeric
+// range or a name.
+type Value struct {
+	Prefix *netip.Prefix `json:"prefix,omitempty"`
+	Range  *Range        `json:"range,omitempty"`
+	Name   string        `json:"name,omitempty"`
+	// Proto is the protocol of an ipset port value ("tcp:80"); 0 for
+	// other values.
+	Proto uint8 `json:"proto,omitempty"`
+}
 
 // Match tests one packet field. Exactly one of Prefixes, Ranges, Names or
 // Set carries the values; the match holds when the field's value is in
@@ -139,8 +259,15 @@ type Match struct {
 	Names    []string       `json:"names,omitempty"`
 	// Set names a set of the rule's table (without "@").
 	Set string `json:"set,omitempty"`
-	// Mask applies to FieldMark before comparing (0 = no mask).
+	// Mask applies to FieldMark and FieldTCPFlags before comparing (0 =
+	// no mask).
 	Mask uint32 `json:"mask,omitempty"`
+	// Concat and Tuples: the parts and keys of a FieldConcat match.
+	Concat []KeyField `json:"concat,omitempty"`
+	Tuples [][]Value  `json:"tuples,omitempty"`
+	// Assume states the assumption a FieldAssumed match rests on, as the
+	// evidence shows it: "fewer than 10/minute (limit rate 10/minute)".
+	Assume string `json:"assume,omitempty"`
 }
 
 // Range is an inclusive numeric range; a single value has From == To.
@@ -160,6 +287,9 @@ type Set struct {
 	Prefixes []netip.Prefix `json:"prefixes,omitempty"`
 	Ranges   []Range        `json:"ranges,omitempty"`
 	Names    []string       `json:"names,omitempty"`
+	// Tuples are the keys of a set with a concatenated key, one Value per
+	// part of Type.
+	Tuples [][]Value `json:"tuples,omitempty"`
 	// Map is the data type of a map ("verdict" for a vmap); "" for a set.
 	Map string `json:"map,omitempty"`
 	// Elements of a map in order, each with its key and verdict.
@@ -168,10 +298,12 @@ type Set struct {
 
 // MapElement is one key of a verdict map with the verdict it selects.
 type MapElement struct {
-	Prefix  *netip.Prefix `json:"prefix,omitempty"`
-	Range   *Range        `json:"range,omitempty"`
-	Name    string        `json:"name,omitempty"`
-	Verdict Verdict       `json:"verdict"`
+	Prefix *netip.Prefix `json:"prefix,omitempty"`
+	Range  *Range        `json:"range,omitempty"`
+	Name   string        `json:"name,omitempty"`
+	// Tuple is the key of a map with a concatenated key.
+	Tuple   []Value `json:"tuple,omitempty"`
+	Verdict Verdict `json:"verdict"`
 }
 
 // Verdict kinds.
@@ -209,6 +341,11 @@ type Verdict struct {
 	KeyProto uint8        `json:"key_proto,omitempty"`
 	Map      string       `json:"map,omitempty"`
 	Elements []MapElement `json:"elements,omitempty"`
+	// Concat lists the parts of a concatenated vmap key (Key FieldConcat).
+	Concat []KeyField `json:"concat,omitempty"`
+	// Mod and Offset: the values of a numgen key are Offset..Offset+Mod-1.
+	Mod    uint32 `json:"mod,omitempty"`
+	Offset uint32 `json:"offset,omitempty"`
 }
 
 // Route is one route of the host's main table, used to decide whether a
@@ -218,6 +355,9 @@ type Route struct {
 	Dev string       `json:"dev"`
 	// Local routes (table local) mark the host's own addresses.
 	Local bool `json:"local,omitempty"`
+	// Type of a route that leads nowhere: "blackhole", "unreachable",
+	// "prohibit" or "throw" ("" for a unicast route).
+	Type string `json:"type,omitempty"`
 }
 
 // Interface is one of the host's interfaces with its addresses.
@@ -238,4 +378,9 @@ type Host struct {
 	// net.ipv4.conf.*.route_localnet=1, where a loopback destination
 	// arriving from outside is routed instead of dropped as martian.
 	RouteLocalnet []string `json:"route_localnet,omitempty"`
+	// PolicyRules lists the routing policy rules (ip rule) besides the
+	// kernel's default three: with them a route lookup may not be the
+	// main table's, so reverse-path checks that depend on it cannot be
+	// decided.
+	PolicyRules []string `json:"policy_rules,omitempty"`
 }

@@ -52,6 +52,9 @@ type Step struct {
 	Hook    string  `json:"hook"`
 	Ref     RuleRef `json:"ref"`
 	Verdict string  `json:"verdict"` // accept, drop, reject, dnat, indeterminate
+	// nat: the chain is a nat chain, whose policy is not what a reader
+	// means by "accepted by" (see acceptingRule).
+	nat bool
 }
 
 // Decision is the evaluator's answer for one packet.
@@ -94,6 +97,17 @@ type Decision struct {
 	// the answer is stopped, Reason says so and the client sees a timeout
 	// (see Seen).
 	Answer *Decision `json:"answer,omitempty"`
+	// Assumptions are what the verdict rests on besides the ruleset, for
+	// the one new connection judged: "fewer than 10/minute (limit rate
+	// 10/minute)", "no earlier connection from the source in the last 60
+	// seconds (-m recent …)", "the client's SYN does not request ECN".
+	// The verdict holds while they do.
+	Assumptions []string `json:"assumptions,omitempty"`
+	// Branches is how many ways through random choices (kube-proxy's pick
+	// of an endpoint, statistic and numgen rules) were followed; the
+	// verdict is theirs when they agree, indeterminate otherwise. 0 when
+	// there was no choice.
+	Branches int `json:"branches,omitempty"`
 }
 
 // ReplyBlocked reports whether the original packet was accepted but its

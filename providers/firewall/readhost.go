@@ -60,7 +60,20 @@ func ReadHost(netnsPath string) (*Host, error) {
 					if table == unix.RT_TABLE_MAIN {
 						h.Routes = append(h.Routes, Route{Dst: dst.Masked(), Dev: names[r.LinkIndex]})
 					}
+				case unix.RTN_BLACKHOLE, unix.RTN_UNREACHABLE, unix.RTN_PROHIBIT, unix.RTN_THROW:
+					if table == unix.RT_TABLE_MAIN {
+						h.Routes = append(h.Routes, Route{Dst: dst.Masked(), Type: routeTypes[r.Type]})
+					}
 				}
+			}
+		}
+		rules, err := netlink.RuleList(netlink.FAMILY_ALL)
+		if err != nil {
+			return fmt.Errorf("list routing rules: %w", err)
+		}
+		for _, r := range rules {
+			if !defaultRule(r) {
+				h.PolicyRules = append(h.PolicyRules, r.String())
 			}
 		}
 		h.Forwarding4 = sysctlOn("/proc/sys/net/ipv4/ip_forward")
@@ -118,4 +131,25 @@ func SourceFor(netnsPath string, dst netip.Addr) (netip.Addr, error) {
 		return fmt.Errorf("route to %s has no source address", dst)
 	})
 	return src, err
+}
+
+var routeTypes = map[int]string{
+	unix.RTN_BLACKHOLE: "blackhole", unix.RTN_UNREACHABLE: "unreachable",
+	unix.RTN_PROHIBIT: "prohibit", unix.RTN_THROW: "throw",
+}
+
+// defaultRule reports whether a routing rule is one the kernel starts
+// with: lookup local at 0, main at 32766, default at 32767, for all.
+func defaultRule(r netlink.Rule) bool {
+	if r.Src != nil || r.Dst != nil || r.Mark != 0 || r.Mask != nil || r.IifName != "" || r.OifName != "" ||
+		r.Invert || r.Goto > 0 || r.SuppressPrefixlen > 0 || r.SuppressIfgroup > 0 || r.Tos != 0 {
+		return false
+	}
+	switch {
+	case r.Priority == 0 && r.Table == unix.RT_TABLE_LOCAL,
+		r.Priority == 32766 && r.Table == unix.RT_TABLE_MAIN,
+		r.Priority == 32767 && r.Table == unix.RT_TABLE_DEFAULT:
+		return true
+	}
+	return false
 }

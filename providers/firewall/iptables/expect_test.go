@@ -141,16 +141,41 @@ func r(text string, v firewall.Verdict, ms ...firewall.Match) *firewall.Rule {
 	return &firewall.Rule{Text: text, Verdict: v, Matches: ms}
 }
 
-// u is a rule with an Unsupported construct.
+// u is a rule with an Unsupported match.
 func u(why, text string, v firewall.Verdict, ms ...firewall.Match) *firewall.Rule {
+	rule := r(text, v, ms...)
+	rule.Unsupported, rule.UnsupportedMatch = why, true
+	return rule
+}
+
+// effect is a rule with an Unsupported target or statement.
+func effect(why, text string, v firewall.Verdict, ms ...firewall.Match) *firewall.Rule {
 	rule := r(text, v, ms...)
 	rule.Unsupported = why
 	return rule
 }
 
 func setMark(m uint32, rule *firewall.Rule) *firewall.Rule {
-	rule.SetMark = &m
+	rule.MarkSet = firewall.SetMarkTo(m)
 	return rule
+}
+
+func markOp(and, xor uint32, rule *firewall.Rule) *firewall.Rule {
+	rule.MarkSet = &firewall.MarkOp{And: and, Xor: xor}
+	return rule
+}
+
+func updates(set string, rule *firewall.Rule) *firewall.Rule {
+	rule.SetUpdates = append(rule.SetUpdates, set)
+	return rule
+}
+
+func flags(mask, comp uint32) firewall.Match {
+	return firewall.Match{Field: firewall.FieldTCPFlags, Proto: firewall.ProtoTCP, Mask: mask, Ranges: []firewall.Range{one(comp)}}
+}
+
+func assumed(fails bool, text string) firewall.Match {
+	return firewall.Match{Field: firewall.FieldAssumed, Negate: fails, Assume: text}
 }
 
 func numbered(rules []*firewall.Rule) []*firewall.Rule {
@@ -231,7 +256,7 @@ func rich4Tables() []*firewall.Table {
 				r("-A INPUT -i lo -j ACCEPT", accept, iif("lo")),
 				r("-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT", accept, ctstate("related", "established")),
 				r("-A INPUT -m state --state INVALID -j DROP", drop, ctstate("invalid")),
-				u(`match "conntrack": ! --ctstate NEW,UNTRACKED,DNAT`, "-A INPUT -m conntrack ! --ctstate NEW,UNTRACKED,DNAT -j DROP", drop),
+				r("-A INPUT -m conntrack ! --ctstate NEW,UNTRACKED,DNAT -j DROP", drop, not(ctstate("new", "untracked", "dnat"))),
 				r(`-A INPUT -p tcp -m tcp --dport 22 -m comment --comment "ssh from \"admins\" \\ ok" -j ACCEPT`, accept, l4(6), dport(tcp, one(22))),
 				r("-A INPUT -p tcp -m comment --comment -j -m tcp --dport 23 -j ACCEPT", accept, l4(6), dport(tcp, one(23))),
 				r(`-A INPUT -p tcp -m comment --comment "it\'s" -m tcp --dport 24 -j ACCEPT`, accept, l4(6), dport(tcp, one(24))),
@@ -242,10 +267,10 @@ func rich4Tables() []*firewall.Table {
 					l4(6), dport(tcp, one(80), one(443), rng(8000, 8100))),
 				r("-A INPUT -p udp -m multiport ! --sports 1,2 -j ACCEPT", accept, l4(17), not(sport(udp, one(1), one(2)))),
 				u(`match "multiport": --ports 5,6`, "-A INPUT -p tcp -m multiport --ports 5,6 -j ACCEPT", accept, l4(6)),
-				u(`match "tcp": ! --tcp-flags FIN,SYN,RST,ACK SYN`, "-A INPUT -p tcp -m tcp ! --tcp-flags FIN,SYN,RST,ACK SYN -j DROP", drop, l4(6)),
-				r("-A INPUT -p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -j ACCEPT", accept, l4(6), ctstate("new")),
-				u(`match "tcp": --tcp-flags FIN,SYN,RST,PSH,ACK,URG SYN`, "-A INPUT -p tcp -m tcp --tcp-flags FIN,SYN,RST,PSH,ACK,URG SYN -j ACCEPT", accept, l4(6)),
-				r("-A INPUT -p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -j ACCEPT", accept, l4(6), ctstate("new")),
+				r("-A INPUT -p tcp -m tcp ! --tcp-flags FIN,SYN,RST,ACK SYN -j DROP", drop, l4(6), not(flags(0x17, 0x02))),
+				r("-A INPUT -p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -j ACCEPT", accept, l4(6), flags(0x17, 0x02)),
+				r("-A INPUT -p tcp -m tcp --tcp-flags FIN,SYN,RST,PSH,ACK,URG SYN -j ACCEPT", accept, l4(6), flags(0x3f, 0x02)),
+				r("-A INPUT -p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -j ACCEPT", accept, l4(6), flags(0x17, 0x02)),
 				r("-A INPUT -p icmp -m icmp --icmp-type 8 -j ACCEPT", accept, l4(1), icmpType(one(8))),
 				u(`match "icmp": --icmp-type 3/3`, "-A INPUT -p icmp -m icmp --icmp-type 3/3 -j ACCEPT", accept, l4(1)),
 				u(`match "icmp": --icmp-type 3/3`, "-A INPUT -p icmp -m icmp --icmp-type 3/3 -j ACCEPT", accept, l4(1)),
@@ -255,8 +280,8 @@ func rich4Tables() []*firewall.Table {
 				r("-A INPUT -p 200 -j ACCEPT", accept, l4(200)),
 				r("-A INPUT ! -p udp -j my-chain", jump("my-chain"), not(l4(17))),
 				r("-A INPUT -j ACCEPT", accept),
-				u("-f (fragments)", "-A INPUT -f -j DROP", drop),
-				u(`match "limit"`, `-A INPUT -m limit --limit 5/min -j LOG --log-prefix "in: "`, none),
+				r("-A INPUT -f -j DROP", drop, firewall.Match{Field: firewall.FieldFragment}),
+				r(`-A INPUT -m limit --limit 5/min -j LOG --log-prefix "in: "`, none, assumed(false, "fewer than 5/min reach the rule (-m limit --limit 5/min)")),
 				r("-A INPUT -j LOG --log-prefix -j", none),
 				r("-A INPUT -j NFLOG --nflog-prefix x --nflog-group 2", none),
 				r("-A INPUT -m iprange --src-range 10.0.0.3-10.0.0.17 -j ACCEPT", accept,
@@ -266,10 +291,11 @@ func rich4Tables() []*firewall.Table {
 					origDaddr("1.2.3.4/32")),
 				r("-A INPUT -p tcp -m conntrack --ctorigdst 1.2.3.0/24 ! --ctorigdstport 80:90 -j ACCEPT", accept,
 					l4(6), origDaddr("1.2.3.0/24"), not(origDport(tcp, rng(80, 90)))),
-				u(`match "conntrack": --ctstate DNAT`, "-A INPUT -m conntrack --ctstate DNAT --ctproto 6 -j ACCEPT", accept),
+				u(`match "conntrack": --ctproto 6`, "-A INPUT -m conntrack --ctstate DNAT --ctproto 6 -j ACCEPT", accept, ctstate("dnat")),
 				r("-A INPUT -m addrtype ! --dst-type BROADCAST,MULTICAST -j ACCEPT", accept, not(daddrType("broadcast", "multicast"))),
-				u(`match "recent"`, "-A INPUT -m recent --set --name foo --mask 255.255.255.255 --rsource", none),
-				u(`match "hashlimit"`, "-A INPUT -m hashlimit --hashlimit-upto 1/sec --hashlimit-burst 5 --hashlimit-name hl -j ACCEPT", accept),
+				updates("recent:foo", r("-A INPUT -m recent --set --name foo --mask 255.255.255.255 --rsource", none)),
+				r("-A INPUT -m hashlimit --hashlimit-upto 1/sec --hashlimit-burst 5 --hashlimit-name hl -j ACCEPT", accept,
+					assumed(false, "fewer than 1/sec reach the rule in hl (-m hashlimit --hashlimit-upto 1/sec --hashlimit-burst 5 --hashlimit-name hl)")),
 				u(`match "physdev"`, "-A INPUT -m physdev --physdev-in eth0 -j ACCEPT", accept),
 				r("-A INPUT -j REJECT --reject-with icmp-port-unreachable", reject("icmp port-unreachable")),
 				r("-A INPUT -p tcp -j REJECT --reject-with tcp-reset", reject("tcp reset"), l4(6)),
@@ -303,14 +329,14 @@ func rich4Tables() []*firewall.Table {
 			base("PREROUTING", "nat", -100, "accept",
 				r("-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER", jump("DOCKER"), daddrType("local")),
 				r("-A PREROUTING -p tcp -m tcp --dport 2222 -j REDIRECT --to-ports 22", redirect(22), l4(6), dport(tcp, one(2222))),
-				u(`target "REDIRECT": --to-ports 22-25`, "-A PREROUTING -p tcp -m tcp --dport 2223 -j REDIRECT --to-ports 22-25", redirect(0),
+				effect(`target "REDIRECT": --to-ports 22-25`, "-A PREROUTING -p tcp -m tcp --dport 2223 -j REDIRECT --to-ports 22-25", redirect(0),
 					l4(6), dport(tcp, one(2223))),
 				r("-A PREROUTING -p tcp -m tcp --dport 2224 -j REDIRECT", redirect(0), l4(6), dport(tcp, one(2224))),
 				r("-A PREROUTING -p tcp -m tcp --dport 81 -j DNAT --to-destination 10.0.0.5", dnat("10.0.0.5", 0), l4(6), dport(tcp, one(81))),
-				u(`target "DNAT": --to-destination 10.0.0.5-10.0.0.9:80`, "-A PREROUTING -p tcp -m tcp --dport 82 -j DNAT --to-destination 10.0.0.5-10.0.0.9:80",
+				effect(`target "DNAT": --to-destination 10.0.0.5-10.0.0.9:80`, "-A PREROUTING -p tcp -m tcp --dport 82 -j DNAT --to-destination 10.0.0.5-10.0.0.9:80",
 					dnat("", 0), l4(6), dport(tcp, one(82))),
 				r("-A PREROUTING -p tcp -m tcp --dport 83 -j DNAT --to-destination :8080", dnat("", 8080), l4(6), dport(tcp, one(83))),
-				u(`target "DNAT": --to-destination 10.0.0.5:80-90`, "-A PREROUTING -p tcp -m tcp --dport 84 -j DNAT --to-destination 10.0.0.5:80-90 --random",
+				effect(`target "DNAT": --to-destination 10.0.0.5:80-90`, "-A PREROUTING -p tcp -m tcp --dport 84 -j DNAT --to-destination 10.0.0.5:80-90 --random",
 					dnat("", 0), l4(6), dport(tcp, one(84))),
 				u(`match "addrtype": --limit-iface-in`, "-A PREROUTING -m addrtype --src-type UNICAST,LOCAL --limit-iface-in -j ACCEPT", accept,
 					saddrType("unicast", "local"))),
@@ -330,21 +356,21 @@ func rich4Tables() []*firewall.Table {
 			base("PREROUTING", "filter", -150, "accept",
 				setMark(0x10, r("-A PREROUTING -i eth0 -p tcp -m tcp --dport 80 -j MARK --set-xmark 0x10/0xffffffff", none,
 					iif("eth0"), l4(6), dport(tcp, one(80)))),
-				u(`target "MARK": --set-xmark 0x5/0xff`, "-A PREROUTING -i eth1 -j MARK --set-xmark 0x5/0xff", none, iif("eth1")),
-				u(`target "MARK": --set-xmark 0x4/0x4`, "-A PREROUTING -i eth2 -j MARK --set-xmark 0x4/0x4", none, iif("eth2")),
-				u(`target "CONNMARK"`, "-A PREROUTING -m mark --mark 0x10/0xf0 -j CONNMARK --save-mark --nfmask 0xffffffff --ctmask 0xffffffff", none,
+				markOp(^uint32(0xff), 5, r("-A PREROUTING -i eth1 -j MARK --set-xmark 0x5/0xff", none, iif("eth1"))),
+				markOp(^uint32(4), 4, r("-A PREROUTING -i eth2 -j MARK --set-xmark 0x4/0x4", none, iif("eth2"))),
+				r("-A PREROUTING -m mark --mark 0x10/0xf0 -j CONNMARK --save-mark --nfmask 0xffffffff --ctmask 0xffffffff", none,
 					mark(0x10, 0xf0))),
 			base("INPUT", "filter", -150, "accept",
 				r("-A INPUT -m mark --mark 0x3 -j ACCEPT", accept, mark(3, 0))),
 			base("FORWARD", "filter", -150, "accept"),
 			base("OUTPUT", "route", -150, "accept",
-				u(`match "tcp": --tcp-flags SYN,RST SYN`, "-A OUTPUT -p tcp -m tcp --tcp-flags SYN,RST SYN -j TCPMSS --clamp-mss-to-pmtu", none, l4(6))),
+				r("-A OUTPUT -p tcp -m tcp --tcp-flags SYN,RST SYN -j TCPMSS --clamp-mss-to-pmtu", none, l4(6), flags(0x06, 0x02))),
 			base("POSTROUTING", "filter", -150, "accept")),
 		table("raw",
 			base("PREROUTING", "filter", -300, "accept",
-				u(`match "tcp": --tcp-flags FIN,SYN,RST,ACK SYN in table raw (before conntrack)`,
-					"-A PREROUTING -p tcp -m tcp --dport 9999 --tcp-flags FIN,SYN,RST,ACK SYN -j CT --notrack", none, l4(6), dport(tcp, one(9999))),
-				u(`target "NOTRACK"`, "-A PREROUTING -p udp -m udp --dport 53 -j NOTRACK", none, l4(17), dport(udp, one(53))),
+				effect(`target "CT": --notrack`,
+					"-A PREROUTING -p tcp -m tcp --dport 9999 --tcp-flags FIN,SYN,RST,ACK SYN -j CT --notrack", none, l4(6), dport(tcp, one(9999)), flags(0x17, 0x02)),
+				effect(`target "NOTRACK"`, "-A PREROUTING -p udp -m udp --dport 53 -j NOTRACK", none, l4(17), dport(udp, one(53))),
 				r("-A PREROUTING -p udp -m udp --dport 54 -j TRACE", none, l4(17), dport(udp, one(54)))),
 			base("OUTPUT", "filter", -300, "accept")),
 	}
@@ -373,8 +399,8 @@ func rich6Tables() []*firewall.Table {
 				r("-A INPUT -j REJECT --reject-with icmp6-no-route", reject("icmpv6 no-route")),
 				r("-A INPUT -j REJECT --reject-with icmp6-policy-fail", reject("icmpv6 policy-fail")),
 				r("-A INPUT -j REJECT --reject-with icmp6-reject-route", reject("icmpv6 reject-route")),
-				u(`match "rt"`, "-A INPUT -m rt --rt-type 0 -j DROP", drop),
-				u(`match "frag"`, "-A INPUT -m frag --fragmore -j DROP", drop)),
+				r("-A INPUT -m rt --rt-type 0 -j DROP", drop, firewall.Match{Field: firewall.FieldExtHdr, Names: []string{"rt"}}),
+				r("-A INPUT -m frag --fragmore -j DROP", drop, firewall.Match{Field: firewall.FieldExtHdr, Names: []string{"frag"}})),
 			base("FORWARD", "filter", 0, "drop"),
 			base("OUTPUT", "filter", 0, "accept"),
 			user("ICMP",

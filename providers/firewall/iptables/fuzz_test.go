@@ -58,10 +58,17 @@ func checkTable(t *testing.T, tb *firewall.Table, family string) {
 						t.Fatalf("%s %s rule %d: prefix %v in family %s", tb.Name, c.Name, r.Number, p, family)
 					}
 				}
-				if len(m.Prefixes)+len(m.Ranges)+len(m.Names) == 0 {
+				if len(m.Prefixes)+len(m.Ranges)+len(m.Names) == 0 && !valueless[m.Field] {
 					t.Fatalf("%s %s rule %d: match on %s without values", tb.Name, c.Name, r.Number, m.Field)
 				}
 			}
 		}
 	}
+}
+
+// valueless are the fields whose matches carry no values: they hold or
+// not by themselves.
+var valueless = map[firewall.Field]bool{
+	firewall.FieldFragment: true, firewall.FieldIPsec: true, firewall.FieldRandom: true,
+	firewall.FieldAssumed: true, firewall.FieldRPF: true,
 }

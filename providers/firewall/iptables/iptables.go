@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/portcheck/portcheck/internal/netns"
 	"github.com/portcheck/portcheck/providers/firewall"
@@ -105,6 +106,50 @@ func Read(ctx context.Context, netnsPath, backend string) ([]*firewall.Table, er
 	return tables, nil
 }
 
+// ReadSaved runs iptables-nft-save for the families asked for (IPv4 and
+// IPv6 at once) and translates what it shows. Tables it cannot show
+// (native nft expressions iptables does not know) are not an error here:
+// incompatible names them ("ip filter"), for the caller to read with nft.
+func ReadSaved(ctx context.Context, netnsPath string, families []string) (tables []*firewall.Table, incompatible []string, err error) {
+	if err := Available(firewall.BackendIptablesNft); err != nil {
+		return nil, nil, err
+	}
+	type result struct {
+		tables []*firewall.Table
+		incomp []string
+		err    error
+	}
+	results := make([]result, len(families))
+	var wg sync.WaitGroup
+	for i, family := range families {
+		wg.Go(func() {
+			name := saveCommands[firewall.BackendIptablesNft][0]
+			if family == firewall.FamilyIP6 {
+				name = saveCommands[firewall.BackendIptablesNft][1]
+			}
+			out, err := netns.Output(ctx, netnsPath, nil, name)
+			if err != nil {
+				results[i].err = err
+				return
+			}
+			ts, incomp, err := parse(out, family, firewall.BackendIptablesNft, false)
+			if err != nil {
+				err = fmt.Errorf("%s: %w", name, err)
+			}
+			results[i] = result{ts, incomp, err}
+		})
+	}
+	wg.Wait()
+	for _, r := range results {
+		if r.err != nil {
+			return nil, nil, r.err
+		}
+		tables = append(tables, r.tables...)
+		incompatible = append(incompatible, r.incomp...)
+	}
+	return tables, incompatible, nil
+}
+
 // LegacyLoaded reports whether the kernel has the x_tables core of the
 // family loaded. Without it there are no legacy tables, and the save tool
 // would modprobe the module to find that out: reading must not change the
@@ -123,28 +168,37 @@ func LegacyLoaded(family string) bool {
 // firewall.BackendIptablesNft) is copied to Table.Backend. Malformed input
 // is an error naming its line.
 func Parse(save []byte, family, backend string) ([]*firewall.Table, error) {
+	ts, _, err := parse(save, family, backend, true)
+	return ts, err
+}
+
+// parse translates save output; strict makes a table the save tool
+// could not show an error, else its name ("ip filter") is returned.
+func parse(save []byte, family, backend string, strict bool) ([]*firewall.Table, []string, error) {
 	if family != firewall.FamilyIP && family != firewall.FamilyIP6 {
-		return nil, fmt.Errorf("family %q is neither %q nor %q", family, firewall.FamilyIP, firewall.FamilyIP6)
+		return nil, nil, fmt.Errorf("family %q is neither %q nor %q", family, firewall.FamilyIP, firewall.FamilyIP6)
 	}
 	if _, ok := saveCommands[backend]; !ok {
-		return nil, fmt.Errorf("unknown iptables backend %q", backend)
+		return nil, nil, fmt.Errorf("unknown iptables backend %q", backend)
 	}
-	p := &parser{family: family, backend: backend, tables: []*firewall.Table{}}
+	p := &parser{family: family, backend: backend, tables: []*firewall.Table{}, strict: strict}
 	for i, line := range strings.Split(string(save), "\n") {
 		if err := p.line(i+1, strings.TrimSpace(line)); err != nil {
-			return nil, fmt.Errorf("line %d: %w", i+1, err)
+			return nil, nil, fmt.Errorf("line %d: %w", i+1, err)
 		}
 	}
 	if p.cur != nil {
-		return nil, fmt.Errorf("line %d: table %s has no COMMIT", p.cur.line, p.cur.t.Name)
+		return nil, nil, fmt.Errorf("line %d: table %s has no COMMIT", p.cur.line, p.cur.t.Name)
 	}
-	return p.tables, nil
+	return p.tables, p.incompatible, nil
 }
 
 type parser struct {
 	family, backend string
 	tables          []*firewall.Table
 	cur             *tableState // the table between *name and COMMIT
+	strict          bool
+	incompatible    []string
 }
 
 // tableState is a table being read.
@@ -172,7 +226,10 @@ func (p *parser) line(n int, line string) error {
 	case strings.HasPrefix(line, "#"):
 		if m := incompatible.FindStringSubmatch(line); m != nil {
 			// Leaving the table out would hide its rules.
-			return fmt.Errorf("table %s holds rules iptables-nft cannot show (read it with nft)", m[1])
+			if p.strict {
+				return fmt.Errorf("table %s holds rules iptables-nft cannot show (read it with nft)", m[1])
+			}
+			p.incompatible = append(p.incompatible, p.family+" "+m[1])
 		}
 		return nil
 	case strings.HasPrefix(line, "*"):

@@ -11,17 +11,34 @@ import (
 // matchers translate the -m matches the model can express; any other
 // match makes the rule Unsupported.
 var matchers = map[string]func(*builder, *extension){
-	"tcp":       func(b *builder, m *extension) { b.portMatch(m, firewall.ProtoTCP) },
-	"udp":       func(b *builder, m *extension) { b.portMatch(m, firewall.ProtoUDP) },
-	"multiport": (*builder).multiport,
-	"conntrack": (*builder).conntrack,
-	"state":     (*builder).conntrack,
-	"comment":   (*builder).comment,
-	"addrtype":  (*builder).addrtype,
-	"mark":      (*builder).mark,
-	"icmp":      (*builder).icmp,
-	"icmp6":     (*builder).icmp,
-	"iprange":   (*builder).iprange,
+	"tcp":        func(b *builder, m *extension) { b.portMatch(m, firewall.ProtoTCP) },
+	"udp":        func(b *builder, m *extension) { b.portMatch(m, firewall.ProtoUDP) },
+	"multiport":  (*builder).multiport,
+	"conntrack":  (*builder).conntrack,
+	"state":      (*builder).conntrack,
+	"comment":    (*builder).comment,
+	"addrtype":   (*builder).addrtype,
+	"mark":       (*builder).mark,
+	"icmp":       (*builder).icmp,
+	"icmp6":      (*builder).icmp,
+	"iprange":    (*builder).iprange,
+	"limit":      (*builder).limit,
+	"hashlimit":  (*builder).hashlimit,
+	"recent":     (*builder).recent,
+	"connlimit":  (*builder).connlimit,
+	"quota":      (*builder).quota,
+	"statistic":  (*builder).statistic,
+	"rt":         extHeader("rt"),
+	"frag":       extHeader("frag"),
+	"hbh":        extHeader("hbh"),
+	"dst":        extHeader("dst"),
+	"mh":         extHeader("mh"),
+	"ah":         extHeader("ah"),
+	"ipv6header": (*builder).ipv6header,
+	"rpfilter":   (*builder).rpfilter,
+	"pkttype":    (*builder).pkttype,
+	"policy":     (*builder).policy,
+	"set":        (*builder).set,
 }
 
 func (b *builder) match(m *extension) {
@@ -51,44 +68,52 @@ func (b *builder) portMatch(m *extension, proto uint8) {
 			}
 			b.add(firewall.Match{Field: field, Negate: o.negate, Proto: proto, Ranges: []firewall.Range{r}})
 		case "--syn", "--tcp-flags":
-			if proto != firewall.ProtoTCP || !isSYNOnly(o) {
+			if proto != firewall.ProtoTCP {
 				b.badOption(m, o)
 				continue
 			}
-			b.syn(m, o)
+			mask, comp, ok := tcpFlagsTest(o)
+			if !ok {
+				b.badOption(m, o)
+				continue
+			}
+			b.add(firewall.Match{Field: firewall.FieldTCPFlags, Negate: o.negate, Proto: firewall.ProtoTCP,
+				Mask: mask, Ranges: []firewall.Range{{From: comp, To: comp}}})
 		default:
 			b.badOption(m, o)
 		}
 	}
 }
 
-// isSYNOnly reports whether a tcp flags test is `--syn` or its saved form
-// `--tcp-flags FIN,SYN,RST,ACK SYN` (flags in any order), not negated.
-func isSYNOnly(o option) bool {
-	if o.negate {
-		return false
-	}
-	if o.name == "--syn" {
-		return len(o.args) == 0
-	}
-	if len(o.args) != 2 {
-		return false
-	}
-	mask := strings.Split(o.args[0], ",")
-	slices.Sort(mask)
-	return slices.Equal(mask, []string{"ACK", "FIN", "RST", "SYN"}) && o.args[1] == "SYN"
+// tcpFlagNames are the flag names of --tcp-flags.
+var tcpFlagNames = map[string]uint32{
+	"FIN": 0x01, "SYN": 0x02, "RST": 0x04, "PSH": 0x08, "ACK": 0x10, "URG": 0x20,
+	"ECE": 0x40, "CWR": 0x80, "ALL": 0x3f, "NONE": 0,
 }
 
-// syn translates a SYN-only flags test. Every packet evaluated is the
-// first of a connection, a SYN alone, so it is the test "ct state new".
-// That equivalence needs conntrack to have seen the packet, which it has
-// not in the raw table (priority -300, before conntrack's -200).
-func (b *builder) syn(m *extension, o option) {
-	if b.table.t.Name == "raw" {
-		b.unsupported("match %q: %s in table raw (before conntrack)", m.name, optionText(o))
-		return
+// tcpFlagsTest reads --tcp-flags MASK COMP ((flags & MASK) == COMP) and
+// --syn (--tcp-flags FIN,SYN,RST,ACK SYN).
+func tcpFlagsTest(o option) (mask, comp uint32, ok bool) {
+	if o.name == "--syn" {
+		return 0x17, 0x02, len(o.args) == 0
 	}
-	b.add(firewall.Match{Field: firewall.FieldCTState, Names: []string{"new"}})
+	if len(o.args) != 2 {
+		return 0, 0, false
+	}
+	flags := func(s string) (uint32, bool) {
+		var v uint32
+		for _, f := range strings.Split(strings.ToUpper(s), ",") {
+			n, ok := tcpFlagNames[f]
+			if !ok {
+				return 0, false
+			}
+			v |= n
+		}
+		return v, true
+	}
+	mask, ok1 := flags(o.args[0])
+	comp, ok2 := flags(o.args[1])
+	return mask, comp & mask, ok1 && ok2 && mask != 0
 }
 
 // multiport translates --dports and --sports; the kernel requires a
@@ -114,9 +139,13 @@ func (b *builder) multiport(m *extension) {
 	}
 }
 
-// ctStates are the conntrack states the model knows; the virtual states
-// SNAT and DNAT are left out.
-var ctStates = []string{"new", "established", "related", "invalid", "untracked"}
+// ctStates are the conntrack states the model knows, with the virtual
+// states SNAT and DNAT (the connection's NAT status, which xt_conntrack
+// ORs into the state).
+var ctStates = []string{"new", "established", "related", "invalid", "untracked", "snat", "dnat"}
+
+// ctStatuses are the --ctstatus flags the model knows.
+var ctStatuses = []string{"expected", "seen_reply", "assured", "confirmed"}
 
 // conntrack translates -m conntrack and -m state.
 func (b *builder) conntrack(m *extension) {
@@ -134,6 +163,16 @@ func (b *builder) conntrack(m *extension) {
 				continue
 			}
 			b.add(firewall.Match{Field: firewall.FieldCTState, Negate: o.negate, Names: names})
+		case o.name == "--ctstatus" && m.name == "conntrack":
+			names := strings.Split(strings.ToLower(arg), ",")
+			if !allIn(names, ctStatuses) {
+				b.badOption(m, o)
+				continue
+			}
+			for i, n := range names {
+				names[i] = strings.ReplaceAll(n, "_", "-")
+			}
+			b.add(firewall.Match{Field: firewall.FieldCTStatus, Negate: o.negate, Names: names})
 		case o.name == "--ctorigdst" && m.name == "conntrack":
 			p, ok := parsePrefix(b.family, arg)
 			if !ok {
@@ -281,5 +320,25 @@ func (b *builder) iprange(m *extension) {
 			continue
 		}
 		b.add(firewall.Match{Field: field, Negate: o.negate, Prefixes: rangePrefixes(lo, hi)})
+	}
+}
+
+// set translates -m set --match-set NAME DIRS (an ipset lookup, resolved
+// against the set's type when evaluated). Counter conditions and
+// --return-nomatch are not modelled.
+func (b *builder) set(m *extension) {
+	for _, o := range m.opts {
+		switch o.name {
+		case "--match-set":
+			if len(o.args) != 2 {
+				b.badOption(m, o)
+				continue
+			}
+			b.add(firewall.Match{Field: firewall.FieldIPSet, Negate: o.negate, Set: o.args[0], Names: strings.Split(o.args[1], ",")})
+		case "--update-counters", "--update-subcounters":
+			// Counting changes nothing judged.
+		default:
+			b.badOption(m, o)
+		}
 	}
 }

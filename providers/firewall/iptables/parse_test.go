@@ -38,12 +38,23 @@ func parseRule(t *testing.T, family, table, rule string) *firewall.Rule {
 	if chain == "" {
 		chain = "INPUT"
 	}
-	save := "*" + table + "\n:" + chain + " ACCEPT [0:0]\n:web - [0:0]\n" + rule + "\nCOMMIT\n"
+	decl := ":" + chain + " ACCEPT [0:0]\n:web - [0:0]\n"
+	// A rule of another chain (kube-proxy's, Calico's) declares it.
+	if f := strings.Fields(rule); len(f) > 1 && f[0] == "-A" && f[1] != chain {
+		decl = ":" + f[1] + " - [0:0]\n" + decl
+	}
+	save := "*" + table + "\n" + decl + rule + "\nCOMMIT\n"
 	tables, err := Parse([]byte(save), family, legacy)
 	if err != nil {
 		t.Fatalf("Parse(%q): %v", rule, err)
 	}
-	return tables[0].Chains[0].Rules[0]
+	for _, c := range tables[0].Chains {
+		if len(c.Rules) > 0 {
+			return c.Rules[0]
+		}
+	}
+	t.Fatalf("Parse(%q): no rule", rule)
+	return nil
 }
 
 // TestParseRule covers forms the fixtures cannot hold: hand-written
@@ -82,9 +93,15 @@ func TestParseRule(t *testing.T) {
 		{"reversed port range", ip, "filter", "-A INPUT -p udp -m udp --dport 90:80 -j DROP",
 			u(`match "udp": --dport 90:80`, "-A INPUT -p udp -m udp --dport 90:80 -j DROP", drop, l4(17))},
 		{"--syn", ip, "filter", "-A INPUT -p tcp -m tcp --syn -j ACCEPT",
-			r("-A INPUT -p tcp -m tcp --syn -j ACCEPT", accept, l4(6), ctstate("new"))},
+			r("-A INPUT -p tcp -m tcp --syn -j ACCEPT", accept, l4(6), flags(0x17, 0x02))},
 		{"--syn negated", ip, "filter", "-A INPUT -p tcp -m tcp ! --syn -j DROP",
-			u(`match "tcp": ! --syn`, "-A INPUT -p tcp -m tcp ! --syn -j DROP", drop, l4(6))},
+			r("-A INPUT -p tcp -m tcp ! --syn -j DROP", drop, l4(6), not(flags(0x17, 0x02)))},
+		{"--tcp-flags ALL NONE", ip, "filter", "-A INPUT -p tcp -m tcp --tcp-flags FIN,SYN,RST,PSH,ACK,URG NONE -j DROP",
+			r("-A INPUT -p tcp -m tcp --tcp-flags FIN,SYN,RST,PSH,ACK,URG NONE -j DROP", drop, l4(6), flags(0x3f, 0))},
+		{"--tcp-flags ALL", ip, "filter", "-A INPUT -p tcp -m tcp --tcp-flags ALL FIN,URG,PSH -j DROP",
+			r("-A INPUT -p tcp -m tcp --tcp-flags ALL FIN,URG,PSH -j DROP", drop, l4(6), flags(0x3f, 0x29))},
+		{"--tcp-flags unknown flag", ip, "filter", "-A INPUT -p tcp -m tcp --tcp-flags SYN,XYZ SYN -j DROP",
+			u(`match "tcp": --tcp-flags SYN,XYZ SYN`, "-A INPUT -p tcp -m tcp --tcp-flags SYN,XYZ SYN -j DROP", drop, l4(6))},
 		{"--tcp-option", ip, "filter", "-A INPUT -p tcp -m tcp --tcp-option 2 -j DROP",
 			u(`match "tcp": --tcp-option 2`, "-A INPUT -p tcp -m tcp --tcp-option 2 -j DROP", drop, l4(6))},
 		{"multiport without -p", ip, "filter", "-A INPUT -m multiport --dports 1,2 -j DROP",
@@ -94,7 +111,9 @@ func TestParseRule(t *testing.T) {
 		{"state lower-cased", ip, "filter", "-A INPUT -m state --state NEW,RELATED -j ACCEPT",
 			r("-A INPUT -m state --state NEW,RELATED -j ACCEPT", accept, ctstate("new", "related"))},
 		{"conntrack --ctstatus", ip, "filter", "-A INPUT -m conntrack --ctstatus ASSURED -j ACCEPT",
-			u(`match "conntrack": --ctstatus ASSURED`, "-A INPUT -m conntrack --ctstatus ASSURED -j ACCEPT", accept)},
+			r("-A INPUT -m conntrack --ctstatus ASSURED -j ACCEPT", accept, firewall.Match{Field: firewall.FieldCTStatus, Names: []string{"assured"}})},
+		{"conntrack virtual state DNAT", ip, "filter", "-A INPUT -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP",
+			r("-A INPUT -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP", drop, not(ctstate("related", "established", "dnat")))},
 		{"addrtype multicast in ip6", ip6, "filter", "-A INPUT -m addrtype ! --src-type MULTICAST -j DROP",
 			r("-A INPUT -m addrtype ! --src-type MULTICAST -j DROP", drop, not(saddrType("multicast")))},
 		{"addrtype unicast in ip6", ip6, "filter", "-A INPUT -m addrtype --dst-type UNICAST -j DROP",
@@ -114,32 +133,73 @@ func TestParseRule(t *testing.T) {
 		{"iprange reversed", ip, "filter", "-A INPUT -m iprange --src-range 10.0.0.9-10.0.0.1 -j DROP",
 			u(`match "iprange": --src-range 10.0.0.9-10.0.0.1`, "-A INPUT -m iprange --src-range 10.0.0.9-10.0.0.1 -j DROP", drop)},
 		{"set", ip, "filter", "-A INPUT -m set --match-set blocked src -j DROP",
-			u(`match "set"`, "-A INPUT -m set --match-set blocked src -j DROP", drop)},
+			r("-A INPUT -m set --match-set blocked src -j DROP", drop, firewall.Match{Field: firewall.FieldIPSet, Set: "blocked", Names: []string{"src"}})},
+		{"set with two directions, negated", ip, "filter", "-A INPUT -m set ! --match-set svc dst,dst -j DROP",
+			r("-A INPUT -m set ! --match-set svc dst,dst -j DROP", drop, firewall.Match{Field: firewall.FieldIPSet, Negate: true, Set: "svc", Names: []string{"dst", "dst"}})},
 		{"no target", ip, "filter", "-A INPUT -p tcp", r("-A INPUT -p tcp", none, l4(6))},
 		{"QUEUE", ip, "filter", "-A INPUT -j QUEUE", r("-A INPUT -j QUEUE", queue)},
 		{"jump to a user chain", ip, "filter", "-A INPUT -j web", r("-A INPUT -j web", jump("web"))},
-		{"jump to a builtin chain", ip, "filter", "-A INPUT -j INPUT", u(`target "INPUT"`, "-A INPUT -j INPUT", none)},
+		{"jump to a builtin chain", ip, "filter", "-A INPUT -j INPUT", effect(`target "INPUT"`, "-A INPUT -j INPUT", none)},
 		{"unknown target", ip, "mangle", "-A PREROUTING -p tcp -j TPROXY --on-port 1",
-			u(`target "TPROXY"`, "-A PREROUTING -p tcp -j TPROXY --on-port 1", none, l4(6))},
+			effect(`target "TPROXY"`, "-A PREROUTING -p tcp -j TPROXY --on-port 1", none, l4(6))},
 		{"ACCEPT with an option", ip, "filter", "-A INPUT -j ACCEPT --foo",
-			u(`target "ACCEPT": --foo`, "-A INPUT -j ACCEPT --foo", accept)},
+			effect(`target "ACCEPT": --foo`, "-A INPUT -j ACCEPT --foo", accept)},
 		{"REJECT default ip6", ip6, "filter", "-A INPUT -j REJECT", r("-A INPUT -j REJECT", reject("icmpv6 port-unreachable"))},
 		{"REJECT ip4 reply in ip6", ip6, "filter", "-A INPUT -j REJECT --reject-with icmp-host-prohibited",
-			u(`target "REJECT": --reject-with icmp-host-prohibited`, "-A INPUT -j REJECT --reject-with icmp-host-prohibited", reject("icmpv6 port-unreachable"))},
+			effect(`target "REJECT": --reject-with icmp-host-prohibited`, "-A INPUT -j REJECT --reject-with icmp-host-prohibited", reject("icmpv6 port-unreachable"))},
 		{"DNAT ip6 port only", ip6, "nat", "-A PREROUTING -p tcp -j DNAT --to-destination :8080",
 			r("-A PREROUTING -p tcp -j DNAT --to-destination :8080", dnat("", 8080), l4(6))},
 		{"DNAT ip6 unbracketed with port", ip6, "nat", "-A PREROUTING -p tcp -j DNAT --to-destination [fd00::1]:80-90",
-			u(`target "DNAT": --to-destination [fd00::1]:80-90`, "-A PREROUTING -p tcp -j DNAT --to-destination [fd00::1]:80-90", dnat("", 0), l4(6))},
+			effect(`target "DNAT": --to-destination [fd00::1]:80-90`, "-A PREROUTING -p tcp -j DNAT --to-destination [fd00::1]:80-90", dnat("", 0), l4(6))},
 		{"DNAT twice", ip, "nat", "-A PREROUTING -j DNAT --to-destination 10.0.0.1 --to-destination 10.0.0.2",
-			u(`target "DNAT": --to-destination 10.0.0.2`, "-A PREROUTING -j DNAT --to-destination 10.0.0.1 --to-destination 10.0.0.2", dnat("10.0.0.1", 0))},
+			effect(`target "DNAT": --to-destination 10.0.0.2`, "-A PREROUTING -j DNAT --to-destination 10.0.0.1 --to-destination 10.0.0.2", dnat("10.0.0.1", 0))},
 		{"DNAT without destination", ip, "nat", "-A PREROUTING -j DNAT",
-			u(`target "DNAT" without --to-destination`, "-A PREROUTING -j DNAT", dnat("", 0))},
+			effect(`target "DNAT" without --to-destination`, "-A PREROUTING -j DNAT", dnat("", 0))},
 		{"MARK --set-mark", ip, "mangle", "-A PREROUTING -j MARK --set-mark 7",
 			setMark(7, r("-A PREROUTING -j MARK --set-mark 7", none))},
 		{"MARK --set-mark V/M covering all bits", ip, "mangle", "-A PREROUTING -j MARK --set-mark 0xffff0000/0xffff",
 			setMark(0xffff0000, r("-A PREROUTING -j MARK --set-mark 0xffff0000/0xffff", none))},
 		{"MARK --or-mark", ip, "mangle", "-A PREROUTING -j MARK --or-mark 1",
-			u(`target "MARK": --or-mark 1`, "-A PREROUTING -j MARK --or-mark 1", none)},
+			markOp(^uint32(1), 1, r("-A PREROUTING -j MARK --or-mark 1", none))},
+		{"MARK --and-mark", ip, "mangle", "-A PREROUTING -j MARK --and-mark 0xffffbfff",
+			markOp(0xffffbfff, 0, r("-A PREROUTING -j MARK --and-mark 0xffffbfff", none))},
+		{"MARK --xor-mark", ip, "mangle", "-A PREROUTING -j MARK --xor-mark 0x4000",
+			markOp(^uint32(0), 0x4000, r("-A PREROUTING -j MARK --xor-mark 0x4000", none))},
+		{"MARK --set-xmark as kube-proxy's KUBE-MARK-MASQ", ip, "nat", "-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000",
+			markOp(^uint32(0x4000), 0x4000, r("-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000", none))},
+		{"MARK --set-xmark as Calico's", ip, "filter", "-A cali-INPUT -j MARK --set-xmark 0x0/0xf0000",
+			markOp(^uint32(0xf0000), 0, r("-A cali-INPUT -j MARK --set-xmark 0x0/0xf0000", none))},
+		{"MARK --or-mark with a mask", ip, "mangle", "-A PREROUTING -j MARK --or-mark 1/2",
+			effect(`target "MARK": --or-mark 1/2`, "-A PREROUTING -j MARK --or-mark 1/2", none)},
+		{"limit", ip, "filter", "-A INPUT -m limit --limit 3/min --limit-burst 10 -j LOG",
+			r("-A INPUT -m limit --limit 3/min --limit-burst 10 -j LOG", none,
+				assumed(false, "fewer than 3/min reach the rule (-m limit --limit 3/min --limit-burst 10)"))},
+		{"hashlimit above per source", ip, "filter", "-A INPUT -m hashlimit --hashlimit-above 10/sec --hashlimit-mode srcip --hashlimit-name x -j DROP",
+			r("-A INPUT -m hashlimit --hashlimit-above 10/sec --hashlimit-mode srcip --hashlimit-name x -j DROP", drop,
+				assumed(true, "fewer than 10/sec per srcip in x (-m hashlimit --hashlimit-above 10/sec --hashlimit-mode srcip --hashlimit-name x)"))},
+		{"recent --update with a hitcount", ip, "filter", "-A INPUT -m recent --update --seconds 30 --hitcount 6 --name DEFAULT --rsource -j DROP",
+			r("-A INPUT -m recent --update --seconds 30 --hitcount 6 --name DEFAULT --rsource -j DROP", drop,
+				assumed(true, "the source has no earlier entry in the recent list DEFAULT (-m recent --update --seconds 30 --hitcount 6 --name DEFAULT --rsource)"))},
+		{"recent --rcheck sees a --set on the same way", ip, "filter", "-A INPUT -m recent --rcheck --name knock -j ACCEPT",
+			r("-A INPUT -m recent --rcheck --name knock -j ACCEPT", accept, firewall.Match{Field: firewall.FieldAssumed, Negate: true, Set: "recent:knock",
+				Assume: "the source has no earlier entry in the recent list knock (-m recent --rcheck --name knock)"})},
+		{"connlimit above", ip, "filter", "-A INPUT -p tcp -m connlimit --connlimit-above 20 --connlimit-mask 32 --connlimit-saddr -j REJECT",
+			r("-A INPUT -p tcp -m connlimit --connlimit-above 20 --connlimit-mask 32 --connlimit-saddr -j REJECT", reject("icmp port-unreachable"), l4(6),
+				assumed(true, "no other connection from the source is open (-m connlimit --connlimit-above 20 --connlimit-mask 32 --connlimit-saddr)"))},
+		{"statistic random", ip, "nat", "-A KUBE-SVC-X -m statistic --mode random --probability 0.50000000000 -j web",
+			r("-A KUBE-SVC-X -m statistic --mode random --probability 0.50000000000 -j web", jump("web"), firewall.Match{Field: firewall.FieldRandom})},
+		{"rt in ip6", ip6, "filter", "-A ufw6-before-input -m rt --rt-type 0 -j DROP",
+			r("-A ufw6-before-input -m rt --rt-type 0 -j DROP", drop, firewall.Match{Field: firewall.FieldExtHdr, Names: []string{"rt"}})},
+		{"rpfilter inverted", ip6, "raw", "-A PREROUTING -m rpfilter --invert -j DROP",
+			r("-A PREROUTING -m rpfilter --invert -j DROP", drop, firewall.Match{Field: firewall.FieldRPF, Negate: true})},
+		{"pkttype", ip, "filter", "-A INPUT -m pkttype --pkt-type broadcast -j DROP",
+			r("-A INPUT -m pkttype --pkt-type broadcast -j DROP", drop, firewall.Match{Field: firewall.FieldPktType, Names: []string{"broadcast"}})},
+		{"policy none", ip, "filter", "-A INPUT -m policy --dir in --pol none -j ACCEPT",
+			r("-A INPUT -m policy --dir in --pol none -j ACCEPT", accept, firewall.Match{Field: firewall.FieldIPsec, Negate: true})},
+		{"CT helper changes nothing", ip, "raw", "-A PREROUTING -p tcp -m tcp --dport 21 -j CT --helper ftp",
+			r("-A PREROUTING -p tcp -m tcp --dport 21 -j CT --helper ftp", none, l4(6), dport(tcp, one(21)))},
+		{"CONNMARK --restore-mark changes the mark", ip, "mangle", "-A PREROUTING -j CONNMARK --restore-mark --nfmask 0xffffffff --ctmask 0xffffffff",
+			effect(`target "CONNMARK": --restore-mark`, "-A PREROUTING -j CONNMARK --restore-mark --nfmask 0xffffffff --ctmask 0xffffffff", none)},
 		{"goto", ip, "filter", "-A INPUT -g web", r("-A INPUT -g web", gotoV("web"))},
 		{"quotes glue and end words", ip, "filter", `-A INPUT -m comment --comment a"b c" -j ACCEPT`,
 			r(`-A INPUT -m comment --comment a"b c" -j ACCEPT`, accept)},

@@ -28,6 +28,8 @@ var targets = map[string]func(*builder, *extension){
 	"DNAT":       (*builder).dnat,
 	"REDIRECT":   (*builder).redirect,
 	"MARK":       (*builder).setMark,
+	"CT":         (*builder).ct,
+	"CONNMARK":   (*builder).connmark,
 }
 
 func plain(kind string) func(*builder, *extension) {
@@ -107,7 +109,7 @@ func (b *builder) dnat(t *extension) {
 		}
 	}
 	if dests == 0 {
-		b.unsupported("target %q without --to-destination", t.name)
+		b.unsupportedEffect("target %q without --to-destination", t.name)
 	}
 }
 
@@ -167,25 +169,76 @@ func (b *builder) redirect(t *extension) {
 	}
 }
 
-// setMark translates MARK when it replaces the whole mark: --set-xmark
-// V/0xffffffff (how iptables-save prints --set-mark V) or --set-mark V/M
-// with V|M all ones. The kernel computes (mark & ^M) ^ V for xmark and
-// (mark & ^(V|M)) | V for set-mark; other masks and --and/--or/--xor-mark
-// keep bits of the old mark.
+// setMark translates MARK into the mark operation the kernel applies
+// (xt_MARK revision 2: mark = (mark & ^mask) ^ value): --set-xmark V/M
+// as is (how iptables-save prints every form), --set-mark V/M with mask
+// V|M, --and-mark, --or-mark, --xor-mark.
 func (b *builder) setMark(t *extension) {
 	for _, o := range t.opts {
 		arg, ok := oneArg(o)
 		v, mask, ok2 := parseValueMask(arg)
-		if o.name == "--set-mark" {
-			mask |= v
-		}
-		if (o.name != "--set-xmark" && o.name != "--set-mark") || !ok || !ok2 || mask != ^uint32(0) {
+		if !ok || !ok2 {
 			b.badTargetOption(t, o)
 			continue
 		}
-		b.rule.SetMark = &v
+		var op firewall.MarkOp
+		switch o.name {
+		case "--set-xmark":
+			op = firewall.MarkOp{And: ^mask, Xor: v}
+		case "--set-mark":
+			op = firewall.MarkOp{And: ^(v | mask), Xor: v}
+		case "--and-mark":
+			op = firewall.MarkOp{And: v}
+		case "--or-mark":
+			op = firewall.MarkOp{And: ^v, Xor: v}
+		case "--xor-mark":
+			op = firewall.MarkOp{And: ^uint32(0), Xor: v}
+		default:
+			b.badTargetOption(t, o)
+			continue
+		}
+		if strings.Contains(arg, "/") && o.name != "--set-xmark" && o.name != "--set-mark" {
+			b.badTargetOption(t, o)
+			continue
+		}
+		b.rule.MarkSet = &op
 	}
-	if b.rule.SetMark == nil {
-		b.unsupported("target %q without --set-xmark", t.name)
+	if b.rule.MarkSet == nil && b.rule.Unsupported == "" {
+		b.unsupportedEffect("target %q without a mark", t.name)
+	}
+}
+
+// noModelledEffect are targets that change nothing a modelled match
+// reads and no verdict: the packet goes on to the next rule. (MSS,
+// checksums, DSCP/TOS/TTL, classes, SELinux labels, audit records,
+// connection helpers and timeouts, the connection's own mark, ipset
+// updates, copies to other hosts.) Their options do not matter.
+var noModelledEffect = map[string]bool{
+	"TCPMSS": true, "CHECKSUM": true, "DSCP": true, "TOS": true, "TTL": true, "HL": true,
+	"CLASSIFY": true, "SECMARK": true, "CONNSECMARK": true, "AUDIT": true, "IDLETIMER": true,
+	"LED": true, "RATEEST": true, "SET": true, "TEE": true, "TCPOPTSTRIP": true,
+}
+
+// ct translates CT: a helper, event mask or timeout policy changes
+// nothing for this packet; --notrack and --zone change its conntrack
+// state.
+func (b *builder) ct(t *extension) {
+	for _, o := range t.opts {
+		switch o.name {
+		case "--helper", "--ctevents", "--expevents", "--timeout":
+		default:
+			b.badTargetOption(t, o)
+		}
+	}
+}
+
+// connmark translates CONNMARK: saving to or setting the connection's
+// mark changes nothing a modelled match reads; restoring it into the
+// packet mark sets the mark from a value the model does not have.
+func (b *builder) connmark(t *extension) {
+	for _, o := range t.opts {
+		if o.name == "--restore-mark" {
+			b.badTargetOption(t, o)
+		}
 	}
 }

@@ -40,16 +40,34 @@ func translate(ts *tableState, family string, rs *ruleSyntax) (*firewall.Rule, e
 
 func (b *builder) add(m firewall.Match) { b.rule.Matches = append(b.rule.Matches, m) }
 
+// unsupported records a match the model cannot express: it only decides
+// whether the rule applies.
 func (b *builder) unsupported(format string, args ...any) {
-	if b.rule.Unsupported == "" {
-		b.rule.Unsupported = fmt.Sprintf(format, args...)
+	b.fail(true, fmt.Sprintf(format, args...))
+}
+
+// unsupportedEffect records a target or option that does something the
+// model cannot follow.
+func (b *builder) unsupportedEffect(format string, args ...any) {
+	b.fail(false, fmt.Sprintf(format, args...))
+}
+
+// fail keeps the first unmodelled construct, or the first effect: an
+// effect matters even when the rule has no verdict.
+func (b *builder) fail(match bool, why string) {
+	r := b.rule
+	switch {
+	case r.Unsupported == "":
+		r.Unsupported, r.UnsupportedMatch = why, match
+	case !match && r.UnsupportedMatch:
+		r.Unsupported, r.UnsupportedMatch = why, false
 	}
 }
 
 // unsupportedOption names an option of a known match or target that the
 // model cannot express, e.g. `match "tcp": --tcp-option 2`.
 func (b *builder) unsupportedOption(kind string, ext *extension, o option) {
-	b.unsupported("%s %q: %s", kind, ext.name, optionText(o))
+	b.fail(kind == "match", fmt.Sprintf("%s %q: %s", kind, ext.name, optionText(o)))
 }
 
 func optionText(o option) string {
@@ -71,7 +89,8 @@ func oneArg(o option) (string, bool) {
 // ipOption translates -s, -d, -i, -o, -p and -f.
 func (b *builder) ipOption(o option) {
 	if o.name == "-f" {
-		b.unsupported("%s (fragments)", optionText(o))
+		// A fragment other than the first: never the packets judged.
+		b.add(firewall.Match{Field: firewall.FieldFragment, Negate: o.negate})
 		return
 	}
 	arg := o.args[0]
@@ -141,12 +160,15 @@ func (b *builder) target(t *extension, isGoto bool) error {
 		tr(b, t)
 		return nil
 	}
+	if noModelledEffect[t.name] {
+		return nil // no verdict, nothing later rules see
+	}
 	if b.table.userChain(t.name) {
 		v.Kind, v.Chain = firewall.VerdictJump, t.name
 		b.noOptions(t)
 		return nil
 	}
-	b.unsupported("target %q", t.name)
+	b.unsupportedEffect("target %q", t.name)
 	return nil
 }
 

@@ -15,9 +15,11 @@ import (
 // model claims to support, so every probe must get a definite decision.
 
 const (
-	diffClient = "10.88.1.1"
-	diffServer = "10.88.1.2"
-	diffIface  = "pcv1b" // the server's end of the lab's first link
+	diffClient  = "10.88.1.1"
+	diffServer  = "10.88.1.2"
+	diffClient6 = "fd88:1::1"
+	diffServer6 = "fd88:1::2"
+	diffIface   = "pcv1b" // the server's end of the lab's first link
 )
 
 // diffPorts are the destination ports probed for every ruleset; the server
@@ -40,14 +42,33 @@ type diffCase struct {
 	Name  string
 	Seed  uint64 // 0 for fixtures
 	Parts []diffPart
-	// Want, when set, is what the kernel must do for some ports (fixtures
+	// Want, when set, is what the kernel must do for some probes (fixtures
 	// state it), so a broken lab cannot pass by failing both sides alike.
-	Want map[uint16]string
+	Want map[diffWantKey]string
 	// Known explains a disagreement that is understood and reported but
 	// not fixed yet (fixtures only).
 	Known string
 	// Ports are the destination ports probed; nil = diffPorts.
 	Ports []uint16
+	// Probes are the kinds of probe sent to every port; nil = TCP and
+	// UDP over IPv4.
+	Probes []diffProbeKind
+	// Keep: the ruleset is already in the server (made by a daemon such
+	// as firewalld): neither reset nor load.
+	Keep bool
+}
+
+// diffWantKey is one probe a case states the kernel's outcome for.
+type diffWantKey struct {
+	kind diffProbeKind
+	port uint16
+}
+
+func (c diffCase) probeKinds() []diffProbeKind {
+	if c.Probes != nil {
+		return c.Probes
+	}
+	return []diffProbeKind{diffTCP4, diffUDP4}
 }
 
 func (c diffCase) uses(kind string) bool {
@@ -68,6 +89,7 @@ func (c diffCase) String() string {
 
 type diffGen struct {
 	r *rand.Rand
+	n int // numbers names that must be unique (meters)
 }
 
 func diffGenerate(seed uint64) diffCase {

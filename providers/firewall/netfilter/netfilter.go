@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"sync"
 
 	"github.com/portcheck/portcheck/internal/netns"
@@ -19,6 +20,7 @@ import (
 	"github.com/portcheck/portcheck/providers/firewall"
 	"github.com/portcheck/portcheck/providers/firewall/docker"
 	"github.com/portcheck/portcheck/providers/firewall/firewalld"
+	"github.com/portcheck/portcheck/providers/firewall/ipset"
 	"github.com/portcheck/portcheck/providers/firewall/iptables"
 	"github.com/portcheck/portcheck/providers/firewall/nftables"
 )
@@ -52,102 +54,203 @@ type Snapshot struct {
 
 // Read takes a snapshot of the namespace at netnsPath ("" = this one). It
 // only reads: list commands and D-Bus getters.
+//
+// nftables are read per table, and only once: `nft -j list chains` names
+// the tables and their base chains cheaply; the tables iptables-nft made
+// are read with iptables-nft-save (which shows the iptables extensions
+// nft's JSON cannot), the others with `nft -j list table`, both at once.
+// Listing an iptables-nft table with nft as well would cost seconds on a
+// kube-proxy node for nothing.
 func Read(ctx context.Context, netnsPath string) (*Snapshot, error) {
 	s := &Snapshot{}
-	host, err := firewall.ReadHost(netnsPath)
-	if err != nil {
-		return nil, fmt.Errorf("reading interfaces and routes: %w", err)
+	// The sources are independent: read them at once.
+	var (
+		wg                sync.WaitGroup
+		host              *firewall.Host
+		hostErr           error
+		nft, legacy       []*firewall.Table
+		nftErr, legacyErr error
+		fw                *firewalld.State
+		fwErr             error
+		hasLegacy         = iptables.Available(firewall.BackendIptablesLegacy) == nil
+		nftNotes          = &Snapshot{} // notes of the nft reader, kept apart while it runs
+	)
+	wg.Go(func() { host, hostErr = firewall.ReadHost(netnsPath) })
+	wg.Go(func() { nft, nftErr = nftNotes.readNftables(ctx, netnsPath) })
+	if hasLegacy {
+		wg.Go(func() { legacy, legacyErr = iptables.Read(ctx, netnsPath, firewall.BackendIptablesLegacy) })
+	}
+	wg.Go(func() { fw, fwErr = firewalld.Read(ctx, netnsPath) })
+	wg.Wait()
+	if hostErr != nil {
+		return nil, fmt.Errorf("reading interfaces and routes: %w", hostErr)
 	}
 	s.Host = host
-
-	nft, err := readNft(ctx, netnsPath)
-	if err != nil {
-		s.note("nftables: %v", err)
+	s.Notes = append(s.Notes, nftNotes.Notes...)
+	if nftErr != nil {
+		s.note("nftables: %v", nftErr)
 	}
-	s.Ruleset.Tables = append(s.Ruleset.Tables, s.iptablesNftTables(ctx, netnsPath, nft)...)
-	if iptables.Available(firewall.BackendIptablesLegacy) == nil {
-		legacy, err := iptables.Read(ctx, netnsPath, firewall.BackendIptablesLegacy)
-		if err != nil {
-			s.note("iptables-legacy: %v", err)
-		}
-		s.Ruleset.Tables = append(s.Ruleset.Tables, legacy...)
+	s.Ruleset.Tables = append(s.Ruleset.Tables, nft...)
+	if legacyErr != nil {
+		s.note("iptables-legacy: %v", legacyErr)
 	}
-
-	fw, err := firewalld.Read(ctx, netnsPath)
+	s.Ruleset.Tables = append(s.Ruleset.Tables, legacy...)
 	switch {
-	case err == nil:
+	case fwErr == nil:
 		s.Firewalld = fw
-	case errors.Is(err, firewalld.ErrNotRunning):
+	case errors.Is(fwErr, firewalld.ErrNotRunning):
 	default:
-		s.note("firewalld: %v", err)
+		s.note("firewalld: %v", fwErr)
+	}
+	if usesIPSets(&s.Ruleset) {
+		sets, err := ipset.Read(ctx, netnsPath)
+		if err != nil {
+			s.note("ipset: %v; rules with -m set that a packet reaches cannot be decided", err)
+		}
+		s.Ruleset.IPSets = sets
 	}
 	s.Docker = docker.PublishedPorts(&s.Ruleset)
 	s.Manager = s.manager()
 	return s, nil
 }
 
-func readNft(ctx context.Context, netnsPath string) ([]*firewall.Table, error) {
+// usesIPSets reports whether a rule looks an ipset up (-m set): only then
+// are the sets read (the kernel has them loaded).
+func usesIPSets(rs *firewall.Ruleset) bool {
+	for _, t := range rs.Tables {
+		for _, c := range t.Chains {
+			for _, r := range c.Rules {
+				for _, m := range r.Matches {
+					if m.Field == firewall.FieldIPSet {
+						return true
+					}
+				}
+			}
+		}
+	}
+	return false
+}
+
+// readNftables reads every nftables table, iptables-nft's with
+// iptables-nft-save, in the kernel's order.
+func (s *Snapshot) readNftables(ctx context.Context, netnsPath string) ([]*firewall.Table, error) {
 	if _, err := exec.LookPath("nft"); err != nil {
 		return nil, errors.New("nft is not installed, so nftables tables (and iptables-nft's) cannot be read")
 	}
-	return nftables.Read(ctx, netnsPath)
-}
-
-// iptablesNftTables keeps nft's native tables and replaces the ones
-// iptables-nft made with iptables-nft-save's reading of them: nft's JSON
-// cannot show the iptables extensions (multiport, conntrack, addrtype …)
-// those rules use.
-func (s *Snapshot) iptablesNftTables(ctx context.Context, netnsPath string, nft []*firewall.Table) []*firewall.Table {
-	need := false
-	for _, t := range nft {
-		need = need || t.Backend == firewall.BackendIptablesNft
-	}
-	if !need {
-		return nft
-	}
-	var saved []*firewall.Table
-	if err := iptables.Available(firewall.BackendIptablesNft); err != nil {
-		s.note("iptables-nft: %v; its tables are evaluated from nft's view, where iptables extensions are unsupported", err)
-		return nft
-	}
-	saved, err := iptables.Read(ctx, netnsPath, firewall.BackendIptablesNft)
+	skeleton, err := nftables.ListChains(ctx, netnsPath)
 	if err != nil {
-		s.note("iptables-nft: %v; its tables are evaluated from nft's view, where iptables extensions are unsupported", err)
-		return nft
+		return nil, err
 	}
-	byKey := map[string]*firewall.Table{}
-	for _, t := range saved {
-		byKey[t.Family+" "+t.Name] = t
-	}
-	out := make([]*firewall.Table, 0, len(nft))
-	for _, t := range nft {
+	withText := nftables.CountChains(skeleton) <= nftables.TextListingLimit
+	var native []nftables.TableID
+	saveFamilies := map[string]bool{}
+	for _, t := range skeleton {
 		if t.Backend == firewall.BackendIptablesNft {
-			st, ok := byKey[t.Family+" "+t.Name]
-			switch {
-			case !ok:
-			case !sameShape(st, t):
-				s.note("iptables-nft: iptables-nft-save shows table %s %s with other chains or rule counts than nft does; evaluated from nft's view", t.Family, t.Name)
-			default:
-				out = append(out, pruneBuiltins(st, t))
-				continue
-			}
+			saveFamilies[t.Family] = true
+		} else {
+			native = append(native, nftables.TableID{Family: t.Family, Name: t.Name})
 		}
-		out = append(out, t)
 	}
-	return out
+	saveErr := iptables.Available(firewall.BackendIptablesNft)
+	if len(saveFamilies) > 0 && saveErr != nil {
+		s.note("iptables-nft: %v; its tables are evaluated from nft's view, where iptables extensions are unsupported", saveErr)
+	}
+	if len(saveFamilies) == 0 || saveErr != nil {
+		return nftables.ReadRuleset(ctx, netnsPath, withText)
+	}
+	var families []string
+	for _, f := range []string{firewall.FamilyIP, firewall.FamilyIP6} {
+		if saveFamilies[f] {
+			families = append(families, f)
+		}
+	}
+	var nativeTables []*firewall.Table
+	var nativeErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		nativeTables, nativeErr = nftables.ReadTables(ctx, netnsPath, native, withText)
+	}()
+	saved, incompatible, saveErr := iptables.ReadSaved(ctx, netnsPath, families)
+	<-done
+	if nativeErr != nil {
+		return nil, nativeErr
+	}
+	if saveErr != nil {
+		s.note("iptables-nft: %v; its tables are evaluated from nft's view, where iptables extensions are unsupported", saveErr)
+	}
+	return s.assemble(ctx, netnsPath, skeleton, nativeTables, saved, incompatible, withText)
 }
 
-// sameShape checks that iptables-nft-save printed the table nft holds:
-// every nft chain with as many rules. It guards against a hand-written
-// table that merely looks like iptables', which the save tool may show
-// wider than it is.
-func sameShape(saved, nft *firewall.Table) bool {
-	rules := map[string]int{}
+// assemble puts the tables read both ways in the kernel's order. A table
+// iptables-nft made that its save tool could not show, or did not show,
+// is read with nft after all; builtin chains the save tool prints but the
+// kernel does not have (iptables-nft creates base chains on first use)
+// are dropped.
+func (s *Snapshot) assemble(ctx context.Context, netnsPath string, skeleton, native, saved []*firewall.Table, incompatible []string, withText bool) ([]*firewall.Table, error) {
+	key := func(t *firewall.Table) string { return t.Family + " " + t.Name }
+	byKey := map[string]*firewall.Table{}
+	for _, t := range native {
+		byKey[key(t)] = t
+	}
+	savedBy := map[string]*firewall.Table{}
+	for _, t := range saved {
+		savedBy[key(t)] = t
+	}
+	var late []nftables.TableID
+	for _, t := range skeleton {
+		k := key(t)
+		if t.Backend != firewall.BackendIptablesNft {
+			continue
+		}
+		st, ok := savedBy[k]
+		switch {
+		case slices.Contains(incompatible, k):
+			s.note("iptables-nft: table %s holds rules iptables-nft-save cannot show; evaluated from nft's view", k)
+		case !ok:
+		case !sameChains(st, t):
+			s.note("iptables-nft: iptables-nft-save shows table %s with other chains than nft does; evaluated from nft's view", k)
+		default:
+			byKey[k] = pruneBuiltins(st, t)
+			continue
+		}
+		late = append(late, nftables.TableID{Family: t.Family, Name: t.Name})
+	}
+	if len(late) > 0 {
+		more, err := nftables.ReadTables(ctx, netnsPath, late, withText)
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range more {
+			byKey[key(t)] = t
+		}
+	}
+	out := make([]*firewall.Table, 0, len(skeleton))
+	for _, t := range skeleton {
+		if rt, ok := byKey[key(t)]; ok {
+			out = append(out, rt)
+		}
+	}
+	return out, nil
+}
+
+// sameChains checks that iptables-nft-save printed the table nft holds:
+// every chain nft has, and no user chain nft does not. It guards against
+// a hand-written table that merely looks like iptables'.
+func sameChains(saved, nft *firewall.Table) bool {
+	has := map[string]bool{}
+	for _, c := range nft.Chains {
+		has[c.Name] = true
+	}
+	names := map[string]bool{}
 	for _, c := range saved.Chains {
-		rules[c.Name] = len(c.Rules)
+		names[c.Name] = true
+		if c.Hook == "" && !has[c.Name] {
+			return false
+		}
 	}
 	for _, c := range nft.Chains {
-		if n, ok := rules[c.Name]; !ok || n != len(c.Rules) {
+		if !names[c.Name] {
 			return false
 		}
 	}

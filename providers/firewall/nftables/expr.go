@@ -3,6 +3,7 @@ package nftables
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 
@@ -20,6 +21,15 @@ type fieldSpec struct {
 	// nft adds a meta nfproto dependency for it in inet tables.
 	nfproto string
 	mask    uint32
+	// ext names the extension header (or IP option) of an exthdr
+	// expression; extField is set when it reads a field of it rather
+	// than its presence.
+	ext      string
+	extField bool
+	// rpf holds the model's names for a fib oif lookup ("loose", "mark").
+	rpf []string
+	// mod and offset of a numgen expression.
+	mod, offset uint32
 }
 
 // portProtos are the protocols whose header nft names for sport/dport; th
@@ -54,6 +64,10 @@ func (t *tableState) field(e any) (fieldSpec, string, error) {
 		spec, ok = t.ctField(args)
 	case "fib":
 		spec, ok = fibField(args)
+	case "exthdr", "ip option":
+		spec, ok = extField(key, args)
+	case "numgen":
+		spec, ok = numgenField(args)
 	default:
 		ok = false
 	}
@@ -93,8 +107,46 @@ func payloadField(p map[string]any) (fieldSpec, bool) {
 		return fieldSpec{field: firewall.FieldICMPType, kind: kindICMP, proto: firewall.ProtoICMP, nfproto: "ipv4"}, true
 	case "icmpv6 type":
 		return fieldSpec{field: firewall.FieldICMPv6Type, kind: kindICMPv6, proto: firewall.ProtoICMPv6, nfproto: "ipv6"}, true
+	case "tcp flags":
+		return fieldSpec{field: firewall.FieldTCPFlags, kind: kindTCPFlags, proto: firewall.ProtoTCP}, true
+	case "ip frag-off":
+		// Only under a mask that leaves the DF bit out (see masked).
+		return fieldSpec{field: firewall.FieldFragment, kind: kindFragOff, nfproto: "ipv4"}, true
 	}
 	return fieldSpec{}, false
+}
+
+// extField handles "exthdr NAME [FIELD]" (IPv6 extension headers) and "ip
+// option NAME [FIELD]": the packets judged carry none.
+func extField(key string, args map[string]any) (fieldSpec, bool) {
+	name, _ := args["name"].(string)
+	if name == "" {
+		return fieldSpec{}, false
+	}
+	spec := fieldSpec{field: firewall.FieldExtHdr, kind: kindBool, ext: name, nfproto: "ipv6"}
+	if key == "ip option" {
+		spec.ext, spec.nfproto = "ip option "+name, "ipv4"
+	}
+	if _, ok := args["field"]; ok {
+		spec.extField = true
+	}
+	return spec, true
+}
+
+// numgenField handles "numgen random|inc mod N [offset O]".
+func numgenField(args map[string]any) (fieldSpec, bool) {
+	mode, _ := args["mode"].(string)
+	mod, why := kindNumber(args["mod"], math.MaxUint32)
+	if (mode != "random" && mode != "inc") || why != "" || mod == 0 {
+		return fieldSpec{}, false
+	}
+	spec := fieldSpec{field: firewall.FieldNumgen, kind: kindMark, mod: mod}
+	if o, ok := args["offset"]; ok {
+		if spec.offset, why = kindNumber(o, math.MaxUint32); why != "" {
+			return fieldSpec{}, false
+		}
+	}
+	return spec, true
 }
 
 func metaField(m map[string]any) (fieldSpec, bool) {
@@ -119,6 +171,10 @@ func metaField(m map[string]any) (fieldSpec, bool) {
 		return fieldSpec{field: firewall.FieldNfproto, kind: kindEtherType}, true
 	case "mark":
 		return fieldSpec{field: firewall.FieldMark, kind: kindMark}, true
+	case "pkttype":
+		return fieldSpec{field: firewall.FieldPktType, kind: kindPktType}, true
+	case "ipsec", "secpath":
+		return fieldSpec{field: firewall.FieldIPsec, kind: kindBool}, true
 	}
 	return fieldSpec{}, false
 }
@@ -162,23 +218,45 @@ func (t *tableState) ctField(c map[string]any) (fieldSpec, bool) {
 	return fieldSpec{}, false
 }
 
-// fibField handles fib saddr/daddr type; other lookups (oif, with iif or
-// mark) answer questions the model has no field for.
+// fibField handles fib saddr/daddr type and the reverse-path lookup "fib
+// saddr [. mark] [. iif] oif" (compared with missing/exists); other
+// lookups answer questions the model has no field for.
 func fibField(f map[string]any) (fieldSpec, bool) {
-	if f["result"] != "type" || len(f) != 2 {
+	if len(f) != 2 {
 		return fieldSpec{}, false
 	}
 	flags := stringList(f["flags"])
-	switch {
-	case slices.Equal(flags, []string{"daddr"}):
-		return fieldSpec{field: firewall.FieldDaddrType, kind: kindAddrType}, true
-	case slices.Equal(flags, []string{"saddr"}):
-		return fieldSpec{field: firewall.FieldSaddrType, kind: kindAddrType}, true
+	switch f["result"] {
+	case "type":
+		switch {
+		case slices.Equal(flags, []string{"daddr"}):
+			return fieldSpec{field: firewall.FieldDaddrType, kind: kindAddrType}, true
+		case slices.Equal(flags, []string{"saddr"}):
+			return fieldSpec{field: firewall.FieldSaddrType, kind: kindAddrType}, true
+		}
+	case "oif", "oifname":
+		spec := fieldSpec{field: firewall.FieldRPF, kind: kindBool, rpf: []string{"loose"}}
+		for _, fl := range flags {
+			switch fl {
+			case "saddr":
+			case "iif":
+				spec.rpf = slices.DeleteFunc(spec.rpf, func(s string) bool { return s == "loose" })
+			case "mark":
+				spec.rpf = append(spec.rpf, "mark")
+			default:
+				return fieldSpec{}, false
+			}
+		}
+		if !slices.Contains(flags, "saddr") {
+			return fieldSpec{}, false
+		}
+		return spec, true
 	}
 	return fieldSpec{}, false
 }
 
-// masked handles "meta mark & MASK"; a mask on anything else has no model.
+// masked handles "meta mark & MASK", "tcp flags & MASK" and "ip frag-off
+// & 0x1fff"; a mask on anything else has no model.
 func (t *tableState) masked(e, val any) (fieldSpec, string, error) {
 	operands, ok := val.([]any)
 	if !ok || len(operands) != 2 {
@@ -188,8 +266,24 @@ func (t *tableState) masked(e, val any) (fieldSpec, string, error) {
 	if err != nil || why != "" {
 		return spec, why, err
 	}
-	mask, bad := kindNumber(operands[1], numeric[kindMark].max)
-	if spec.field != firewall.FieldMark || spec.mask != 0 || bad != "" || mask == 0 {
+	var mask uint32
+	bad := ""
+	switch spec.field {
+	case firewall.FieldTCPFlags:
+		mask, bad = kindTCPFlags.number(operands[1])
+	case firewall.FieldMark:
+		mask, bad = kindNumber(operands[1], numeric[kindMark].max)
+	case firewall.FieldFragment:
+		// frag-off & 0x1fff (the offset) or 0x3fff (offset and more
+		// fragments): is the packet a fragment, whatever its DF bit.
+		mask, bad = kindNumber(operands[1], 0xffff)
+		if mask != 0x1fff && mask != 0x3fff {
+			bad = "mask"
+		}
+	default:
+		bad = "field"
+	}
+	if spec.mask != 0 || bad != "" || mask == 0 {
 		return fieldSpec{}, fmt.Sprintf("expression %q", describe(e)), nil
 	}
 	spec.mask = mask

@@ -10,64 +10,74 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 
-	"github.com/portcheck/portcheck/internal/netns"
 	"github.com/portcheck/portcheck/providers/firewall"
 )
 
 // Read lists the ruleset of the network namespace at netnsPath ("" = the
-// current one) with nft and translates it.
+// current one) with nft and translates it. The text listing, which
+// supplies each Rule.Text as nft prints it, is read too unless the
+// ruleset has more than TextListingLimit chains.
 func Read(ctx context.Context, netnsPath string) ([]*firewall.Table, error) {
-	if _, err := exec.LookPath("nft"); err != nil {
-		return nil, errors.New("cannot read the nftables ruleset: nft is not installed (not found in PATH)")
+	chains, err := ListChains(ctx, netnsPath)
+	if err != nil {
+		return nil, err
 	}
-	// Both listings at once: on big rulesets each costs seconds of kernel
-	// time (the netlink dump), which two cores share. The text listing
-	// supplies Rule.Text. nft writes its iptables-nft warning to stderr,
-	// which Output drops, but it warns exactly for tables holding xt
-	// expressions, and those show in the JSON.
-	var text []byte
-	var textErr error
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		text, textErr = netns.Output(ctx, netnsPath, nil, "nft", "-a", "-s", "list", "ruleset")
-	}()
-	jsonOut, err := netns.Output(ctx, netnsPath, nil, "nft", "-j", "list", "ruleset")
-	<-done
-	if err == nil {
-		err = textErr
-	}
+	return ReadRuleset(ctx, netnsPath, CountChains(chains) <= TextListingLimit)
+}
+
+// ReadRuleset lists the whole ruleset at once (with the text listing
+// when withText) and translates it.
+func ReadRuleset(ctx context.Context, netnsPath string, withText bool) ([]*firewall.Table, error) {
+	tables, err := listAndParse(ctx, netnsPath, withText, "ruleset")
 	if err != nil {
 		return nil, fmt.Errorf("listing the nftables ruleset: %w", err)
 	}
-	return Parse(jsonOut, text)
+	return tables, nil
 }
 
 // Parse translates `nft -j list ruleset` output. text, the output of
 // `nft -a -s list ruleset` (may be nil), supplies each Rule.Text.
 func Parse(jsonOut, text []byte) ([]*firewall.Table, error) {
-	objs, err := decodeRuleset(jsonOut)
+	objs, err := splitRuleset(jsonOut)
 	if err != nil {
 		return nil, err
 	}
 	p := &parser{tables: map[tableKey]*tableState{}, listing: parseListing(text)}
 	// Rules refer to chains and sets, so those come first whatever the order.
+	var rules []json.RawMessage
 	for _, o := range objs {
+		if o.kind == "rule" {
+			rules = append(rules, o.raw)
+			continue
+		}
 		if err := p.declare(o); err != nil {
 			return nil, err
 		}
 	}
-	for _, o := range objs {
-		if o.kind != "rule" {
-			continue
+	// Rules translate independently: on all cores, then appended in
+	// order.
+	built := make([]builtRule, len(rules))
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(rules)/256))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(rules); i += workers {
+				built[i] = p.buildRule(rules[i])
+			}
+		})
+	}
+	wg.Wait()
+	for _, br := range built {
+		if br.err != nil {
+			return nil, br.err
 		}
-		if err := p.rule(o.raw); err != nil {
-			return nil, err
-		}
+		br.chain.Rules = append(br.chain.Rules, br.rule)
+		br.table.xt = br.table.xt || br.xt
 	}
 	out := make([]*firewall.Table, 0, len(p.order))
 	for _, t := range p.order {
@@ -109,6 +119,8 @@ func (t *tableState) nfproto() string {
 type setState struct {
 	set  *firewall.Set
 	kind kind
+	// kinds are the parts of a concatenated key.
+	kinds []kind
 	// bad, when set, is why lookups in the set are Unsupported.
 	bad string
 }
@@ -298,7 +310,8 @@ func (p *parser) addSet(raw json.RawMessage, isMap bool) error {
 // buildSet converts a named set or map. Sets whose key the model cannot
 // hold keep their name and type, and lookups in them are Unsupported.
 func buildSet(name string, typ, dataType, elems any, isMap bool) (*setState, error) {
-	keyType := strings.Join(stringList(typ), " . ")
+	types := stringList(typ)
+	keyType := strings.Join(types, " . ")
 	s := &setState{set: &firewall.Set{Name: name, Type: keyType}}
 	if isMap {
 		s.set.Map = strings.Join(stringList(dataType), " . ")
@@ -306,13 +319,21 @@ func buildSet(name string, typ, dataType, elems any, isMap bool) (*setState, err
 			return nil, fmt.Errorf("map without a data type")
 		}
 	}
-	k, ok := setTypes[keyType]
-	s.kind = k
-	switch {
-	case strings.Contains(keyType, " . "):
-		s.bad = fmt.Sprintf("set lookup on concatenated key %q", keyType)
-	case !ok:
-		s.bad = fmt.Sprintf("set %q of type %q", name, keyType)
+	if len(types) > 1 {
+		for _, t := range types {
+			k, ok := setTypes[t]
+			if !ok {
+				s.bad = fmt.Sprintf("set %q of type %q", name, keyType)
+				break
+			}
+			s.kinds = append(s.kinds, k)
+		}
+	} else {
+		k, ok := setTypes[keyType]
+		s.kind = k
+		if !ok {
+			s.bad = fmt.Sprintf("set %q of type %q", name, keyType)
+		}
 	}
 	// Of maps, only verdict maps' contents are modelled: rules cannot match
 	// against other maps, and statements using them are Unsupported.
@@ -321,11 +342,25 @@ func buildSet(name string, typ, dataType, elems any, isMap bool) (*setState, err
 	}
 	var why string
 	var err error
-	if isMap {
-		s.set.Elements, why, err = mapElements(k, elems)
-	} else {
+	switch {
+	case isMap:
+		s.set.Elements, why, err = mapElements(s.kind, s.kinds, elems)
+	case s.kinds != nil:
+		list, ok := elems.([]any)
+		if !ok {
+			list = []any{elems}
+		}
+		for _, e := range list {
+			ts, w := tupleValues(s.kinds, e)
+			if w != "" {
+				why = w
+				break
+			}
+			s.set.Tuples = append(s.set.Tuples, ts...)
+		}
+	default:
 		var vs valueSet
-		why = addElements(&vs, k, elems)
+		why = addElements(&vs, s.kind, elems)
 		s.set.Prefixes, s.set.Ranges, s.set.Names = vs.prefixes, vs.ranges, vs.names
 	}
 	if err != nil {
@@ -334,34 +369,50 @@ func buildSet(name string, typ, dataType, elems any, isMap bool) (*setState, err
 	if why != "" {
 		// Partial contents would mislead; only the name and type stay.
 		s.bad = fmt.Sprintf("set %q element: %s", name, why)
-		s.set.Prefixes, s.set.Ranges, s.set.Names, s.set.Elements = nil, nil, nil, nil
+		s.set.Prefixes, s.set.Ranges, s.set.Names, s.set.Elements, s.set.Tuples = nil, nil, nil, nil, nil
 	}
 	return s, nil
 }
 
-func (p *parser) rule(raw json.RawMessage) error {
+// builtRule is one rule translated, with the chain it goes in.
+type builtRule struct {
+	table *tableState
+	chain *firewall.Chain
+	rule  *firewall.Rule
+	xt    bool
+	err   error
+}
+
+// buildRule translates one rule object. It only reads the parser's
+// tables, so rules build concurrently.
+func (p *parser) buildRule(raw json.RawMessage) builtRule {
 	var j struct {
 		Family, Table, Chain string
 		Handle               int
 		Expr                 []any
 	}
 	if err := decode(raw, &j); err != nil {
-		return fmt.Errorf("nft JSON: rule: %w", err)
+		return builtRule{err: fmt.Errorf("nft JSON: rule: %w", err)}
 	}
 	t, err := p.table("rule", j.Family, j.Table)
 	if err != nil {
-		return err
+		return builtRule{err: err}
 	}
 	c := t.chains[j.Chain]
 	if c == nil {
-		return fmt.Errorf("nft JSON: %s: rule handle %d in unknown chain %q", t, j.Handle, j.Chain)
+		return builtRule{err: fmt.Errorf("nft JSON: %s: rule handle %d in unknown chain %q", t, j.Handle, j.Chain)}
 	}
-	r := &firewall.Rule{Handle: j.Handle, Text: p.listing.text(ruleKey{t.key(), j.Chain, j.Handle})}
-	if err := t.translate(r, j.Expr); err != nil {
-		return fmt.Errorf("nft JSON: %s chain %s rule handle %d: %w", t, j.Chain, j.Handle, err)
+	r := &firewall.Rule{Handle: j.Handle}
+	if txt, ok := p.listing.rules[ruleKey{t.key(), j.Chain, j.Handle}]; ok {
+		r.Text = txt
+	} else {
+		r.Text = renderRule(j.Expr)
 	}
-	c.Rules = append(c.Rules, r)
-	return nil
+	xt, err := t.translate(r, j.Expr)
+	if err != nil {
+		return builtRule{err: fmt.Errorf("nft JSON: %s chain %s rule handle %d: %w", t, j.Chain, j.Handle, err)}
+	}
+	return builtRule{table: t, chain: c, rule: r, xt: xt}
 }
 
 // iptablesPriority is where iptables-nft puts each table's builtin chains.

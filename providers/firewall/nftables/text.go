@@ -1,7 +1,6 @@
 package nftables
 
 import (
-	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
@@ -53,12 +52,4 @@ func parseListing(text []byte) listing {
 		}
 	}
 	return l
-}
-
-// text is the rule as nft lists it, or a placeholder naming its handle.
-func (l listing) text(k ruleKey) string {
-	if s, ok := l.rules[k]; ok {
-		return s
-	}
-	return fmt.Sprintf("handle %d", k.handle)
 }

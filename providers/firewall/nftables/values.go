@@ -30,6 +30,12 @@ const (
 	kindNfproto
 	kindEtherType
 	kindAddrType
+	kindTCPFlags
+	kindPktType
+	kindFragOff
+	// kindBool is the right side of an existence test (exthdr, fib oif,
+	// meta ipsec): true or false.
+	kindBool
 )
 
 // setTypes maps nft set types to kinds; sets of other types are kept but
@@ -49,6 +55,8 @@ var setTypes = map[string]kind{
 	"nf_proto":     kindNfproto,
 	"ether_type":   kindEtherType,
 	"fib_addrtype": kindAddrType,
+	"tcp_flag":     kindTCPFlags,
+	"pkt_type":     kindPktType,
 }
 
 // numeric kinds: largest value and the names nft prints instead of numbers.
@@ -56,11 +64,17 @@ var numeric = map[kind]struct {
 	max   uint32
 	names map[string]uint32
 }{
-	kindPort:   {math.MaxUint16, services},
-	kindProto:  {math.MaxUint8, protocols},
-	kindMark:   {math.MaxUint32, nil},
-	kindICMP:   {math.MaxUint8, icmpTypes},
-	kindICMPv6: {math.MaxUint8, icmpv6Types},
+	kindPort:     {math.MaxUint16, services},
+	kindProto:    {math.MaxUint8, protocols},
+	kindMark:     {math.MaxUint32, nil},
+	kindICMP:     {math.MaxUint8, icmpTypes},
+	kindICMPv6:   {math.MaxUint8, icmpv6Types},
+	kindTCPFlags: {math.MaxUint8, tcpFlags},
+}
+
+// tcpFlags are the TCP flag bits by the names nft prints.
+var tcpFlags = map[string]uint32{
+	"fin": 0x01, "syn": 0x02, "rst": 0x04, "psh": 0x08, "ack": 0x10, "urg": 0x20, "ecn": 0x40, "cwr": 0x80,
 }
 
 // services are the /etc/services names nft may print for ports (nft -S);
@@ -115,6 +129,7 @@ var names = map[kind]map[string]string{
 		"confirmed": "confirmed", "snat": "snat", "dnat": "dnat", "dying": "dying"},
 	kindNfproto:   {"ipv4": "ipv4", "ipv6": "ipv6"},
 	kindEtherType: {"ip": "ipv4", "ip6": "ipv6"},
+	kindPktType:   {"host": "host", "unicast": "host", "broadcast": "broadcast", "multicast": "multicast", "other": "otherhost"},
 	kindAddrType: {"unspec": "unspec", "unicast": "unicast", "local": "local",
 		"broadcast": "broadcast", "anycast": "anycast", "multicast": "multicast",
 		"blackhole": "blackhole", "unreachable": "unreachable", "prohibit": "prohibit",
@@ -143,6 +158,9 @@ func (k kind) add(vs *valueSet, v any) string {
 	key, val, ok := single(obj)
 	if !ok {
 		return fmt.Sprintf("value %q", describe(v))
+	}
+	if k == kindTCPFlags && key == "|" {
+		return k.addScalar(vs, v)
 	}
 	switch key {
 	case "elem":
@@ -176,7 +194,7 @@ func (k kind) addScalar(vs *valueSet, v any) string {
 			return fmt.Sprintf("interface %q", describe(v))
 		}
 		vs.names = append(vs.names, s)
-	case kindCTState, kindCTStatus, kindNfproto, kindEtherType, kindAddrType:
+	case kindCTState, kindCTStatus, kindNfproto, kindEtherType, kindAddrType, kindPktType:
 		s, _ := v.(string)
 		name, ok := names[k][s]
 		if !ok {
@@ -264,6 +282,29 @@ func (k kind) number(v any) (uint32, string) {
 	nk := numeric[k]
 	if s, ok := v.(string); ok {
 		if n, ok := nk.names[s]; ok {
+			return n, ""
+		}
+	}
+	if k == kindTCPFlags {
+		// A combination: ["syn", "ack"] or {"|": ["syn", "ack"]}.
+		var parts []any
+		switch x := v.(type) {
+		case []any:
+			parts = x
+		case map[string]any:
+			if ops, ok := x["|"].([]any); ok && len(x) == 1 {
+				parts = ops
+			}
+		}
+		if parts != nil {
+			var n uint32
+			for _, p := range parts {
+				f, why := k.number(p)
+				if why != "" {
+					return 0, why
+				}
+				n |= f
+			}
 			return n, ""
 		}
 	}

@@ -57,11 +57,23 @@ func rule(handle int, text string, v fw.Verdict, ms ...fw.Match) *fw.Rule {
 	return &fw.Rule{Handle: handle, Text: text, Matches: ms, Verdict: v}
 }
 
-// unsupported is a rule the model cannot express, with the matches that
-// come before the construct it cannot.
+// unsupported is a rule with a statement the model cannot express, with
+// the matches that come before it.
 func unsupported(handle int, text, why string, before ...fw.Match) *fw.Rule {
 	return &fw.Rule{Handle: handle, Text: text, Unsupported: why, Matches: before}
 }
+
+// unsupportedMatch is a rule with a match the model cannot express: the
+// matches before it, and the verdict, which the statements after it give.
+func unsupportedMatch(handle int, text, why string, v fw.Verdict, before ...fw.Match) *fw.Rule {
+	return &fw.Rule{Handle: handle, Text: text, Unsupported: why, UnsupportedMatch: true, Verdict: v, Matches: before}
+}
+
+func assumed(fails bool, text string) fw.Match {
+	return fw.Match{Field: fw.FieldAssumed, Negate: fails, Assume: text}
+}
+
+var tcpOnlyDep = fw.Match{Field: fw.FieldL4Proto, Ranges: []fw.Range{{From: 6, To: 6}}}
 
 func reject(how string) fw.Verdict { return fw.Verdict{Kind: fw.VerdictReject, Reject: how} }
 
@@ -72,8 +84,6 @@ func dnat(addr string, port uint16) fw.Verdict {
 	}
 	return v
 }
-
-func mark(m uint32) *uint32 { return &m }
 
 func baseChain(name, typ, hook string, prio int, policy string, rules ...*fw.Rule) *fw.Chain {
 	return &fw.Chain{Name: name, Type: typ, Hook: hook, Priority: prio, Policy: policy, Rules: append([]*fw.Rule{}, rules...)}
@@ -92,7 +102,8 @@ var inetFilter = table(fw.BackendNftables, "inet", "filter",
 		// 172.16.0.1-172.16.0.9 splits into the prefixes covering it exactly.
 		"allowed4": {Name: "allowed4", Type: "ipv4_addr", Prefixes: pfx("10.0.0.0/8", "172.16.0.1/32", "172.16.0.2/31", "172.16.0.4/30", "172.16.0.8/31", "192.168.1.1/32")},
 		"ports":    {Name: "ports", Type: "inet_service", Ranges: one(22, 80, 443)},
-		"pairs":    {Name: "pairs", Type: "ipv4_addr . inet_service"},
+		"pairs": {Name: "pairs", Type: "ipv4_addr . inet_service", Tuples: [][]fw.Value{
+			{{Prefix: &pfx("10.0.0.1/32")[0]}, {Range: &fw.Range{From: 22, To: 22}}}}},
 		"portv": {Name: "portv", Type: "inet_service", Map: "verdict", Elements: []fw.MapElement{
 			{Range: &fw.Range{From: 22, To: 22}, Verdict: accept},
 			{Range: &fw.Range{From: 23, To: 23}, Verdict: drop},
@@ -136,8 +147,9 @@ var inetFilter = table(fw.BackendNftables, "inet", "filter",
 			fw.Match{Field: fw.FieldDaddrType, Names: []string{"local"}}, dport(6, 8080)),
 		rule(31, "fib saddr type != local drop", drop,
 			fw.Match{Field: fw.FieldSaddrType, Negate: true, Names: []string{"local"}}),
-		unsupported(32, "ip saddr . tcp dport @pairs accept", `set lookup on concatenated key "ipv4_addr . inet_service"`),
-		unsupported(33, "limit rate 10/second accept", `expression "limit"`),
+		rule(32, "ip saddr . tcp dport @pairs accept", accept, nf("ipv4"), tcpOnlyDep,
+			fw.Match{Field: fw.FieldConcat, Set: "pairs", Concat: []fw.KeyField{{Field: fw.FieldSaddr}, {Field: fw.FieldDport, Proto: 6}}}),
+		rule(33, "limit rate 10/second accept", accept, assumed(false, "fewer than 10/second reach the rule (limit rate 10/second)")),
 		rule(34, "ip saddr 10.0.0.0-10.0.0.255 jump svc", fw.Verdict{Kind: fw.VerdictJump, Chain: "svc"},
 			nf("ipv4"), fw.Match{Field: fw.FieldSaddr, Prefixes: pfx("10.0.0.0/24")}),
 		rule(35, "tcp dport vmap @portv", fw.Verdict{Kind: fw.VerdictVmap, Key: fw.FieldDport, KeyProto: 6, Map: "portv"}),
@@ -154,8 +166,8 @@ var inetFilter = table(fw.BackendNftables, "inet", "filter",
 		rule(40, "ct original ip daddr 10.0.0.1 meta l4proto tcp ct original proto-dst 80 accept", accept,
 			nf("ipv4"), fw.Match{Field: fw.FieldCTOrigDaddr, Prefixes: pfx("10.0.0.1/32")},
 			tcpOnly, fw.Match{Field: fw.FieldCTOrigDport, Ranges: one(80)}),
-		&fw.Rule{Handle: 41, Text: "meta mark set 0x00000005", SetMark: mark(5)},
-		&fw.Rule{Handle: 42, Text: `meta mark set 0x00000006 accept comment "tagged"`, SetMark: mark(6), Verdict: accept},
+		&fw.Rule{Handle: 41, Text: "meta mark set 0x00000005", MarkSet: fw.SetMarkTo(5)},
+		&fw.Rule{Handle: 42, Text: `meta mark set 0x00000006 accept comment "tagged"`, MarkSet: fw.SetMarkTo(6), Verdict: accept},
 		rule(43, "reject with icmpx admin-prohibited", reject("icmpx admin-prohibited")),
 		rule(44, "reject with icmp admin-prohibited", reject("icmp admin-prohibited"), nf("ipv4")),
 		rule(45, "reject with icmpv6 port-unreachable", reject("icmpv6 port-unreachable"), nf("ipv6")),
@@ -228,41 +240,45 @@ var ipUnsupported = table(fw.BackendNftables, "ip", "u",
 		"macs":  {Name: "macs", Type: "ether_addr"},
 		"dyn":   {Name: "dyn", Type: "ipv4_addr"},
 		"addrs": {Name: "addrs", Type: "ipv4_addr", Map: "ipv4_addr"},
-		"pairv": {Name: "pairv", Type: "ipv4_addr . inet_service", Map: "verdict"},
+		"pairv": {Name: "pairv", Type: "ipv4_addr . inet_service", Map: "verdict", Elements: []fw.MapElement{
+			{Tuple: []fw.Value{{Prefix: &pfx("10.0.0.1/32")[0]}, {Range: &fw.Range{From: 22, To: 22}}}, Verdict: accept}}},
 	},
 	baseChain("input", "filter", "input", 0, "accept",
-		unsupported(7, "limit rate over 10/second drop", `expression "limit"`),
+		rule(7, "limit rate over 10/second drop", drop, assumed(true, "fewer than 10/second reach the rule (limit rate over 10/second)")),
 		rule(8, "ct status dnat accept", accept, fw.Match{Field: fw.FieldCTStatus, Names: []string{"dnat"}}),
-		unsupported(9, "quota over 10 mbytes drop", `expression "quota"`),
-		unsupported(10, "ct count over 10 drop", `expression "ct count"`),
-		unsupported(11, "ct mark 0x00000001 accept", `expression "ct mark"`),
-		unsupported(12, "ct mark set 0x00000001", `statement "ct mark set"`),
-		unsupported(13, "meta mark set meta mark | 0x00000010", `statement "meta mark set meta mark | 16"`),
-		unsupported(14, "meta skuid 0 accept", `expression "meta skuid"`),
-		unsupported(15, "tcp flags syn accept", `expression "tcp flags"`),
-		unsupported(16, "ip dscp cs1 accept", `expression "ip dscp"`),
-		unsupported(17, "@th,64,32 0x1 accept", `expression "@th,64,32"`),
-		unsupported(18, "ip version 4 ip hdrlength 5 accept", `expression "ip version"`),
-		unsupported(19, "fib daddr oif missing drop", `expression "fib daddr oif"`),
-		unsupported(20, "fib daddr . iif type local accept", `expression "fib daddr . iif type"`),
-		unsupported(21, "ct reply ip saddr 10.0.0.1 accept", `expression "ct reply ip saddr"`),
+		rule(9, "quota over 10 mbytes drop", drop, assumed(true, "the quota of 10 mbytes is not used up (quota over 10 mbytes)")),
+		rule(10, "ct count over 10 drop", drop, assumed(true, "at most 10 connections are counted with this one (ct count over 10)")),
+		unsupportedMatch(11, "ct mark 0x00000001 accept", `expression "ct mark"`, accept),
+		// The connection's mark is not read by any modelled match.
+		rule(12, "ct mark set 0x00000001", none),
+		&fw.Rule{Handle: 13, Text: "meta mark set meta mark | 0x00000010", MarkSet: &fw.MarkOp{And: ^uint32(0x10), Xor: 0x10}},
+		unsupportedMatch(14, "meta skuid 0 accept", `expression "meta skuid"`, accept),
+		rule(15, "tcp flags syn accept", accept, fw.Match{Field: fw.FieldTCPFlags, Negate: true, Proto: 6, Mask: 2, Ranges: []fw.Range{{}}}),
+		unsupportedMatch(16, "ip dscp cs1 accept", `expression "ip dscp"`, accept),
+		unsupportedMatch(17, "@th,64,32 0x1 accept", `expression "@th,64,32"`, accept),
+		unsupportedMatch(18, "ip version 4 ip hdrlength 5 accept", `expression "ip version"`, accept),
+		unsupportedMatch(19, "fib daddr oif missing drop", `expression "fib daddr oif"`, drop),
+		unsupportedMatch(20, "fib daddr . iif type local accept", `expression "fib daddr . iif type"`, accept),
+		unsupportedMatch(21, "ct reply ip saddr 10.0.0.1 accept", `expression "ct reply ip saddr"`, accept),
 		// == with a flag list compares the combined value, which no
 		// single state equals.
-		unsupported(22, "ct state established | related accept", `value "established | related"`),
-		unsupported(23, "ether saddr @macs accept", `expression "ether saddr"`),
-		unsupported(24, "add @dyn { ip saddr } drop", `statement "add @dyn"`),
-		unsupported(25, "ip saddr . tcp dport vmap @pairv", `verdict map on concatenated key "ip saddr . tcp dport"`),
+		unsupportedMatch(22, "ct state established | related accept", `value "established | related"`, accept),
+		unsupportedMatch(23, "ether saddr @macs accept", `expression "ether saddr"`, accept),
+		&fw.Rule{Handle: 24, Text: "add @dyn { ip saddr } drop", SetUpdates: []string{"dyn"}, Verdict: drop},
+		rule(25, "ip saddr . tcp dport vmap @pairv", fw.Verdict{Kind: fw.VerdictVmap, Key: fw.FieldConcat, Map: "pairv",
+			Concat: []fw.KeyField{{Field: fw.FieldSaddr}, {Field: fw.FieldDport, Proto: 6}}}, tcpOnlyDep),
 		unsupported(27, "meta mark & 0x000000ff vmap { 0x00000001 : accept }", `verdict map on "meta mark & 255"`),
-		unsupported(28, "meta mark set 0x00000001 tcp dport 22 accept", `match after "meta mark set"`),
-		unsupported(29, "ip daddr @addrs accept", `lookup in map "addrs"`),
+		&fw.Rule{Handle: 28, Text: "meta mark set 0x00000001 tcp dport 22 accept", MarkSet: fw.SetMarkTo(1), Verdict: accept,
+			Unsupported: `match after "meta mark set"`, UnsupportedMatch: true},
+		unsupportedMatch(29, "ip daddr @addrs accept", `lookup in map "addrs"`, accept),
 		unsupported(30, "ip saddr 10.0.0.1 notrack", `expression "notrack"`, fw.Match{Field: fw.FieldSaddr, Prefixes: []netip.Prefix{netip.MustParsePrefix("10.0.0.1/32")}}),
-		unsupported(31, "tcp option maxseg size 1460 accept", `expression "tcp option maxseg size"`),
-		unsupported(32, `osf name "Linux" accept`, `expression "osf name"`),
-		unsupported(33, "jhash ip saddr mod 2 0 accept", `expression "jhash"`),
-		unsupported(34, "numgen random mod 2 0 accept", `expression "numgen"`),
-		unsupported(35, "socket transparent 1 accept", `expression "socket transparent"`),
-		unsupported(36, "meta iiftype ether accept", `expression "meta iiftype"`),
-		unsupported(37, "ip option rr exists accept", `expression "ip option rr"`),
+		unsupportedMatch(31, "tcp option maxseg size 1460 accept", `expression "tcp option maxseg size"`, accept),
+		unsupportedMatch(32, `osf name "Linux" accept`, `expression "osf name"`, accept),
+		unsupportedMatch(33, "jhash ip saddr mod 2 0 accept", `expression "jhash"`, accept),
+		rule(34, "numgen random mod 2 0 accept", accept, fw.Match{Field: fw.FieldRandom}),
+		unsupportedMatch(35, "socket transparent 1 accept", `expression "socket transparent"`, accept),
+		unsupportedMatch(36, "meta iiftype ether accept", `expression "meta iiftype"`, accept),
+		rule(37, "ip option rr exists accept", accept, fw.Match{Field: fw.FieldExtHdr, Names: []string{"ip option rr"}}),
 	),
 	baseChain("prerouting", "nat", "prerouting", -100, "accept",
 		unsupported(38, "dnat to ip daddr map @addrs", `statement "dnat to ip daddr map @addrs"`),
@@ -274,7 +290,7 @@ const xtHint = " (read this table with iptables-nft-save)"
 
 var iptFilter = table(fw.BackendIptablesNft, "ip", "filter", nil,
 	baseChain("INPUT", "filter", "input", 0, "accept",
-		unsupported(2, "meta l4proto tcp tcp dport { 1, 2 } counter accept", `iptables extension "multiport"`+xtHint, tcpOnly),
+		unsupportedMatch(2, "meta l4proto tcp tcp dport { 1, 2 } counter accept", `iptables extension "multiport"`+xtHint, accept, tcpOnly),
 		rule(3, "tcp dport 22 counter accept", accept, dport(6, 22)),
 	),
 )
