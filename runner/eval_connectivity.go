@@ -34,7 +34,7 @@ func evalConnectivity(c *Check, ep *config.Endpoint, facts any) *Result {
 		case probe.StateOpen:
 			r.Status, r.Cause = StatusFail, CauseUnexpectedlyOpen
 			r.Summary = fmt.Sprintf("%s/%s is open %s, but it is declared closed", dst, c.Target.Protocol, from)
-			r.Hint = fmt.Sprintf("stop the service on port %d or block it: nft insert rule inet filter input %s dport %d drop (or firewall-cmd --remove-port=%d/%s --permanent && firewall-cmd --reload)",
+			r.Hint = fmt.Sprintf("stop the service on port %d or block it: nft insert rule FAMILY TABLE CHAIN %s dport %d drop in the input chain that `nft list ruleset` shows (or firewall-cmd --remove-port=%d/%s --permanent && firewall-cmd --reload)",
 				c.Target.Port, c.Target.Protocol, c.Target.Port, c.Target.Port, c.Target.Protocol)
 		case probe.StateOpenFiltered:
 			r.Status = StatusError
@@ -61,7 +61,7 @@ func evalConnectivity(c *Check, ep *config.Endpoint, facts any) *Result {
 	case probe.StateFiltered:
 		r.Status, r.Cause = StatusFail, CauseFiltered
 		r.Summary = fmt.Sprintf("filtered %s: %s", from, o.Detail)
-		r.Hint = fmt.Sprintf("packets to port %d are dropped silently: open it in the server's firewall (firewall-cmd --add-port=%d/%s --permanent && firewall-cmd --reload; or nft insert rule inet filter input %s dport %d accept), then check cloud security groups and network ACLs",
+		r.Hint = fmt.Sprintf("packets to port %d are dropped silently: open it in the server's firewall (firewall-cmd --add-port=%d/%s --permanent && firewall-cmd --reload; or nft insert rule FAMILY TABLE CHAIN %s dport %d accept in the input chain that `nft list ruleset` shows), then check cloud security groups and network ACLs",
 			c.Target.Port, c.Target.Port, c.Target.Protocol, c.Target.Protocol, c.Target.Port)
 	case probe.StateUnreachable:
 		r.Status, r.Cause = StatusFail, CauseUnreachable

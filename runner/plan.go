@@ -54,6 +54,11 @@ type Check struct {
 type EndpointPlan struct {
 	Endpoint *config.Endpoint
 	Checks   []*Check
+	// Server is where the endpoint's server-side checks run, and
+	// ServerReadable whether this machine can read there (other layers
+	// borrow the server's facts, e.g. L4's fix from its firewall).
+	Server         providers.Exec
+	ServerReadable bool
 }
 
 // Name is the Terraform-style address, "endpoint.web".
@@ -240,6 +245,7 @@ func planEndpoint(ep *config.Endpoint, env Environment) (*EndpointPlan, error) {
 
 	serverExec, server := hostExec(ep.Host, env)
 	server = server.prefixed("host " + ep.Host.Name + ": ")
+	e.Server, e.ServerReadable = serverExec, server.reason == ""
 	var vantages []vantage
 	if len(ep.From) == 0 {
 		vantages = []vantage{{name: "local", exec: providers.Exec{}, server: serverExec, host: ep.Host.Name}}

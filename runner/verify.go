@@ -178,7 +178,11 @@ func (v *verifier) run(ctx context.Context, e *EndpointPlan, c *Check) *Result {
 	}
 	switch c.Layer {
 	case providers.LayerConnectivity:
-		return evalConnectivity(c, ep, facts)
+		r := evalConnectivity(c, ep, facts)
+		if r.Status == StatusFail {
+			v.serverFirewallHint(ctx, e, c, r)
+		}
+		return r
 	case providers.LayerApplication:
 		return evalApp(c, ep, facts)
 	}
