@@ -6,6 +6,7 @@ package providers
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"path/filepath"
 	"strings"
 )
@@ -81,12 +82,27 @@ func (e Exec) String() string {
 	return "netns:" + e.Netns
 }
 
-// Target is what is observed: one address and port of an endpoint.
+// Protocol is a transport protocol of an endpoint.
+type Protocol string
+
+const (
+	TCP Protocol = "tcp"
+	UDP Protocol = "udp"
+)
+
+// Target is what is observed: one address and port of an endpoint. It is
+// typed so no layer parses an address back from a string.
 type Target struct {
-	Address  string `json:"address"`
-	Port     int    `json:"port"`
-	Protocol string `json:"protocol"` // "tcp" or "udp"
+	Address  netip.Addr `json:"address"`
+	Port     int        `json:"port"`
+	Protocol Protocol   `json:"protocol"`
 }
+
+// AddrPort is the target's address and port.
+func (t Target) AddrPort() netip.AddrPort { return netip.AddrPortFrom(t.Address, uint16(t.Port)) }
+
+// String is "10.0.0.5:8080" or "[fd00::5]:443".
+func (t Target) String() string { return t.AddrPort().String() }
 
 // Request is one observation: where it runs, what it looks at, and the
 // provider-specific parameters (a type that provider's package defines).

@@ -69,11 +69,11 @@ type listeningExpected struct {
 }
 
 func evalListening(c *Check, ep *config.Endpoint, snap *snapshot) *Result {
-	port, proto := c.Target.Port, c.Target.Protocol
+	port, proto := c.Target.Port, string(c.Target.Protocol)
 	socks := snap.byKey[sockKey{proto, port}]
 	exp := listeningExpected{Protocol: proto, Port: port}
 	for _, t := range c.Targets {
-		exp.Serves = append(exp.Serves, t.Address)
+		exp.Serves = append(exp.Serves, t.Address.String())
 	}
 	var want *config.ExpectListening
 	if ep.Expect.Listening != nil {
@@ -100,10 +100,7 @@ func evalListening(c *Check, ep *config.Endpoint, snap *snapshot) *Result {
 	// Every probed address must reach a socket.
 	var serving []sockets.Socket
 	for _, t := range c.Targets {
-		dst, err := netip.ParseAddr(t.Address)
-		if err != nil {
-			continue
-		}
+		dst := t.Address
 		var hit []sockets.Socket
 		for _, so := range socks {
 			if so.Serves(dst) {

@@ -50,10 +50,7 @@ func (v *verifier) followDNAT(ctx context.Context, e *EndpointPlan, c *Check, no
 	var dn *DNATListener
 	var d firewall.Decision
 	for _, t := range c.Targets {
-		dst, err := netip.ParseAddr(t.Address)
-		if err != nil {
-			continue
-		}
+		dst := t.Address
 		for _, src := range dnatSources(e, c, t, dst) {
 			p := firewall.Packet{Src: src, Dst: dst, Proto: firewall.ProtoTCP, SPort: ephemeralPort, DPort: uint16(t.Port)}
 			if t.Protocol == "udp" {
@@ -65,7 +62,7 @@ func (v *verifier) followDNAT(ctx context.Context, e *EndpointPlan, c *Check, no
 				if port == 0 {
 					port = uint16(t.Port)
 				}
-				dn = &DNATListener{From: hostPort(t.Address, t.Port), To: netip.AddrPortFrom(d.DNATAddr, port).String()}
+				dn = &DNATListener{From: t.String(), To: netip.AddrPortFrom(d.DNATAddr, port).String()}
 				break
 			}
 		}
@@ -120,7 +117,7 @@ func (v *verifier) followDNAT(ctx context.Context, e *EndpointPlan, c *Check, no
 		in = " in " + providers.Exec{Netns: dn.Netns}.String() + " (" + dn.Via + ")"
 	}
 	var serving []sockets.Socket
-	for _, so := range snap.byKey[sockKey{c.Target.Protocol, int(to.Port())}] {
+	for _, so := range snap.byKey[sockKey{string(c.Target.Protocol), int(to.Port())}] {
 		if so.Serves(to.Addr()) {
 			serving = append(serving, so)
 		}

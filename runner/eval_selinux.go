@@ -20,7 +20,7 @@ func (v *verifier) runSELinux(ctx context.Context, ep *config.Endpoint, c *Check
 	p := selinux.Params{Domain: x.Domain}
 	// The listening process, when L1 found one, gives the domain to check.
 	if snap := v.snapshot(ctx, c.Exec); snap.err == nil {
-		for _, so := range snap.byKey[sockKey{c.Target.Protocol, c.Target.Port}] {
+		for _, so := range snap.byKey[sockKey{string(c.Target.Protocol), c.Target.Port}] {
 			if len(so.Processes) > 0 {
 				p.PID = so.Processes[0].PID
 				break
@@ -28,7 +28,7 @@ func (v *verifier) runSELinux(ctx context.Context, ep *config.Endpoint, c *Check
 		}
 	}
 	// SELinux is the machine's, whatever network namespace the host is.
-	facts, err := selinux.Observe(ctx, c.Target.Port, c.Target.Protocol, p)
+	facts, err := selinux.Observe(ctx, c.Target.Port, string(c.Target.Protocol), p)
 	if err != nil {
 		return errorResult(c, "reading SELinux", err)
 	}

@@ -40,7 +40,7 @@ func snapOf(socks ...sockets.Socket) *snapshot {
 func l1Check(proto string, port int, addrs ...string) *Check {
 	c := &Check{Layer: providers.LayerListening, Name: "listening", Provider: "sockdiag"}
 	for _, a := range addrs {
-		c.Targets = append(c.Targets, providers.Target{Address: a, Port: port, Protocol: proto})
+		c.Targets = append(c.Targets, providers.Target{Address: netip.MustParseAddr(a), Port: port, Protocol: providers.Protocol(proto)})
 	}
 	c.Target = c.Targets[0]
 	return c
@@ -75,7 +75,7 @@ func TestEvalListening(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ep := &config.Endpoint{Name: "web", Protocol: tt.check.Target.Protocol}
+			ep := &config.Endpoint{Name: "web", Protocol: string(tt.check.Target.Protocol)}
 			ep.Expect.Listening = tt.expect
 			r := evalListening(tt.check, ep, snapOf(tt.socks...))
 			if r.Status != tt.status || r.Cause != tt.cause {
@@ -90,9 +90,9 @@ func TestEvalListening(t *testing.T) {
 
 func TestEvalConnectivity(t *testing.T) {
 	c := &Check{Layer: providers.LayerConnectivity, Name: "connectivity", From: "client",
-		Target: providers.Target{Address: "10.0.0.5", Port: 8080, Protocol: "tcp"}}
+		Target: providers.Target{Address: netip.MustParseAddr("10.0.0.5"), Port: 8080, Protocol: "tcp"}}
 	cu := &Check{Layer: providers.LayerConnectivity, Name: "connectivity", From: "client",
-		Target: providers.Target{Address: "10.0.0.5", Port: 53, Protocol: "udp"}}
+		Target: providers.Target{Address: netip.MustParseAddr("10.0.0.5"), Port: 53, Protocol: "udp"}}
 	admin := &probe.ICMP{Type: 3, Code: 13, Name: "admin-prohibited", From: "10.0.0.5"}
 	tests := []struct {
 		name   string
@@ -202,8 +202,8 @@ func TestDiagnosePicksLowestFailure(t *testing.T) {
 }
 
 func TestBlocker(t *testing.T) {
-	tgt := providers.Target{Address: "10.0.0.5", Port: 8080, Protocol: "tcp"}
-	other := providers.Target{Address: "10.0.0.5", Port: 8081, Protocol: "tcp"}
+	tgt := providers.Target{Address: netip.MustParseAddr("10.0.0.5"), Port: 8080, Protocol: "tcp"}
+	other := providers.Target{Address: netip.MustParseAddr("10.0.0.5"), Port: 8081, Protocol: "tcp"}
 	l1 := &Result{Check: &Check{Layer: 1, Name: "listening", Target: tgt}, Status: StatusFail}
 	l4a := &Result{Check: &Check{Layer: 4, Name: "connectivity", From: "a", Target: tgt}, Status: StatusFail}
 	tests := []struct {

@@ -227,9 +227,8 @@ type vantage struct {
 // loopbackElsewhere says why a probe from v to target would judge the
 // wrong machine: a loopback address reached from another namespace is that
 // namespace's own loopback, not the server's.
-func (v vantage) loopbackElsewhere(target string) string {
-	a, err := netip.ParseAddr(target)
-	if err != nil || !a.Unmap().IsLoopback() || v.exec.Netns == v.server.Netns {
+func (v vantage) loopbackElsewhere(a netip.Addr) string {
+	if !a.Unmap().IsLoopback() || v.exec.Netns == v.server.Netns {
 		return ""
 	}
 	return fmt.Sprintf("%s from vantage host %s (%s) is %s's own loopback, not host %s's (%s): probe an address of %s that %s can reach, or run the vantage in %s's namespace",
@@ -269,7 +268,7 @@ func planEndpoint(ep *config.Endpoint, env Environment) (*EndpointPlan, error) {
 	for port := ports.From; port <= ports.To; port++ {
 		c := &Check{Layer: providers.LayerListening, Name: "listening", Provider: "sockdiag", Exec: serverExec, Source: ep.DeclRange}
 		for _, a := range addrs {
-			c.Targets = append(c.Targets, providers.Target{Address: a.String(), Port: port, Protocol: ep.Protocol})
+			c.Targets = append(c.Targets, providers.Target{Address: a, Port: port, Protocol: providers.Protocol(ep.Protocol)})
 		}
 		if len(c.Targets) > 0 {
 			c.Target = c.Targets[0]
@@ -298,7 +297,7 @@ func planEndpoint(ep *config.Endpoint, env Environment) (*EndpointPlan, error) {
 				c := &Check{
 					Layer: providers.LayerConnectivity, Name: "connectivity", Provider: "connect",
 					Exec: v.exec, From: v.name, Source: ep.DeclRange,
-					Target: providers.Target{Address: a.String(), Port: port, Protocol: ep.Protocol},
+					Target: providers.Target{Address: a, Port: port, Protocol: providers.Protocol(ep.Protocol)},
 				}
 				if x.Connectivity != nil {
 					c.Source, c.Declared = x.Connectivity.DeclRange, true
@@ -322,7 +321,7 @@ func planEndpoint(ep *config.Endpoint, env Environment) (*EndpointPlan, error) {
 					c := &Check{
 						Layer: providers.LayerApplication, Name: app.name, Provider: app.name,
 						Exec: v.exec, From: v.name, Source: app.decl, Declared: true,
-						Target: providers.Target{Address: a.String(), Port: port, Protocol: ep.Protocol},
+						Target: providers.Target{Address: a, Port: port, Protocol: providers.Protocol(ep.Protocol)},
 					}
 					switch {
 					case closed:

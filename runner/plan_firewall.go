@@ -31,7 +31,7 @@ func firewallChecks(ep *config.Endpoint, vantages []vantage, addrs []netip.Addr,
 	}
 	for _, a := range addrs {
 		for port := ep.Ports.From; port <= ep.Ports.To; port++ {
-			t := providers.Target{Address: a.String(), Port: port, Protocol: ep.Protocol}
+			t := providers.Target{Address: a, Port: port, Protocol: providers.Protocol(ep.Protocol)}
 			if !closed {
 				for _, v := range vantages {
 					c := &Check{From: v.name, Target: t, FromAddrs: v.addrs}

@@ -148,7 +148,7 @@ func (v *verifier) run(ctx context.Context, e *EndpointPlan, c *Check) *Result {
 			return errorResult(c, "reading the socket table", snap.err)
 		}
 		r := evalListening(c, ep, snap)
-		if r.Status == StatusFail && r.Cause == CauseNotListening && len(snap.byKey[sockKey{c.Target.Protocol, c.Target.Port}]) == 0 {
+		if r.Status == StatusFail && r.Cause == CauseNotListening && len(snap.byKey[sockKey{string(c.Target.Protocol), c.Target.Port}]) == 0 {
 			// Nothing on the host's port: a DNAT may deliver it elsewhere.
 			return v.followDNAT(ctx, e, c, r)
 		}

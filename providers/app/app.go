@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -44,13 +43,13 @@ func hostPort(kind string, t providers.Target) (string, error) {
 	if t.Protocol != "" && t.Protocol != "tcp" {
 		return "", fmt.Errorf("app/%s: protocol %q not supported, %s runs over tcp", kind, t.Protocol, kind)
 	}
-	if _, err := netip.ParseAddr(t.Address); err != nil {
-		return "", fmt.Errorf("app/%s: address %q is not an IP literal", kind, t.Address)
+	if !t.Address.IsValid() {
+		return "", fmt.Errorf("app/%s: no target address", kind)
 	}
 	if t.Port < 1 || t.Port > 65535 {
 		return "", fmt.Errorf("app/%s: port %d out of range", kind, t.Port)
 	}
-	return net.JoinHostPort(t.Address, strconv.Itoa(t.Port)), nil
+	return net.JoinHostPort(t.Address.String(), strconv.Itoa(t.Port)), nil
 }
 
 // dial opens a TCP connection to addr from exec's namespace. A failure to

@@ -2,6 +2,7 @@ package app
 
 import (
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"testing"
@@ -63,7 +64,7 @@ func TestObserveParams(t *testing.T) {
 		})
 	}
 	// A check that cannot be attempted yields a nil interface, not a typed nil.
-	got, err := p.Observe(t.Context(), providers.Request{Target: providers.Target{Address: "localhost", Port: 22}})
+	got, err := p.Observe(t.Context(), providers.Request{Target: providers.Target{Address: netip.Addr{}, Port: 22}})
 	if err == nil || got != nil {
 		t.Errorf("Observe(hostname) = %#v, %v; want nil and an error", got, err)
 	}
@@ -88,7 +89,7 @@ func TestFromNamespace(t *testing.T) {
 	grpcPlain := serveGRPC(t, listen(50051), true)
 	grpcSecure := serveGRPC(t, listen(50052), true, grpc.Creds(credentials.NewTLS(tlsCfg)))
 	ssh := serveTCP(t, listen(2222), sshLike)
-	refused := providers.Target{Address: addr.String(), Port: 9, Protocol: "tcp"}
+	refused := providers.Target{Address: addr, Port: 9, Protocol: "tcp"}
 
 	trusted := TLSParams{CAFile: caFile} // no SNI: verified against the lab IP
 	tests := []struct {

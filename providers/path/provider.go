@@ -76,7 +76,7 @@ func (provider) Observe(ctx context.Context, req providers.Request) (any, error)
 	default:
 		return nil, fmt.Errorf("traceroute: params of type %T, want path.Params", req.Params)
 	}
-	if p.Mode == "" && strings.EqualFold(req.Target.Protocol, "udp") {
+	if p.Mode == "" && strings.EqualFold(string(req.Target.Protocol), "udp") {
 		p.Mode = "udp"
 	}
 	if ok, err := hasNetRaw(); err == nil && !ok {

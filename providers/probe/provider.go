@@ -35,7 +35,7 @@ func (provider) Observe(ctx context.Context, req providers.Request) (any, error)
 	default:
 		return nil, fmt.Errorf("probe: params of type %T, want probe.Params", req.Params)
 	}
-	switch strings.ToLower(req.Target.Protocol) {
+	switch strings.ToLower(string(req.Target.Protocol)) {
 	case "tcp", "":
 		return TCP(ctx, req.Exec, req.Target, p)
 	case "udp":

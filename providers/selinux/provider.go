@@ -57,7 +57,7 @@ func (provider) Observe(ctx context.Context, req providers.Request) (any, error)
 	default:
 		return nil, fmt.Errorf("selinux: params of type %T, want selinux.Params", req.Params)
 	}
-	return Observe(ctx, req.Target.Port, req.Target.Protocol, p)
+	return Observe(ctx, req.Target.Port, string(req.Target.Protocol), p)
 }
 
 // HasSesearch reports whether name_bind can be checked.

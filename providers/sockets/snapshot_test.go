@@ -496,7 +496,7 @@ func TestProvider(t *testing.T) {
 	server.ListenTCP("tcp4", "0.0.0.0:7201")
 	facts, err := p.Observe(t.Context(), providers.Request{
 		Exec:   in(server),
-		Target: providers.Target{Address: server.Addr().String(), Port: 7201, Protocol: "tcp"},
+		Target: providers.Target{Address: server.Addr(), Port: 7201, Protocol: "tcp"},
 	})
 	if err != nil {
 		t.Fatal(err)

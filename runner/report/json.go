@@ -124,7 +124,7 @@ func EndpointJSON(er *runner.EndpointResult) JSONEndpoint {
 		if jc.From == "" {
 			jc.From = c.Exec.Host
 		}
-		if c.Target.Address != "" {
+		if c.Target.Address.IsValid() {
 			jc.Target = hostPort(c.Target)
 		}
 		e.Checks = append(e.Checks, jc)

@@ -141,7 +141,7 @@ func plural(n int) string {
 // where says where a check ran, when that is not obvious.
 func where(c *runner.Check) string {
 	switch {
-	case c.From != "" && c.Target.Address != "":
+	case c.From != "" && c.Target.Address.IsValid():
 		return fmt.Sprintf("[%s → %s] ", c.From, hostPort(c.Target))
 	case c.From == "" && c.Exec.Host != "" && c.Provider != "":
 		return fmt.Sprintf("[on %s] ", c.Exec.Host)
@@ -149,12 +149,7 @@ func where(c *runner.Check) string {
 	return ""
 }
 
-func hostPort(t providers.Target) string {
-	if strings.Contains(t.Address, ":") {
-		return fmt.Sprintf("[%s]:%d", t.Address, t.Port)
-	}
-	return fmt.Sprintf("%s:%d", t.Address, t.Port)
-}
+func hostPort(t providers.Target) string { return t.String() }
 
 func (t *Text) Finish(sum runner.Summary) (int, error) {
 	for _, r := range t.order.rest() {
