@@ -11,16 +11,7 @@ type connectivityExpected struct {
 	State string `json:"state"` // "open" or "closed"
 }
 
-func evalConnectivity(c *Check, ep *config.Endpoint, facts any) *Result {
-	var o probe.Outcome
-	switch f := facts.(type) {
-	case probe.Outcome:
-		o = f
-	case *probe.Outcome:
-		o = *f
-	default:
-		return &Result{Check: c, Status: StatusError, Summary: fmt.Sprintf("connect returned %T, not a probe outcome", facts)}
-	}
+func evalConnectivity(c *Check, ep *config.Endpoint, o probe.Outcome) *Result {
 	want := ep.State
 	if want == "" {
 		want = "open"

@@ -33,13 +33,20 @@ type filterSnapshot struct {
 // filter returns the host's packet filter, read once per run.
 func (v *verifier) filter(ctx context.Context, exec providers.Exec) *filterSnapshot {
 	v.mu.Lock()
-	s, ok := v.filters[exec.Netns]
+	s, ok := v.filters[hostKey(exec)]
 	if !ok {
 		s = &filterSnapshot{}
-		v.filters[exec.Netns] = s
+		v.filters[hostKey(exec)] = s
 	}
 	v.mu.Unlock()
-	s.once.Do(func() { s.snap, s.err = netfilter.Read(ctx, exec.Netns) })
+	s.once.Do(func() {
+		hf, err := v.hostFactsOf(exec)
+		if err != nil {
+			s.err = err
+			return
+		}
+		s.snap, s.err = hf.Firewall(ctx)
+	})
 	return s
 }
 

@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/portcheck/portcheck/config"
 	"github.com/portcheck/portcheck/providers/selinux"
@@ -15,24 +16,52 @@ type selinuxExpected struct {
 	Mode   string `json:"mode,omitempty"`
 }
 
-func (v *verifier) runSELinux(ctx context.Context, ep *config.Endpoint, c *Check) *Result {
-	x := ep.Expect.SELinux
-	p := selinux.Params{Domain: x.Domain}
+func (v *verifier) runSELinux(ctx context.Context, e *EndpointPlan, c *Check) *Result {
+	x := e.Endpoint.Expect.SELinux
+	domain, from := x.Domain, ""
 	// The listening process, when L1 found one, gives the domain to check.
-	if snap := v.snapshot(ctx, c.Exec); snap.err == nil {
-		for _, so := range snap.byKey[sockKey{string(c.Target.Protocol), c.Target.Port}] {
-			if len(so.Processes) > 0 {
-				p.PID = so.Processes[0].PID
-				break
+	if domain == "" {
+		if snap := v.snapshot(ctx, c.Exec); snap.err == nil {
+			for _, so := range snap.byKey[sockKey{string(c.Target.Protocol), c.Target.Port}] {
+				for _, p := range so.Processes {
+					if d := contextType(p.SELinuxContext); d != "" {
+						domain, from = d, fmt.Sprintf("%s (pid %d)", p.Name, p.PID)
+						break
+					}
+				}
+				if domain != "" {
+					break
+				}
 			}
 		}
 	}
-	// SELinux is the machine's, whatever network namespace the host is.
-	facts, err := selinux.Observe(ctx, c.Target.Port, string(c.Target.Protocol), p)
+	hf, err := v.hostFactsOf(c.Exec)
 	if err != nil {
-		return errorResult(c, "reading SELinux", err)
+		return v.origin(c.Exec, errorResult(c, "reading SELinux", err))
 	}
-	return evalSELinux(c, x, facts)
+	// SELinux is the machine's, whatever network namespace the host is.
+	h, err := hf.SELinux(ctx, []string{domain})
+	if err != nil {
+		return v.origin(c.Exec, errorResult(c, "reading SELinux", err))
+	}
+	f, err := h.Port(c.Target.Port, string(c.Target.Protocol), domain)
+	if err != nil {
+		return v.origin(c.Exec, errorResult(c, "reading SELinux", err))
+	}
+	if from != "" {
+		f.Notes = append(f.Notes, "domain "+domain+" is the listening process's: "+from)
+	}
+	return v.origin(c.Exec, evalSELinux(c, x, f))
+}
+
+// contextType is the type of an SELinux context ("system_u:system_r:
+// httpd_t:s0" → "httpd_t"); "" when there is none.
+func contextType(ctx string) string {
+	parts := strings.Split(ctx, ":")
+	if len(parts) < 3 {
+		return ""
+	}
+	return parts[2]
 }
 
 func evalSELinux(c *Check, x *config.ExpectSELinux, f *selinux.Facts) *Result {

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"fmt"
 	"net/netip"
 	"regexp"
 	"testing"
@@ -122,9 +123,6 @@ func TestEvalConnectivity(t *testing.T) {
 			}
 		})
 	}
-	if r := evalConnectivity(c, &config.Endpoint{}, "not an outcome"); r.Status != StatusError {
-		t.Errorf("wrong facts type: status %s, want error", r.Status)
-	}
 }
 
 func TestEvalApp(t *testing.T) {
@@ -225,4 +223,19 @@ func TestBlocker(t *testing.T) {
 			}
 		})
 	}
+}
+
+// evalApp judges recorded L7 facts of any kind, for the table above.
+func evalApp(c *Check, ep *config.Endpoint, facts any) *Result {
+	switch f := facts.(type) {
+	case *app.HTTPFacts:
+		return evalHTTP(c, ep.Expect.HTTP, f)
+	case *app.TLSFacts:
+		return evalTLS(c, ep.Expect.TLS, f)
+	case *app.GRPCFacts:
+		return evalGRPC(c, ep.Expect.GRPC, f)
+	case *app.BannerFacts:
+		return evalBanner(c, ep.Expect.Banner, f)
+	}
+	panic(fmt.Sprintf("no evaluator for %T", facts))
 }

@@ -35,7 +35,7 @@ func firewallChecks(ep *config.Endpoint, vantages []vantage, addrs []netip.Addr,
 			if !closed {
 				for _, v := range vantages {
 					c := &Check{From: v.name, Target: t, FromAddrs: v.addrs}
-					if v.unusable == "" {
+					if v.unusable == "" && !env.Offline { // offline: only declared addresses
 						ex := v.exec
 						c.FromExec = &ex
 					}

@@ -345,20 +345,19 @@ func TestProvider(t *testing.T) {
 	tests := []struct {
 		name    string
 		target  providers.Target
-		params  any
+		params  Params
 		want    string
 		wantErr string
 	}{
-		{name: "tcp nil params", target: providers.Target{Address: netip.MustParseAddr("127.0.0.1"), Port: tcpPort, Protocol: "tcp"}, want: StateOpen},
-		{name: "tcp Params", target: providers.Target{Address: netip.MustParseAddr("127.0.0.1"), Port: tcpPort, Protocol: "TCP"}, params: Params{Timeout: time.Second}, want: StateOpen},
-		{name: "udp *Params", target: providers.Target{Address: netip.MustParseAddr("127.0.0.1"), Port: udpPort, Protocol: "udp"}, params: &Params{Payload: []byte("x")}, want: StateOpen},
-		{name: "udp nil *Params", target: providers.Target{Address: netip.MustParseAddr("127.0.0.1"), Port: udpPort, Protocol: "udp"}, params: (*Params)(nil), want: StateOpen},
-		{name: "bad params", target: providers.Target{Address: netip.MustParseAddr("127.0.0.1"), Port: tcpPort, Protocol: "tcp"}, params: 3, wantErr: "params of type int"},
+		{name: "tcp defaults", target: providers.Target{Address: netip.MustParseAddr("127.0.0.1"), Port: tcpPort, Protocol: "tcp"}, want: StateOpen},
+		{name: "tcp upper case", target: providers.Target{Address: netip.MustParseAddr("127.0.0.1"), Port: tcpPort, Protocol: "TCP"}, params: Params{Timeout: time.Second}, want: StateOpen},
+		{name: "udp payload", target: providers.Target{Address: netip.MustParseAddr("127.0.0.1"), Port: udpPort, Protocol: "udp"}, params: Params{Payload: []byte("x")}, want: StateOpen},
+		{name: "no protocol is tcp", target: providers.Target{Address: netip.MustParseAddr("127.0.0.1"), Port: tcpPort}, want: StateOpen},
 		{name: "bad protocol", target: providers.Target{Address: netip.MustParseAddr("127.0.0.1"), Port: tcpPort, Protocol: "sctp"}, wantErr: `protocol "sctp"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := p.Observe(t.Context(), providers.Request{Target: tc.target, Params: tc.params})
+			o, err := Probe(t.Context(), providers.Exec{}, tc.target, tc.params)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tc.wantErr)
@@ -367,10 +366,6 @@ func TestProvider(t *testing.T) {
 			}
 			if err != nil {
 				t.Fatal(err)
-			}
-			o, ok := got.(Outcome)
-			if !ok {
-				t.Fatalf("Observe returned %T, want probe.Outcome", got)
 			}
 			if o.State != tc.want {
 				t.Errorf("State = %q, want %q (%+v)", o.State, tc.want, o)
