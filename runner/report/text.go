@@ -56,6 +56,9 @@ func (t *Text) endpoint(er *runner.EndpointResult) {
 		t.afterLine = false
 	}
 	fmt.Fprintf(t.W, "%s\n", s.paint(ansiBold, "# "+er.Plan.Title()))
+	if o := origins(er); o != "" {
+		fmt.Fprintf(t.W, "  %s\n", s.paint(ansiDim, "server-side checks judged from facts "+o))
+	}
 	byLayer := map[providers.Layer][]*runner.Result{}
 	for _, r := range er.Results {
 		byLayer[r.Check.Layer] = append(byLayer[r.Check.Layer], r)
@@ -127,8 +130,23 @@ func (t *Text) oneLine(er *runner.EndpointResult) {
 	if skipped > 0 {
 		line += fmt.Sprintf(", %d skipped", skipped)
 	}
+	if o := origins(er); o != "" {
+		line += "; server facts " + o
+	}
 	fmt.Fprintf(t.W, "%s %s\n", s.mark(runner.StatusPass), line)
 	t.afterLine = true
+}
+
+// origins lists the facts documents an endpoint's server-side checks were
+// judged from ("" when observed live).
+func origins(er *runner.EndpointResult) string {
+	var out []string
+	for _, r := range er.Results {
+		if r.FactsOrigin != "" && !slices.Contains(out, r.FactsOrigin) {
+			out = append(out, r.FactsOrigin)
+		}
+	}
+	return strings.Join(out, ", ")
 }
 
 func plural(n int) string {
