@@ -101,6 +101,10 @@ func evalSELinux(c *Check, x *config.ExpectSELinux, f *selinux.Facts) *Result {
 		r.Status, r.Cause = StatusFail, CauseSELinuxDenied
 		r.Summary = fmt.Sprintf("recent AVC denial for %s: %s", port, f.Denials[0].Line)
 		r.Hint = fix
+	case x.Domain != "" && f.NameBind == nil:
+		// A declared domain must be judged, not passed unchecked.
+		r.Status = StatusError
+		r.Summary = fmt.Sprintf("%s is %s, but whether %s may bind it cannot be told: %s", port, orNone(f.PortType), x.Domain, lastNote(f.Notes, "name_bind"))
 	case x.Mode != "" && f.RuntimeMode != x.Mode:
 		r.Status, r.Cause = StatusDrift, CauseSELinuxDenied
 		r.Summary = fmt.Sprintf("SELinux is %s, declared %s", f.RuntimeMode, x.Mode)
@@ -115,6 +119,19 @@ func evalSELinux(c *Check, x *config.ExpectSELinux, f *selinux.Facts) *Result {
 		}
 	}
 	return r
+}
+
+// lastNote is the last note mentioning topic, else the last note.
+func lastNote(notes []string, topic string) string {
+	for i := len(notes) - 1; i >= 0; i-- {
+		if strings.Contains(notes[i], topic) {
+			return notes[i]
+		}
+	}
+	if len(notes) > 0 {
+		return notes[len(notes)-1]
+	}
+	return "no reason recorded"
 }
 
 func orNone(s string) string {

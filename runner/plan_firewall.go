@@ -45,7 +45,11 @@ func firewallChecks(ep *config.Endpoint, vantages []vantage, addrs []netip.Addr,
 					}
 					if c.Skip == "" && c.Error == "" && c.FromExec == nil && !hasFamily(v.addrs, a) {
 						// The vantage host was declared: judging it is asked for.
-						c.cannotRun(v.unusable+"; and it has no declared "+family(a)+" address to judge its packets by", true)
+						why := v.unusable + "; and it has no declared " + family(a) + " address to judge its packets by"
+						if v.unusable == "" {
+							why = "vantage host " + v.name + " has no declared " + family(a) + " address to judge its packets by (-offline does not look one up)"
+						}
+						c.cannotRun(why, true)
 					}
 				}
 			}
