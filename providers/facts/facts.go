@@ -134,7 +134,11 @@ func Decode(r io.Reader, source string) (*Document, error) {
 		Version int    `json:"version"`
 	}
 	if err := json.Unmarshal(trimmed, &head); err != nil {
-		return nil, &DecodeError{source, "not a facts document (" + jsonProblem(trimmed, err) + ")"}
+		p := jsonProblem(trimmed, err)
+		if strings.HasPrefix(p, "truncated") && bytes.HasPrefix(trimmed, []byte("{")) {
+			return nil, &DecodeError{source, p + " (an interrupted copy or collect?)"}
+		}
+		return nil, &DecodeError{source, "not a facts document (" + p + ")"}
 	}
 	switch {
 	case head.Schema != Schema:
