@@ -79,7 +79,7 @@ func shownURL(f *app.HTTPFacts) string {
 func evalHTTP(c *Check, x *config.ExpectHTTP, f *app.HTTPFacts) *Result {
 	exp := httpExpected{Status: x.Status}
 	if len(exp.Status) == 0 {
-		exp.Status = []int{200}
+		exp.Status = []int{config.DefaultHTTPStatus}
 	}
 	if x.BodyRegexp != nil {
 		exp.Body = x.BodyRegexp.String()
