@@ -306,7 +306,7 @@ func decodeSGRule(b *hcl.Block, s *scope, p *CloudProvider) (*SecurityGroupRule,
 }
 
 func (l *loader) decodeCloudBlock(b *hcl.Block, s *scope) (*ExpectCloud, hcl.Diagnostics) {
-	x := &ExpectCloud{Ephemeral: PortRange{From: 1024, To: 65535}, DeclRange: b.DefRange}
+	x := &ExpectCloud{Ephemeral: PortRange{From: DefaultEphemeralFrom, To: DefaultEphemeralTo}, DeclRange: b.DefRange}
 	var spec cloudSpec
 	diags := decodeSpec(b.Body, &spec)
 	if isNullExpr(spec.Provider) {

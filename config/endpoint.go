@@ -16,8 +16,6 @@ import (
 const (
 	defaultProtocol = "tcp"
 	defaultState    = "open"
-	defaultTimeout  = 2 * time.Second
-	defaultRetries  = 1
 	maxRetries      = 10
 	// maxRangePorts bounds one endpoint's port range, so a typo such as
 	// "1-65535" does not turn into 65535 probes per layer.
@@ -29,8 +27,8 @@ func (l *loader) decodeEndpointBlock(block *hcl.Block, s *scope) (*Endpoint, hcl
 		Name:       block.Labels[0],
 		Protocol:   defaultProtocol,
 		State:      defaultState,
-		Timeout:    defaultTimeout,
-		Retries:    defaultRetries,
+		Timeout:    DefaultTimeout,
+		Retries:    DefaultRetries,
 		DeclRange:  block.DefRange,
 		StateRange: block.DefRange, // until state is given explicitly
 		PortsRange: block.DefRange,

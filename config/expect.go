@@ -17,11 +17,8 @@ import (
 
 // Defaults of the layer blocks, applied here so the runner sees concrete values.
 const (
-	defaultScheme       = "http"
-	defaultMethod       = "GET"
-	defaultPath         = "/"
-	defaultStatus       = 200
-	defaultMinDaysValid = 14
+	defaultScheme = "http"
+	defaultPath   = "/"
 	// commLen is the most /proc/PID/comm holds (TASK_COMM_LEN - 1).
 	commLen = 15
 )
@@ -33,10 +30,6 @@ var tlsVersions = map[string]uint16{
 	"1.2": tls.VersionTLS12,
 	"1.3": tls.VersionTLS13,
 }
-
-// DefaultAppTimeout bounds an L7 check when neither its block nor the
-// endpoint declares a timeout.
-const DefaultAppTimeout = 5 * time.Second
 
 // decodeExpect decodes the expect blocks of e. A layer block may appear once
 // per endpoint, across all its expect blocks. appTimeout is the endpoint's
@@ -133,9 +126,9 @@ func decodeHTTPBlock(b *hcl.Block, s *scope, timeout time.Duration) (*ExpectHTTP
 	x := &ExpectHTTP{
 		Timeout:   timeout,
 		Scheme:    defaultScheme,
-		Method:    defaultMethod,
+		Method:    DefaultHTTPMethod,
 		Path:      defaultPath,
-		Status:    []int{defaultStatus},
+		Status:    []int{DefaultHTTPStatus},
 		DeclRange: b.DefRange,
 	}
 	var spec httpSpec
@@ -247,7 +240,7 @@ func (s *scope) clientCert(certExpr, keyExpr hcl.Expression) (ClientCert, state,
 }
 
 func decodeTLSBlock(b *hcl.Block, s *scope, timeout time.Duration) (*ExpectTLS, hcl.Diagnostics) {
-	x := &ExpectTLS{MinDaysValid: defaultMinDaysValid, Timeout: timeout, DeclRange: b.DefRange}
+	x := &ExpectTLS{MinDaysValid: DefaultMinDaysValid, Timeout: timeout, DeclRange: b.DefRange}
 	var spec tlsSpec
 	diags := decodeSpec(b.Body, &spec)
 	into(&x.ServerName, &diags)(s.str(spec.ServerName, "server_name"))

@@ -26,16 +26,8 @@ type ExpectSELinux struct {
 	DeclRange hcl.Range
 }
 
-// Defaults of a path block, shared with `portcheck diagnose`.
-const (
-	DefaultPathMaxHops = 30
-	// DefaultPathRounds is mtr's default count (-c 10): loss reads in 10%
-	// steps, the resolution users know from mtr.
-	DefaultPathRounds = 10
-	// DefaultPathTimeout is how long one probe waits for its answer.
-	DefaultPathTimeout = time.Second
-	maxPathRounds      = 100
-)
+// maxPathRounds bounds a path block's rounds.
+const maxPathRounds = 100
 
 // ExpectPath asks L5 to trace the path from each vantage host.
 type ExpectPath struct {

@@ -4,8 +4,8 @@
 package providers
 
 import (
-	"context"
 	"fmt"
+	"net/netip"
 	"path/filepath"
 	"strings"
 )
@@ -50,6 +50,9 @@ type Exec struct {
 	// Netns is the path of a network namespace file such as
 	// /run/netns/NAME or /proc/PID/ns/net; "" means this machine's namespace.
 	Netns string `json:"netns,omitempty"`
+	// Recorded is set when the host's facts are read from a facts document
+	// (verify -facts) instead of observed: nothing runs there.
+	Recorded bool `json:"recorded,omitempty"`
 }
 
 // NetnsPath turns a namespace given by name (as `ip netns` names it) or by
@@ -61,8 +64,11 @@ func NetnsPath(nameOrPath string) string {
 	return filepath.Join("/run/netns", nameOrPath)
 }
 
-// Kind is "local" or "netns", as shown in plans.
+// Kind is "local", "netns" or "facts", as shown in plans.
 func (e Exec) Kind() string {
+	if e.Recorded {
+		return "facts"
+	}
 	if e.Netns == "" {
 		return "local"
 	}
@@ -72,6 +78,9 @@ func (e Exec) Kind() string {
 // String renders the executor for plans and reports: "local" or
 // "netns:NAME" (the short name when the path is under /run/netns).
 func (e Exec) String() string {
+	if e.Recorded {
+		return "facts"
+	}
 	if e.Netns == "" {
 		return "local"
 	}
@@ -81,28 +90,37 @@ func (e Exec) String() string {
 	return "netns:" + e.Netns
 }
 
-// Target is what is observed: one address and port of an endpoint.
+// Protocol is a transport protocol of an endpoint.
+type Protocol string
+
+const (
+	TCP Protocol = "tcp"
+	UDP Protocol = "udp"
+)
+
+// Target is what is observed: one address and port of an endpoint. It is
+// typed so no layer parses an address back from a string.
 type Target struct {
-	Address  string `json:"address"`
-	Port     int    `json:"port"`
-	Protocol string `json:"protocol"` // "tcp" or "udp"
+	Address  netip.Addr `json:"address"`
+	Port     int        `json:"port"`
+	Protocol Protocol   `json:"protocol"`
 }
 
-// Request is one observation: where it runs, what it looks at, and the
-// provider-specific parameters (a type that provider's package defines).
-type Request struct {
-	Exec   Exec
-	Target Target
-	Params any
-}
+// AddrPort is the target's address and port.
+func (t Target) AddrPort() netip.AddrPort { return netip.AddrPortFrom(t.Address, uint16(t.Port)) }
 
-// Provider observes one layer for one target from one executor and returns
-// typed, JSON-serialisable facts, or an error when it could not observe.
+// String is "10.0.0.5:8080" or "[fd00::5]:443".
+func (t Target) String() string { return t.AddrPort().String() }
+
+// Provider is what a plan knows of an observer: its name, its layer and
+// whether it can run at an executor. Observing itself goes through each
+// layer's typed observer (probe.Probe, app.HTTP, path.Trace, the facts
+// source for the server-side layers…), so nothing crosses the seam as an
+// untyped value.
 type Provider interface {
 	Name() string
 	Layer() Layer
 	// Available reports, without side effects, whether the provider can run
 	// at exec; the error text is shown as the skip reason in plans.
 	Available(exec Exec) error
-	Observe(ctx context.Context, req Request) (any, error)
 }

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"context"
 	"crypto/tls"
 	"encoding/hex"
 	"fmt"
@@ -15,21 +16,46 @@ import (
 	"unicode/utf8"
 
 	"github.com/portcheck/portcheck/config"
+	"github.com/portcheck/portcheck/providers"
 	"github.com/portcheck/portcheck/providers/app"
 )
 
-func evalApp(c *Check, ep *config.Endpoint, facts any) *Result {
-	switch f := facts.(type) {
-	case *app.HTTPFacts:
-		return evalHTTP(c, ep.Expect.HTTP, f)
-	case *app.TLSFacts:
-		return evalTLS(c, ep.Expect.TLS, f)
-	case *app.GRPCFacts:
-		return evalGRPC(c, ep.Expect.GRPC, f)
-	case *app.BannerFacts:
-		return evalBanner(c, ep.Expect.Banner, f)
+// appKind is one L7 check kind: its observer and evaluator, typed end to
+// end (parameters from the declaration, facts, judgement).
+type appKind func(v *verifier, ctx context.Context, c *Check, ep *config.Endpoint) *Result
+
+// appKinds are the L7 check kinds by check name, as planned.
+var appKinds = map[string]appKind{
+	"http": func(v *verifier, ctx context.Context, c *Check, ep *config.Endpoint) *Result {
+		return observeApp(ctx, c, v.obs.HTTP, httpParams(ep), func(f *app.HTTPFacts) *Result { return evalHTTP(c, ep.Expect.HTTP, f) })
+	},
+	"tls": func(v *verifier, ctx context.Context, c *Check, ep *config.Endpoint) *Result {
+		return observeApp(ctx, c, v.obs.TLS, tlsParams(ep), func(f *app.TLSFacts) *Result { return evalTLS(c, ep.Expect.TLS, f) })
+	},
+	"grpc": func(v *verifier, ctx context.Context, c *Check, ep *config.Endpoint) *Result {
+		return observeApp(ctx, c, v.obs.GRPC, grpcParams(ep), func(f *app.GRPCFacts) *Result { return evalGRPC(c, ep.Expect.GRPC, f) })
+	},
+	"banner": func(v *verifier, ctx context.Context, c *Check, ep *config.Endpoint) *Result {
+		return observeApp(ctx, c, v.obs.Banner, bannerParams(ep), func(f *app.BannerFacts) *Result { return evalBanner(c, ep.Expect.Banner, f) })
+	},
+}
+
+// observeApp runs one typed L7 observer and its evaluator.
+func observeApp[P, F any](ctx context.Context, c *Check, observe func(context.Context, providers.Exec, providers.Target, P) (*F, error), p P, eval func(*F) *Result) *Result {
+	f, err := observe(ctx, c.Exec, c.Target, p)
+	if err != nil {
+		return errorResult(c, "observing", err)
 	}
-	return &Result{Check: c, Status: StatusError, Summary: fmt.Sprintf("%s returned %T, not application facts", c.Provider, facts)}
+	return eval(f)
+}
+
+// runApp is L7: the check kind's observer and evaluator.
+func runApp(v *verifier, ctx context.Context, e *EndpointPlan, c *Check) *Result {
+	k, ok := appKinds[c.Name]
+	if !ok {
+		return &Result{Check: c, Status: StatusError, Summary: "no L7 check kind " + c.Name + " in this binary"}
+	}
+	return k(v, ctx, c, e.Endpoint)
 }
 
 type httpExpected struct {
@@ -53,7 +79,7 @@ func shownURL(f *app.HTTPFacts) string {
 func evalHTTP(c *Check, x *config.ExpectHTTP, f *app.HTTPFacts) *Result {
 	exp := httpExpected{Status: x.Status}
 	if len(exp.Status) == 0 {
-		exp.Status = []int{200}
+		exp.Status = []int{config.DefaultHTTPStatus}
 	}
 	if x.BodyRegexp != nil {
 		exp.Body = x.BodyRegexp.String()

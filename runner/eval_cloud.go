@@ -105,7 +105,7 @@ func (v *verifier) runCloud(ctx context.Context, ep *config.Endpoint, c *Check) 
 	x := ep.Expect.Cloud
 	target := x.Target
 	if target == "" {
-		target = c.Target.Address
+		target = c.Target.Address.String()
 	}
 	var groupIDs []string
 	for _, g := range declaredGroups(v.groups, x.Provider) {
@@ -123,7 +123,7 @@ func (v *verifier) runCloud(ctx context.Context, ep *config.Endpoint, c *Check) 
 	if err != nil {
 		return errorResult(c, "building the flow", err)
 	}
-	dst, _ := netip.ParseAddr(c.Target.Address)
+	dst := c.Target.Address
 	iface := pickInterface(ifaces, dst)
 	if iface == nil {
 		return errorResult(c, "finding "+target, fmt.Errorf("no network interface found for %s", target))
@@ -136,7 +136,7 @@ func (v *verifier) runCloud(ctx context.Context, ep *config.Endpoint, c *Check) 
 		evaluate = cloud.EvaluateAliyun
 	}
 	flow := func(src netip.Addr) cloud.Flow {
-		return cloud.Flow{Src: src, Dst: dst, Protocol: c.Target.Protocol, Port: c.Target.Port,
+		return cloud.Flow{Src: src, Dst: dst, Protocol: string(c.Target.Protocol), Port: c.Target.Port,
 			Ephemeral: cloud.PortRange{From: x.Ephemeral.From, To: x.Ephemeral.To}}
 	}
 	// A declared source range is judged at every address where a rule,
@@ -227,10 +227,7 @@ func cloudSamples(s *cloud.Snapshot, p netip.Prefix) []netip.Addr {
 // cloudSource is the client address of a check: the declared source (its
 // first address) or the vantage host's declared address of the family.
 func cloudSource(c *Check) (netip.Addr, error) {
-	dst, err := netip.ParseAddr(c.Target.Address)
-	if err != nil {
-		return netip.Addr{}, err
-	}
+	dst := c.Target.Address
 	if c.Sources.IsValid() {
 		return c.Sources.Addr(), nil
 	}

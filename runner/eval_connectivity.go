@@ -11,23 +11,14 @@ type connectivityExpected struct {
 	State string `json:"state"` // "open" or "closed"
 }
 
-func evalConnectivity(c *Check, ep *config.Endpoint, facts any) *Result {
-	var o probe.Outcome
-	switch f := facts.(type) {
-	case probe.Outcome:
-		o = f
-	case *probe.Outcome:
-		o = *f
-	default:
-		return &Result{Check: c, Status: StatusError, Summary: fmt.Sprintf("connect returned %T, not a probe outcome", facts)}
-	}
+func evalConnectivity(c *Check, ep *config.Endpoint, o probe.Outcome) *Result {
 	want := ep.State
 	if want == "" {
 		want = "open"
 	}
 	r := &Result{Check: c, Evidence: o, Expected: connectivityExpected{State: want}}
 	from := "from " + c.From
-	dst := hostPort(c.Target.Address, c.Target.Port)
+	dst := c.Target.String()
 
 	if want == "closed" {
 		switch o.State {
@@ -86,7 +77,7 @@ func unreachableHint(o probe.Outcome, c *Check) string {
 				orDash(o.ICMP.From), o.ICMP.Name, c.Target.Port, c.Target.Protocol, c.Target.Port, c.Target.Protocol)
 		}
 	}
-	return "no route to the target from this vantage point: check the address, routes (ip route get " + c.Target.Address + ") and the path (L5)"
+	return "no route to the target from this vantage point: check the address, routes (ip route get " + c.Target.Address.String() + ") and the path (L5)"
 }
 
 func orDash(s string) string {

@@ -2,7 +2,6 @@ package runner
 
 import (
 	"context"
-	"net/netip"
 
 	"github.com/portcheck/portcheck/providers"
 	"github.com/portcheck/portcheck/providers/firewall"
@@ -29,10 +28,7 @@ func (v *verifier) serverFirewallHint(ctx context.Context, e *EndpointPlan, c *C
 	if !ok {
 		return
 	}
-	dst, err := netip.ParseAddr(c.Target.Address)
-	if err != nil {
-		return
-	}
+	dst := c.Target.Address
 	src, err := firewall.SourceFor(c.Exec.Netns, dst)
 	if err != nil {
 		return
@@ -45,7 +41,7 @@ func (v *verifier) serverFirewallHint(ctx context.Context, e *EndpointPlan, c *C
 	if c.Target.Protocol == "udp" {
 		p.Proto = firewall.ProtoUDP
 	}
-	fix, ok := fs.snap.RuleCommand(p, netfilter.Selector{Proto: c.Target.Protocol, Port: c.Target.Port, Src: src}, action, server.Netns)
+	fix, ok := fs.snap.RuleCommand(p, netfilter.Selector{Proto: string(c.Target.Protocol), Port: c.Target.Port, Src: src}, action, server.Netns)
 	switch {
 	case ok && action == firewall.Accept:
 		r.Hint = "the server's firewall stops it; open it there: " + fix.String()

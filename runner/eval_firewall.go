@@ -33,13 +33,20 @@ type filterSnapshot struct {
 // filter returns the host's packet filter, read once per run.
 func (v *verifier) filter(ctx context.Context, exec providers.Exec) *filterSnapshot {
 	v.mu.Lock()
-	s, ok := v.filters[exec.Netns]
+	s, ok := v.filters[hostKey(exec)]
 	if !ok {
 		s = &filterSnapshot{}
-		v.filters[exec.Netns] = s
+		v.filters[hostKey(exec)] = s
 	}
 	v.mu.Unlock()
-	s.once.Do(func() { s.snap, s.err = netfilter.Read(ctx, exec.Netns) })
+	s.once.Do(func() {
+		hf, err := v.hostFactsOf(exec)
+		if err != nil {
+			s.err = err
+			return
+		}
+		s.snap, s.err = hf.Firewall(ctx)
+	})
 	return s
 }
 
@@ -97,10 +104,7 @@ func (v *verifier) runFirewall(ctx context.Context, ep *config.Endpoint, c *Chec
 // firewallPackets builds the packets a check judges: the one a vantage
 // host sends, or one per stretch of a declared source range.
 func firewallPackets(c *Check, fw *config.ExpectFirewall, snap *netfilter.Snapshot) ([]firewall.Packet, error) {
-	dst, err := netip.ParseAddr(c.Target.Address)
-	if err != nil {
-		return nil, err
-	}
+	dst := c.Target.Address
 	proto := firewall.ProtoTCP
 	if c.Target.Protocol == "udp" {
 		proto = firewall.ProtoUDP
@@ -372,10 +376,10 @@ func decidedBy(d firewall.Decision) string {
 func firewalldView(st *firewalld.State, d firewall.Decision, c *Check, src netip.Addr) *FirewalldEvidence {
 	zone := st.ZoneFor(d.IIF, src)
 	fe := &FirewalldEvidence{Zone: zone}
-	if how, ok := st.Opens(zone, c.Target.Protocol, c.Target.Port, src); ok {
+	if how, ok := st.Opens(zone, string(c.Target.Protocol), c.Target.Port, src); ok {
 		fe.Runtime = how
 	}
-	if how, ok := st.OpensPermanent(zone, c.Target.Protocol, c.Target.Port, src); ok {
+	if how, ok := st.OpensPermanent(zone, string(c.Target.Protocol), c.Target.Port, src); ok {
 		fe.Permanent = how
 	}
 	for _, dr := range st.Drift {
@@ -406,7 +410,7 @@ func allowHint(snap *netfilter.Snapshot, d firewall.Decision, c *Check, src neti
 			return "the destination is not local and forwarding is off: check the address, or enable forwarding (" +
 				netfilter.CommandIn(c.Exec.Netns, "sysctl -w net.ipv4.ip_forward=1") + ")"
 		}
-		return "check the host's routes (" + netfilter.CommandIn(c.Exec.Netns, "ip route get "+c.Target.Address) + ")"
+		return "check the host's routes (" + netfilter.CommandIn(c.Exec.Netns, "ip route get "+c.Target.Address.String()) + ")"
 	}
 	fix, ok := snap.AcceptFix(d, selector(c, src), c.Exec.Netns)
 	if !ok {
@@ -417,7 +421,7 @@ func allowHint(snap *netfilter.Snapshot, d firewall.Decision, c *Check, src neti
 
 // selector is the traffic a fix for check c covers.
 func selector(c *Check, src netip.Addr) netfilter.Selector {
-	return netfilter.Selector{Proto: c.Target.Protocol, Port: c.Target.Port, Sources: c.Sources, Src: src}
+	return netfilter.Selector{Proto: string(c.Target.Protocol), Port: c.Target.Port, Sources: c.Sources, Src: src}
 }
 
 // replyHint says how to let the replies of accepted connections out, in
@@ -433,7 +437,7 @@ func replyHint(snap *netfilter.Snapshot, d firewall.Decision, c *Check) string {
 	if d.DNATPort != 0 {
 		port = int(d.DNATPort)
 	}
-	fix, _ := snap.ReplyFix(d, c.Target.Protocol, port, c.Exec.Netns)
+	fix, _ := snap.ReplyFix(d, string(c.Target.Protocol), port, c.Exec.Netns)
 	return fix.String()
 }
 

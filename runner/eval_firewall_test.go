@@ -164,7 +164,7 @@ func TestEvalFirewallReply(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			snap := &netfilter.Snapshot{Manager: "nftables", Ruleset: firewall.Ruleset{Tables: tt.tables}, Host: replyHost}
-			c := &Check{Layer: providers.LayerFirewall, Name: "firewall", Target: providers.Target{Address: "10.0.0.1", Port: 8080, Protocol: "tcp"}}
+			c := &Check{Layer: providers.LayerFirewall, Name: "firewall", Target: providers.Target{Address: netip.MustParseAddr("10.0.0.1"), Port: 8080, Protocol: "tcp"}}
 			p := firewall.Packet{Src: netip.MustParseAddr("10.0.0.2"), Dst: netip.MustParseAddr("10.0.0.1"), Proto: firewall.ProtoTCP, SPort: ephemeralPort, DPort: 8080}
 			r := evalFirewall(c, &config.Endpoint{}, snap, []JudgedPacket{{Packet: p, Decision: snap.Evaluator().Evaluate(p)}})
 			t.Logf("%s: %s\nhint: %s", r.Status, r.Summary, r.Hint)
@@ -214,7 +214,7 @@ func TestFirewallHintsRunInTheHostsNamespace(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			snap := &netfilter.Snapshot{Manager: "nftables", Ruleset: firewall.Ruleset{Tables: tt.tables}, Host: replyHost}
 			c := &Check{Layer: providers.LayerFirewall, Name: "firewall", Exec: providers.Exec{Netns: tt.netns},
-				Target: providers.Target{Address: "10.0.0.1", Port: 8080, Protocol: "tcp"}}
+				Target: providers.Target{Address: netip.MustParseAddr("10.0.0.1"), Port: 8080, Protocol: "tcp"}}
 			p := firewall.Packet{Src: netip.MustParseAddr("10.0.0.2"), Dst: netip.MustParseAddr("10.0.0.1"), Proto: firewall.ProtoTCP, SPort: ephemeralPort, DPort: 8080}
 			r := evalFirewall(c, &config.Endpoint{}, snap, []JudgedPacket{{Packet: p, Decision: snap.Evaluator().Evaluate(p)}})
 			if r.Status != StatusFail || !strings.HasPrefix(r.Hint, tt.hint) {
@@ -234,7 +234,7 @@ func TestFirewallAcceptedByTheFilterChain(t *testing.T) {
 			{Name: "INPUT", Type: "nat", Hook: firewall.HookInput, Priority: 100, Policy: "accept"}}},
 	}
 	snap := &netfilter.Snapshot{Manager: "iptables-nft", Ruleset: firewall.Ruleset{Tables: tables}, Host: replyHost}
-	c := &Check{Layer: providers.LayerFirewall, Name: "firewall", Target: providers.Target{Address: "10.0.0.1", Port: 8080, Protocol: "tcp"}}
+	c := &Check{Layer: providers.LayerFirewall, Name: "firewall", Target: providers.Target{Address: netip.MustParseAddr("10.0.0.1"), Port: 8080, Protocol: "tcp"}}
 	p := firewall.Packet{Src: netip.MustParseAddr("10.0.0.2"), Dst: netip.MustParseAddr("10.0.0.1"), Proto: firewall.ProtoTCP, SPort: ephemeralPort, DPort: 8080}
 	r := evalFirewall(c, &config.Endpoint{}, snap, []JudgedPacket{{Packet: p, Decision: snap.Evaluator().Evaluate(p)}})
 	if r.Status != StatusPass || !strings.Contains(r.Summary, "accepted by ip filter INPUT policy accept") {
@@ -272,7 +272,7 @@ func TestFirewallPacketsFilterBeforeSplitting(t *testing.T) {
 		wantError bool
 	}{{22, false}, {80, true}} {
 		c := &Check{Layer: providers.LayerFirewall, Name: "firewall", Sources: netip.MustParsePrefix("0.0.0.0/0"),
-			Target: providers.Target{Address: "10.0.0.1", Port: tt.port, Protocol: "tcp"}}
+			Target: providers.Target{Address: netip.MustParseAddr("10.0.0.1"), Port: tt.port, Protocol: "tcp"}}
 		pkts, err := firewallPackets(c, nil, snap)
 		if (err != nil) != tt.wantError {
 			t.Errorf("tcp/%d: %d packets, error %v; want an error: %v", tt.port, len(pkts), err, tt.wantError)

@@ -1,7 +1,6 @@
 package runner
 
 import (
-	"context"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -9,7 +8,6 @@ import (
 	"sync"
 
 	"github.com/portcheck/portcheck/config"
-	"github.com/portcheck/portcheck/providers"
 	"github.com/portcheck/portcheck/providers/sockets"
 )
 
@@ -27,20 +25,10 @@ type sockKey struct {
 	port  int
 }
 
-func (s *snapshot) load(ctx context.Context, exec providers.Exec) {
-	p, ok := providers.Lookup("sockdiag")
-	if !ok {
-		s.err = fmt.Errorf("provider sockdiag is not built into this binary")
-		return
-	}
-	facts, err := p.Observe(ctx, providers.Request{Exec: exec})
+// index keeps the table and indexes it by protocol and port.
+func (s *snapshot) index(t *sockets.Table, err error) {
 	if err != nil {
 		s.err = err
-		return
-	}
-	t, ok := facts.(*sockets.Table)
-	if !ok {
-		s.err = fmt.Errorf("sockdiag returned %T, not a socket table", facts)
 		return
 	}
 	s.table = t
@@ -69,11 +57,11 @@ type listeningExpected struct {
 }
 
 func evalListening(c *Check, ep *config.Endpoint, snap *snapshot) *Result {
-	port, proto := c.Target.Port, c.Target.Protocol
+	port, proto := c.Target.Port, string(c.Target.Protocol)
 	socks := snap.byKey[sockKey{proto, port}]
 	exp := listeningExpected{Protocol: proto, Port: port}
 	for _, t := range c.Targets {
-		exp.Serves = append(exp.Serves, t.Address)
+		exp.Serves = append(exp.Serves, t.Address.String())
 	}
 	var want *config.ExpectListening
 	if ep.Expect.Listening != nil {
@@ -100,10 +88,7 @@ func evalListening(c *Check, ep *config.Endpoint, snap *snapshot) *Result {
 	// Every probed address must reach a socket.
 	var serving []sockets.Socket
 	for _, t := range c.Targets {
-		dst, err := netip.ParseAddr(t.Address)
-		if err != nil {
-			continue
-		}
+		dst := t.Address
 		var hit []sockets.Socket
 		for _, so := range socks {
 			if so.Serves(dst) {

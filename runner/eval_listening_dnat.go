@@ -2,14 +2,12 @@ package runner
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
 
 	"github.com/portcheck/portcheck/providers"
 	"github.com/portcheck/portcheck/providers/firewall"
-	"github.com/portcheck/portcheck/providers/netnslocate"
 	"github.com/portcheck/portcheck/providers/sockets"
 )
 
@@ -50,10 +48,7 @@ func (v *verifier) followDNAT(ctx context.Context, e *EndpointPlan, c *Check, no
 	var dn *DNATListener
 	var d firewall.Decision
 	for _, t := range c.Targets {
-		dst, err := netip.ParseAddr(t.Address)
-		if err != nil {
-			continue
-		}
+		dst := t.Address
 		for _, src := range dnatSources(e, c, t, dst) {
 			p := firewall.Packet{Src: src, Dst: dst, Proto: firewall.ProtoTCP, SPort: ephemeralPort, DPort: uint16(t.Port)}
 			if t.Protocol == "udp" {
@@ -65,7 +60,7 @@ func (v *verifier) followDNAT(ctx context.Context, e *EndpointPlan, c *Check, no
 				if port == 0 {
 					port = uint16(t.Port)
 				}
-				dn = &DNATListener{From: hostPort(t.Address, t.Port), To: netip.AddrPortFrom(d.DNATAddr, port).String()}
+				dn = &DNATListener{From: t.String(), To: netip.AddrPortFrom(d.DNATAddr, port).String()}
 				break
 			}
 		}
@@ -90,37 +85,52 @@ func (v *verifier) followDNAT(ctx context.Context, e *EndpointPlan, c *Check, no
 		lead += " (" + dn.Rule.String() + ")"
 	}
 
-	exec := c.Exec
-	if !ev.IsLocal(to.Addr()) {
-		loc, err := netnslocate.Locate(c.Exec.Netns, to.Addr())
-		if err != nil {
-			dn.NotChecked = err.Error()
-			if errors.Is(err, netnslocate.ErrNotFound) {
-				dn.NotChecked = to.Addr().String() + " is on no network namespace of this machine (a pod or backend elsewhere?)"
-			}
-			r.Summary = lead + ": the listener behind it is not checked: " + dn.NotChecked
-			r.Hint = "check the listener where " + to.Addr().String() + " lives; L4 from the vantage hosts shows whether the port is served"
-			r.Status = StatusSkip
-			if c.Declared {
-				r.Status = StatusError // a declared listening block must not pass unchecked
-			}
-			return r
+	notChecked := func(why string) *Result {
+		dn.NotChecked = why
+		r.Summary = lead + ": the listener behind it is not checked: " + why
+		r.Hint = "check the listener where " + to.Addr().String() + " lives; L4 from the vantage hosts shows whether the port is served"
+		r.Status = StatusSkip
+		if c.Declared {
+			r.Status = StatusError // a declared listening block must not pass unchecked
 		}
-		dn.Netns, dn.Via = loc.Netns, loc.Via
-		exec = providers.Exec{Host: c.Exec.Host, Netns: loc.Netns}
-	}
-	snap := v.snapshot(ctx, exec)
-	if snap.err != nil {
-		dn.NotChecked = "reading its socket table: " + snap.err.Error()
-		r.Status, r.Summary = StatusError, lead+": "+dn.NotChecked
 		return r
+	}
+	// The host's own table for a DNAT to one of its addresses (REDIRECT);
+	// else the namespace behind the host's route to the address.
+	var table []sockets.Socket
+	if ev.IsLocal(to.Addr()) {
+		snap := v.snapshot(ctx, c.Exec)
+		if snap.err != nil {
+			return notChecked("reading the socket table: " + snap.err.Error())
+		}
+		table = snap.byKey[sockKey{string(c.Target.Protocol), int(to.Port())}]
+	} else {
+		hf, err := v.hostFactsOf(c.Exec)
+		if err != nil {
+			return notChecked(err.Error())
+		}
+		b, err := hf.Behind(ctx, to.Addr())
+		switch {
+		case err != nil:
+			return notChecked(err.Error())
+		case b.NotFound:
+			return notChecked(to.Addr().String() + " is on no network namespace of this machine (a pod or backend elsewhere?)")
+		case b.Error != "":
+			return notChecked(b.Error)
+		}
+		dn.Netns, dn.Via = b.Netns, b.Via
+		for _, so := range b.Sockets.Sockets {
+			if so.Protocol == string(c.Target.Protocol) && so.Port == int(to.Port()) {
+				table = append(table, so)
+			}
+		}
 	}
 	in := ""
 	if dn.Netns != "" {
 		in = " in " + providers.Exec{Netns: dn.Netns}.String() + " (" + dn.Via + ")"
 	}
 	var serving []sockets.Socket
-	for _, so := range snap.byKey[sockKey{c.Target.Protocol, int(to.Port())}] {
+	for _, so := range table {
 		if so.Serves(to.Addr()) {
 			serving = append(serving, so)
 		}

@@ -23,7 +23,7 @@ type pathExpected struct {
 
 func (v *verifier) runPath(ctx context.Context, e *EndpointPlan, c *Check) *Result {
 	x := e.Endpoint.Expect.Path
-	facts, err := pathtrace.Trace(ctx, c.Exec, c.Target, pathParams(x, c.Target.Protocol))
+	facts, err := v.obs.Trace(ctx, c.Exec, c.Target, pathParams(x, string(c.Target.Protocol)))
 	if err != nil {
 		return errorResult(c, "tracing", err)
 	}

@@ -13,7 +13,7 @@ import (
 func pct(f float64) *float64 { return &f }
 
 func TestEvalPath(t *testing.T) {
-	c := &Check{Layer: providers.LayerPath, Name: "path", From: "client", Target: providers.Target{Address: "10.0.3.2", Port: 8080, Protocol: "tcp"}}
+	c := &Check{Layer: providers.LayerPath, Name: "path", From: "client", Target: providers.Target{Address: netip.MustParseAddr("10.0.3.2"), Port: 8080, Protocol: "tcp"}}
 	x := &config.ExpectPath{MaxHops: 30, Mode: "tcp", Via: []netip.Addr{netip.MustParseAddr("10.0.1.2")}}
 	hops := []pathtrace.Hop{{TTL: 1, Addr: "10.0.1.2", Sent: 10, Received: 10}, {TTL: 2, Addr: "", Sent: 10}, {TTL: 3, Addr: "10.0.3.2", Final: true, Sent: 10, Received: 10}}
 	answering := []pathtrace.Hop{{TTL: 1, Addr: "10.0.9.2", Sent: 10, Received: 10}, {TTL: 2, Addr: "10.0.3.2", Final: true, Sent: 10, Received: 10}}

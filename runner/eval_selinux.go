@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/portcheck/portcheck/config"
 	"github.com/portcheck/portcheck/providers/selinux"
@@ -15,24 +16,52 @@ type selinuxExpected struct {
 	Mode   string `json:"mode,omitempty"`
 }
 
-func (v *verifier) runSELinux(ctx context.Context, ep *config.Endpoint, c *Check) *Result {
-	x := ep.Expect.SELinux
-	p := selinux.Params{Domain: x.Domain}
+func (v *verifier) runSELinux(ctx context.Context, e *EndpointPlan, c *Check) *Result {
+	x := e.Endpoint.Expect.SELinux
+	domain, from := x.Domain, ""
 	// The listening process, when L1 found one, gives the domain to check.
-	if snap := v.snapshot(ctx, c.Exec); snap.err == nil {
-		for _, so := range snap.byKey[sockKey{c.Target.Protocol, c.Target.Port}] {
-			if len(so.Processes) > 0 {
-				p.PID = so.Processes[0].PID
-				break
+	if domain == "" {
+		if snap := v.snapshot(ctx, c.Exec); snap.err == nil {
+			for _, so := range snap.byKey[sockKey{string(c.Target.Protocol), c.Target.Port}] {
+				for _, p := range so.Processes {
+					if d := contextType(p.SELinuxContext); d != "" {
+						domain, from = d, fmt.Sprintf("%s (pid %d)", p.Name, p.PID)
+						break
+					}
+				}
+				if domain != "" {
+					break
+				}
 			}
 		}
 	}
-	// SELinux is the machine's, whatever network namespace the host is.
-	facts, err := selinux.Observe(ctx, c.Target.Port, c.Target.Protocol, p)
+	hf, err := v.hostFactsOf(c.Exec)
 	if err != nil {
-		return errorResult(c, "reading SELinux", err)
+		return v.origin(c.Exec, errorResult(c, "reading SELinux", err))
 	}
-	return evalSELinux(c, x, facts)
+	// SELinux is the machine's, whatever network namespace the host is.
+	h, err := hf.SELinux(ctx, []string{domain})
+	if err != nil {
+		return v.origin(c.Exec, errorResult(c, "reading SELinux", err))
+	}
+	f, err := h.Port(c.Target.Port, string(c.Target.Protocol), domain)
+	if err != nil {
+		return v.origin(c.Exec, errorResult(c, "reading SELinux", err))
+	}
+	if from != "" {
+		f.Notes = append(f.Notes, "domain "+domain+" is the listening process's: "+from)
+	}
+	return v.origin(c.Exec, evalSELinux(c, x, f))
+}
+
+// contextType is the type of an SELinux context ("system_u:system_r:
+// httpd_t:s0" → "httpd_t"); "" when there is none.
+func contextType(ctx string) string {
+	parts := strings.Split(ctx, ":")
+	if len(parts) < 3 {
+		return ""
+	}
+	return parts[2]
 }
 
 func evalSELinux(c *Check, x *config.ExpectSELinux, f *selinux.Facts) *Result {
@@ -72,6 +101,10 @@ func evalSELinux(c *Check, x *config.ExpectSELinux, f *selinux.Facts) *Result {
 		r.Status, r.Cause = StatusFail, CauseSELinuxDenied
 		r.Summary = fmt.Sprintf("recent AVC denial for %s: %s", port, f.Denials[0].Line)
 		r.Hint = fix
+	case x.Domain != "" && f.NameBind == nil:
+		// A declared domain must be judged, not passed unchecked.
+		r.Status = StatusError
+		r.Summary = fmt.Sprintf("%s is %s, but whether %s may bind it cannot be told: %s", port, orNone(f.PortType), x.Domain, lastNote(f.Notes, "name_bind"))
 	case x.Mode != "" && f.RuntimeMode != x.Mode:
 		r.Status, r.Cause = StatusDrift, CauseSELinuxDenied
 		r.Summary = fmt.Sprintf("SELinux is %s, declared %s", f.RuntimeMode, x.Mode)
@@ -86,6 +119,19 @@ func evalSELinux(c *Check, x *config.ExpectSELinux, f *selinux.Facts) *Result {
 		}
 	}
 	return r
+}
+
+// lastNote is the last note mentioning topic, else the last note.
+func lastNote(notes []string, topic string) string {
+	for i := len(notes) - 1; i >= 0; i-- {
+		if strings.Contains(notes[i], topic) {
+			return notes[i]
+		}
+	}
+	if len(notes) > 0 {
+		return notes[len(notes)-1]
+	}
+	return "no reason recorded"
 }
 
 func orNone(s string) string {

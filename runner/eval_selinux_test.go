@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -12,7 +13,7 @@ import (
 // The seed's case 2 and its neighbours, judged on recorded facts.
 func TestEvalSELinux(t *testing.T) {
 	yes, no := true, false
-	c := &Check{Layer: providers.LayerSELinux, Name: "selinux", Target: providers.Target{Address: "10.0.0.5", Port: 9090, Protocol: "tcp"}}
+	c := &Check{Layer: providers.LayerSELinux, Name: "selinux", Target: providers.Target{Address: netip.MustParseAddr("10.0.0.5"), Port: 9090, Protocol: "tcp"}}
 	want := &config.ExpectSELinux{Type: "http_port_t", Domain: "httpd_t", Mode: "enforcing"}
 	enforcing := selinux.Facts{Enabled: true, RuntimeMode: "enforcing", ConfigMode: "enforcing", Domain: "httpd_t"}
 	with := func(f selinux.Facts, edit func(*selinux.Facts)) *selinux.Facts { edit(&f); return &f }

@@ -64,14 +64,9 @@ func verifyNamed(t *testing.T, src, name string, allLayers bool) *runner.Endpoin
 	if diags.HasErrors() {
 		t.Fatalf("config: %v", diags)
 	}
-	plan, err := runner.BuildPlan(cfg, runner.PlanOptions{Env: runner.CurrentEnvironment(), Targets: []string{"endpoint." + name}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got *runner.EndpointResult
-	runner.Verify(t.Context(), plan, runner.Options{AllLayers: allLayers}, func(er *runner.EndpointResult) { got = er })
-	if got == nil {
+	got := verifyLiveAndFacts(t, cfg, []string{"endpoint." + name}, allLayers)
+	if len(got) != 1 {
 		t.Fatal("no result")
 	}
-	return got
+	return got[0]
 }

@@ -149,6 +149,14 @@ type Environment struct {
 	// a host's checks run; "" means HCL's ("set netns or local = true").
 	// diagnose names its -on flag instead.
 	PlaceHint string
+	// Facts, when set, says whether a host's server-side facts can be read
+	// from the recorded documents (verify -facts): every server is then
+	// judged from its document, wherever it is, and a host without one is
+	// an error. nil = observed live.
+	Facts func(h *config.Host) error
+	// Offline skips the vantage-side probes (L4, L5, L7): verify -facts
+	// -offline judges only what the documents hold.
+	Offline bool
 }
 
 // CurrentEnvironment reads the facts of this machine (read-only).
@@ -227,9 +235,8 @@ type vantage struct {
 // loopbackElsewhere says why a probe from v to target would judge the
 // wrong machine: a loopback address reached from another namespace is that
 // namespace's own loopback, not the server's.
-func (v vantage) loopbackElsewhere(target string) string {
-	a, err := netip.ParseAddr(target)
-	if err != nil || !a.Unmap().IsLoopback() || v.exec.Netns == v.server.Netns {
+func (v vantage) loopbackElsewhere(a netip.Addr) string {
+	if !a.Unmap().IsLoopback() || v.exec.Netns == v.server.Netns {
 		return ""
 	}
 	return fmt.Sprintf("%s from vantage host %s (%s) is %s's own loopback, not host %s's (%s): probe an address of %s that %s can reach, or run the vantage in %s's namespace",
@@ -241,9 +248,8 @@ func planEndpoint(ep *config.Endpoint, env Environment) (*EndpointPlan, error) {
 	addrs := targetAddresses(ep)
 	ports := ep.Ports
 	x := ep.Expect
-	closed := ep.State == "closed"
 
-	serverExec, server := hostExec(ep.Host, env)
+	serverExec, server := serverPlace(ep.Host, env)
 	server = server.prefixed("host " + ep.Host.Name + ": ")
 	e.Server, e.ServerReadable = serverExec, server.reason == ""
 	var vantages []vantage
@@ -265,11 +271,23 @@ func planEndpoint(ep *config.Endpoint, env Environment) (*EndpointPlan, error) {
 			config.SourceOf(ep.DeclRange), "endpoint."+ep.Name, n, maxChecksPerEndpoint)
 	}
 
-	// L1: on the server, one check per port covering every probed address.
-	for port := ports.From; port <= ports.To; port++ {
-		c := &Check{Layer: providers.LayerListening, Name: "listening", Provider: "sockdiag", Exec: serverExec, Source: ep.DeclRange}
-		for _, a := range addrs {
-			c.Targets = append(c.Targets, providers.Target{Address: a.String(), Port: port, Protocol: ep.Protocol})
+	p := &endpointPlanner{ep: ep, addrs: addrs, vantages: vantages, serverExec: serverExec, server: server, env: env}
+	for _, l := range layerTable {
+		e.Checks = append(e.Checks, l.plan(p)...)
+	}
+	sortByLayer(e.Checks)
+	return e, nil
+}
+
+// planListening plans L1: on the server, one check per port covering
+// every probed address.
+func planListening(p *endpointPlanner) []*Check {
+	ep, x := p.ep, p.ep.Expect
+	var out []*Check
+	for port := ep.Ports.From; port <= ep.Ports.To; port++ {
+		c := &Check{Layer: providers.LayerListening, Name: "listening", Provider: "sockdiag", Exec: p.serverExec, Source: ep.DeclRange}
+		for _, a := range p.addrs {
+			c.Targets = append(c.Targets, providers.Target{Address: a, Port: port, Protocol: providers.Protocol(ep.Protocol)})
 		}
 		if len(c.Targets) > 0 {
 			c.Target = c.Targets[0]
@@ -278,67 +296,72 @@ func planEndpoint(ep *config.Endpoint, env Environment) (*EndpointPlan, error) {
 			c.Source, c.Declared = x.Listening.DeclRange, true
 		}
 		switch {
-		case closed && x.Listening == nil:
+		case ep.State == "closed" && x.Listening == nil:
 			c.Skip = "endpoint must be closed: judged from the vantage hosts at L4"
-		case server.reason != "":
-			c.cannotRun(server.reason, server.hard)
+		case p.server.reason != "":
+			c.cannotRun(p.server.reason, p.server.hard)
 		default:
-			c.cannotRun(providerSkip(c.Provider, serverExec, env), false)
+			c.cannotRun(providerSkip(c.Provider, p.serverExec, p.env), false)
 		}
-		e.Checks = append(e.Checks, c)
+		out = append(out, c)
 	}
+	return out
+}
 
-	e.Checks = append(e.Checks, firewallChecks(ep, vantages, addrs, serverExec, server, env)...)
-	e.Checks = append(e.Checks, selinuxChecks(ep, addrs, serverExec, server, env)...)
-
-	// L4 from each vantage point to each address and port.
-	for _, v := range vantages {
-		for _, a := range addrs {
-			for port := ports.From; port <= ports.To; port++ {
+// planConnectivity plans L4 from each vantage point to each address and
+// port.
+func planConnectivity(p *endpointPlanner) []*Check {
+	ep, x := p.ep, p.ep.Expect
+	var out []*Check
+	for _, v := range p.vantages {
+		for _, a := range p.addrs {
+			for port := ep.Ports.From; port <= ep.Ports.To; port++ {
 				c := &Check{
 					Layer: providers.LayerConnectivity, Name: "connectivity", Provider: "connect",
 					Exec: v.exec, From: v.name, Source: ep.DeclRange,
-					Target: providers.Target{Address: a.String(), Port: port, Protocol: ep.Protocol},
+					Target: providers.Target{Address: a, Port: port, Protocol: providers.Protocol(ep.Protocol)},
 				}
 				if x.Connectivity != nil {
 					c.Source, c.Declared = x.Connectivity.DeclRange, true
 				}
-				if closed {
+				if ep.State == "closed" {
 					c.Source = ep.StateRange
 				}
-				v.plan(c, env)
-				e.Checks = append(e.Checks, c)
+				v.plan(c, p.env)
+				out = append(out, c)
 			}
 		}
 	}
-	e.Checks = append(e.Checks, pathChecks(ep, vantages, addrs, env)...)
-	e.Checks = append(e.Checks, cloudChecks(ep, vantages, addrs)...)
+	return out
+}
 
-	// L7: only what was declared; a protocol cannot be guessed.
-	for _, app := range appChecks(x) {
-		for _, v := range vantages {
-			for _, a := range addrs {
-				for port := ports.From; port <= ports.To; port++ {
+// planApp plans L7: only what was declared; a protocol cannot be guessed.
+func planApp(p *endpointPlanner) []*Check {
+	ep := p.ep
+	var out []*Check
+	for _, app := range appChecks(ep.Expect) {
+		for _, v := range p.vantages {
+			for _, a := range p.addrs {
+				for port := ep.Ports.From; port <= ep.Ports.To; port++ {
 					c := &Check{
 						Layer: providers.LayerApplication, Name: app.name, Provider: app.name,
 						Exec: v.exec, From: v.name, Source: app.decl, Declared: true,
-						Target: providers.Target{Address: a.String(), Port: port, Protocol: ep.Protocol},
+						Target: providers.Target{Address: a, Port: port, Protocol: providers.Protocol(ep.Protocol)},
 					}
 					switch {
-					case closed:
+					case ep.State == "closed":
 						c.Skip = "endpoint must be closed: no application to check"
 					case ep.Protocol != "tcp":
 						c.cannotRun(app.name+" runs over tcp; the endpoint is "+ep.Protocol, true)
 					default:
-						v.plan(c, env)
+						v.plan(c, p.env)
 					}
-					e.Checks = append(e.Checks, c)
+					out = append(out, c)
 				}
 			}
 		}
 	}
-	sortByLayer(e.Checks)
-	return e, nil
+	return out
 }
 
 type appCheck struct {
@@ -375,10 +398,31 @@ func sortByLayer(cs []*Check) {
 	}
 }
 
+// serverPlace is where an endpoint's host is judged: from its facts
+// document when the run reads documents (a host without one is a hard
+// error), else where its checks run live.
+func serverPlace(h *config.Host, env Environment) (providers.Exec, unavailable) {
+	if env.Facts == nil {
+		return hostExec(h, env)
+	}
+	exec := providers.Exec{Host: h.Name, Netns: h.Netns, Recorded: true}
+	if err := env.Facts(h); err != nil {
+		return exec, unavailable{err.Error(), true}
+	}
+	return exec, unavailable{}
+}
+
+// offlineReason is why vantage-side checks do not run with -offline.
+const offlineReason = "-offline: probes from vantage hosts are not run; only the facts documents are judged"
+
 // plan sets why c, a check run from this vantage point, cannot run: the
 // vantage host itself is unusable (an error: it was declared), or the
 // provider cannot run there.
 func (v vantage) plan(c *Check, env Environment) {
+	if env.Offline {
+		c.Skip = offlineReason // asked for: not an error
+		return
+	}
 	if v.unusable != "" {
 		c.cannotRun(v.unusable, true)
 		return
@@ -422,7 +466,11 @@ func hostExec(h *config.Host, env Environment) (providers.Exec, unavailable) {
 }
 
 // providerSkip is the provider's own reason it cannot run there, if any.
+// Recorded facts need no provider on this machine.
 func providerSkip(name string, exec providers.Exec, env Environment) string {
+	if exec.Recorded {
+		return ""
+	}
 	p, ok := providers.Lookup(name)
 	if !ok {
 		return "provider " + name + " is not built into this binary"

@@ -27,7 +27,7 @@ func cloudChecks(ep *config.Endpoint, vantages []vantage, addrs []netip.Addr) []
 	}
 	for _, a := range addrs {
 		for port := ep.Ports.From; port <= ep.Ports.To; port++ {
-			t := providers.Target{Address: a.String(), Port: port, Protocol: ep.Protocol}
+			t := providers.Target{Address: a, Port: port, Protocol: providers.Protocol(ep.Protocol)}
 			if len(x.Sources) > 0 {
 				for _, p := range x.Sources {
 					if p.Addr().Is4() == a.Is4() {

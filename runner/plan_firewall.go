@@ -31,11 +31,11 @@ func firewallChecks(ep *config.Endpoint, vantages []vantage, addrs []netip.Addr,
 	}
 	for _, a := range addrs {
 		for port := ep.Ports.From; port <= ep.Ports.To; port++ {
-			t := providers.Target{Address: a.String(), Port: port, Protocol: ep.Protocol}
+			t := providers.Target{Address: a, Port: port, Protocol: providers.Protocol(ep.Protocol)}
 			if !closed {
 				for _, v := range vantages {
 					c := &Check{From: v.name, Target: t, FromAddrs: v.addrs}
-					if v.unusable == "" {
+					if v.unusable == "" && !env.Offline { // offline: only declared addresses
 						ex := v.exec
 						c.FromExec = &ex
 					}
@@ -45,7 +45,11 @@ func firewallChecks(ep *config.Endpoint, vantages []vantage, addrs []netip.Addr,
 					}
 					if c.Skip == "" && c.Error == "" && c.FromExec == nil && !hasFamily(v.addrs, a) {
 						// The vantage host was declared: judging it is asked for.
-						c.cannotRun(v.unusable+"; and it has no declared "+family(a)+" address to judge its packets by", true)
+						why := v.unusable + "; and it has no declared " + family(a) + " address to judge its packets by"
+						if v.unusable == "" {
+							why = "vantage host " + v.name + " has no declared " + family(a) + " address to judge its packets by (-offline does not look one up)"
+						}
+						c.cannotRun(why, true)
 					}
 				}
 			}

@@ -22,7 +22,7 @@ func pathChecks(ep *config.Endpoint, vantages []vantage, addrs []netip.Addr, env
 				c := &Check{
 					Layer: providers.LayerPath, Name: "path", Provider: "traceroute",
 					Exec: v.exec, From: v.name, Source: x.DeclRange, Declared: true,
-					Target: providers.Target{Address: a.String(), Port: port, Protocol: ep.Protocol},
+					Target: providers.Target{Address: a, Port: port, Protocol: providers.Protocol(ep.Protocol)},
 				}
 				v.plan(c, env)
 				out = append(out, c)

@@ -19,7 +19,7 @@ func selinuxChecks(ep *config.Endpoint, addrs []netip.Addr, serverExec providers
 		c := &Check{
 			Layer: providers.LayerSELinux, Name: "selinux", Provider: "selinux", Exec: serverExec,
 			Source: x.DeclRange, Declared: true,
-			Target: providers.Target{Address: addrs[0].String(), Port: port, Protocol: ep.Protocol},
+			Target: providers.Target{Address: addrs[0], Port: port, Protocol: providers.Protocol(ep.Protocol)},
 		}
 		if server.reason != "" {
 			c.cannotRun(server.reason, server.hard)

@@ -52,6 +52,9 @@ type Result struct {
 	Expected any    // what was declared (or the default applied)
 	Hint     string // how to fix, in the host's own tools
 	Duration time.Duration
+	// FactsOrigin names the facts document a server-side check was judged
+	// from ("web1.json (collected …)"); "" when observed live.
+	FactsOrigin string
 }
 
 // Diagnosis names the lowest broken layer of an endpoint.

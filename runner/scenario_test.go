@@ -476,14 +476,7 @@ func verifyOne(t *testing.T, src string, allLayers bool) *runner.EndpointResult 
 	if diags.HasErrors() {
 		t.Fatalf("config: %v\n%s", diags, src)
 	}
-	plan, err := runner.BuildPlan(cfg, runner.PlanOptions{Env: runner.CurrentEnvironment()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	var got []*runner.EndpointResult
-	runner.Verify(ctx, plan, runner.Options{AllLayers: allLayers}, func(er *runner.EndpointResult) { got = append(got, er) })
+	got := verifyLiveAndFacts(t, cfg, nil, allLayers)
 	if len(got) != 1 {
 		t.Fatalf("got %d endpoint results, want 1", len(got))
 	}

@@ -20,6 +20,9 @@ type Options struct {
 	// CloudRead reads a cloud snapshot for L6 (default ReadCloud through
 	// the provider's SDK).
 	CloudRead CloudReader
+	// Observers are the typed observers of every layer; Facts (the
+	// server-side layers' source) must be set by the front end.
+	Observers Observers
 }
 
 // Verify runs the plan. Endpoints run concurrently, the checks of one
@@ -34,7 +37,11 @@ func Verify(ctx context.Context, plan *Plan, opts Options, emit func(*EndpointRe
 	if opts.CloudRead == nil {
 		opts.CloudRead = ReadCloud
 	}
-	v := &verifier{opts: opts, snapshots: map[string]*snapshot{}, filters: map[string]*filterSnapshot{}, clouds: map[cloudKey]*cloudSnapshot{}, groups: plan.SecurityGroups}
+	opts.Observers = opts.Observers.withDefaults()
+	v := &verifier{opts: opts, obs: opts.Observers, hosts: map[string]*hostFacts{}, servers: map[string]*config.Host{}, snapshots: map[string]*snapshot{}, filters: map[string]*filterSnapshot{}, clouds: map[cloudKey]*cloudSnapshot{}, groups: plan.SecurityGroups}
+	for _, e := range plan.Endpoints {
+		v.servers[hostKey(e.Server)] = e.Endpoint.Host
+	}
 	sum := Summary{Planned: len(plan.Endpoints)}
 	sum.Endpoints = len(plan.Endpoints)
 
@@ -80,6 +87,9 @@ func Verify(ctx context.Context, plan *Plan, opts Options, emit func(*EndpointRe
 
 type verifier struct {
 	opts      Options
+	obs       Observers
+	hosts     map[string]*hostFacts   // server-side facts, one source per host
+	servers   map[string]*config.Host // the server hosts, by hostKey
 	mu        sync.Mutex
 	snapshots map[string]*snapshot        // L1 socket tables, one per host namespace per run
 	filters   map[string]*filterSnapshot  // L2 packet filters, likewise
@@ -139,54 +149,41 @@ func blocker(done []*Result, c *Check) *Result {
 	return nil
 }
 
-// run observes and evaluates one check.
+// run observes and evaluates one check through its layer's entry.
 func (v *verifier) run(ctx context.Context, e *EndpointPlan, c *Check) *Result {
-	ep := e.Endpoint
-	if c.Layer == providers.LayerListening {
-		snap := v.snapshot(ctx, c.Exec)
-		if snap.err != nil {
-			return errorResult(c, "reading the socket table", snap.err)
-		}
-		r := evalListening(c, ep, snap)
-		if r.Status == StatusFail && r.Cause == CauseNotListening && len(snap.byKey[sockKey{c.Target.Protocol, c.Target.Port}]) == 0 {
-			// Nothing on the host's port: a DNAT may deliver it elsewhere.
-			return v.followDNAT(ctx, e, c, r)
-		}
-		return r
-	}
-	switch c.Layer {
-	case providers.LayerFirewall:
-		return v.runFirewall(ctx, ep, c)
-	case providers.LayerCloud:
-		return v.runCloud(ctx, ep, c)
-	case providers.LayerPath:
-		return v.runPath(ctx, e, c)
-	case providers.LayerSELinux:
-		return v.runSELinux(ctx, ep, c)
-	}
-	p, ok := providers.Lookup(c.Provider)
+	l, ok := layerOf(c.Layer)
 	if !ok {
-		return &Result{Check: c, Status: StatusError, Summary: "provider " + c.Provider + " is not built into this binary"}
+		return &Result{Check: c, Status: StatusError, Summary: fmt.Sprintf("no evaluator for layer %d", c.Layer)}
 	}
-	params, err := paramsFor(c, ep)
+	return l.run(v, ctx, e, c)
+}
+
+// runListening is L1: the host's socket table, and a DNAT the port may be
+// delivered through.
+func runListening(v *verifier, ctx context.Context, e *EndpointPlan, c *Check) *Result {
+	snap := v.snapshot(ctx, c.Exec)
+	if snap.err != nil {
+		return v.origin(c.Exec, errorResult(c, "reading the socket table", snap.err))
+	}
+	r := evalListening(c, e.Endpoint, snap)
+	if r.Status == StatusFail && r.Cause == CauseNotListening && len(snap.byKey[sockKey{string(c.Target.Protocol), c.Target.Port}]) == 0 {
+		// Nothing on the host's port: a DNAT may deliver it elsewhere.
+		r = v.followDNAT(ctx, e, c, r)
+	}
+	return v.origin(c.Exec, r)
+}
+
+// runConnectivity is L4: a probe from the vantage point.
+func runConnectivity(v *verifier, ctx context.Context, e *EndpointPlan, c *Check) *Result {
+	o, err := v.obs.Probe(ctx, c.Exec, c.Target, probeParams(e.Endpoint))
 	if err != nil {
-		return errorResult(c, "preparing the check", err)
+		return errorResult(c, "probing", err)
 	}
-	facts, err := p.Observe(ctx, providers.Request{Exec: c.Exec, Target: c.Target, Params: params})
-	if err != nil {
-		return errorResult(c, "observing", err)
+	r := evalConnectivity(c, e.Endpoint, o)
+	if r.Status == StatusFail {
+		v.serverFirewallHint(ctx, e, c, r)
 	}
-	switch c.Layer {
-	case providers.LayerConnectivity:
-		r := evalConnectivity(c, ep, facts)
-		if r.Status == StatusFail {
-			v.serverFirewallHint(ctx, e, c, r)
-		}
-		return r
-	case providers.LayerApplication:
-		return evalApp(c, ep, facts)
-	}
-	return &Result{Check: c, Status: StatusError, Summary: fmt.Sprintf("no evaluator for layer %d", c.Layer)}
+	return r
 }
 
 // ended reports whether ctx is done or its deadline has passed; a provider's
@@ -203,16 +200,24 @@ func errorResult(c *Check, doing string, err error) *Result {
 	return &Result{Check: c, Status: StatusError, Summary: doing + ": " + err.Error()}
 }
 
-// snapshot returns the socket table of the namespace exec runs in,
-// observed once per run.
+// snapshot returns the endpoint host's socket table, from its facts, once
+// per run.
 func (v *verifier) snapshot(ctx context.Context, exec providers.Exec) *snapshot {
+	key := hostKey(exec)
 	v.mu.Lock()
-	s, ok := v.snapshots[exec.Netns]
+	s, ok := v.snapshots[key]
 	if !ok {
 		s = &snapshot{}
-		v.snapshots[exec.Netns] = s
+		v.snapshots[key] = s
 	}
 	v.mu.Unlock()
-	s.once.Do(func() { s.load(ctx, exec) })
+	s.once.Do(func() {
+		hf, err := v.hostFactsOf(exec)
+		if err != nil {
+			s.err = err
+			return
+		}
+		s.index(hf.Sockets(ctx))
+	})
 	return s
 }

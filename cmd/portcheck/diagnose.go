@@ -47,8 +47,8 @@ func cmdDiagnose(args []string, stdout, stderr io.Writer) int {
 	pathMode := fs.String("path-mode", "", "with -path: tcp, udp or icmp (default: the port's protocol)")
 	maxHops := fs.Int("max-hops", config.DefaultPathMaxHops, "with -path: the most hops to probe")
 	rounds := fs.Int("rounds", config.DefaultPathRounds, "with -path: probes per hop, mtr-style")
-	timeout := fs.Duration("timeout", 2*time.Second, "per probe attempt; also bounds L7 checks when given")
-	retries := fs.Int("retries", 1, "extra attempts after a timeout")
+	timeout := fs.Duration("timeout", config.DefaultTimeout, "per probe attempt; also bounds L7 checks when given")
+	retries := fs.Int("retries", config.DefaultRetries, "extra attempts after a timeout")
 	noColor := fs.Bool("no-color", false, "no colour in output")
 	var of outputFlags
 	fs.BoolVar(&of.json, "json", false, "write the JSON report on stdout")
@@ -169,13 +169,13 @@ func cmdDiagnose(args []string, stdout, stderr io.Writer) int {
 		if *https {
 			scheme = "https"
 		}
-		ep.Expect.HTTP = &config.ExpectHTTP{Scheme: scheme, Method: "GET", Path: *httpPath, Status: []int{200}, HostHeader: *hostHeader,
+		ep.Expect.HTTP = &config.ExpectHTTP{Scheme: scheme, Method: config.DefaultHTTPMethod, Path: *httpPath, Status: []int{config.DefaultHTTPStatus}, HostHeader: *hostHeader,
 			ServerName: sni, CAFile: *caFile, ClientCert: client, Timeout: appTimeout, DeclRange: src}
 	}
 	// With -https, -tls NAME gives the HTTPS check its name; the TLS check
 	// runs too, as asked.
 	if *tlsName != "" {
-		ep.Expect.TLS = &config.ExpectTLS{ServerName: sni, CAFile: *caFile, MinDaysValid: 14, MinVersion: minTLS, ClientCert: client, Timeout: appTimeout, DeclRange: src}
+		ep.Expect.TLS = &config.ExpectTLS{ServerName: sni, CAFile: *caFile, MinDaysValid: config.DefaultMinDaysValid, MinVersion: minTLS, ClientCert: client, Timeout: appTimeout, DeclRange: src}
 	}
 	if *grpcSvc != "" {
 		ep.Expect.GRPC = &config.ExpectGRPC{Service: strings.TrimPrefix(*grpcSvc, "-"), TLS: *grpcTLS, Timeout: appTimeout, DeclRange: src}

@@ -14,6 +14,8 @@ func cmdPlan(args []string, stdout, stderr io.Writer) int {
 	cf.register(fs)
 	var targets listFlag
 	fs.Var(&targets, "target", "plan only this endpoint, e.g. -target endpoint.web (repeatable)")
+	var ff factsFlags
+	ff.register(fs)
 	path, code, ok := parsePath(fs, args, stderr)
 	if !ok {
 		return code
@@ -22,7 +24,11 @@ func cmdPlan(args []string, stdout, stderr io.Writer) int {
 	if cfg == nil {
 		return exitUsage
 	}
-	plan, err := runner.BuildPlan(cfg, runner.PlanOptions{Targets: targets, Env: runner.CurrentEnvironment()})
+	env := runner.CurrentEnvironment()
+	if !ff.apply("plan", &env, nil, stderr) {
+		return exitUsage
+	}
+	plan, err := runner.BuildPlan(cfg, runner.PlanOptions{Targets: targets, Env: env})
 	if err != nil {
 		fmt.Fprintln(stderr, "portcheck plan:", err)
 		return exitUsage

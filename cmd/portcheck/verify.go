@@ -24,6 +24,7 @@ type outputFlags struct {
 	allLayers   bool
 	verbose     bool
 	ladder      bool // text: passing endpoints as a ladder too (diagnose)
+	observers   runner.Observers
 }
 
 func (o *outputFlags) register(fs *flag.FlagSet) {
@@ -42,6 +43,8 @@ func cmdVerify(args []string, stdout, stderr io.Writer) int {
 	of.register(fs)
 	var targets listFlag
 	fs.Var(&targets, "target", "verify only this endpoint, e.g. -target endpoint.web (repeatable)")
+	var ff factsFlags
+	ff.register(fs)
 	path, code, ok := parsePath(fs, args, stderr)
 	if !ok {
 		return code
@@ -54,7 +57,11 @@ func cmdVerify(args []string, stdout, stderr io.Writer) int {
 	if cfg == nil {
 		return exitUsage
 	}
-	return verifyConfig(cfg, runner.CurrentEnvironment(), targets, of, cf.noColor, stdout, stderr)
+	env := runner.CurrentEnvironment()
+	if !ff.apply("verify", &env, &of.observers, stderr) {
+		return exitUsage
+	}
+	return verifyConfig(cfg, env, targets, of, cf.noColor, stdout, stderr)
 }
 
 // verifyConfig plans, runs and reports; shared by verify and diagnose.
@@ -88,7 +95,7 @@ func verifyConfig(cfg *config.Config, env runner.Environment, targets []string, 
 	var done atomic.Int64
 	stopProgress := progress(stderr, len(plan.Endpoints), &done)
 	reps.Start(plan)
-	sum := runner.Verify(ctx, plan, runner.Options{Parallelism: of.parallelism, AllLayers: of.allLayers}, func(er *runner.EndpointResult) {
+	sum := runner.Verify(ctx, plan, runner.Options{Parallelism: of.parallelism, AllLayers: of.allLayers, Observers: of.observers}, func(er *runner.EndpointResult) {
 		done.Add(1)
 		reps.Endpoint(er)
 	})

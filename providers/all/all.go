@@ -4,6 +4,7 @@ package all
 
 import (
 	_ "github.com/portcheck/portcheck/providers/app"
+	_ "github.com/portcheck/portcheck/providers/collect"
 	_ "github.com/portcheck/portcheck/providers/firewall/netfilter"
 	_ "github.com/portcheck/portcheck/providers/path"
 	_ "github.com/portcheck/portcheck/providers/probe"

@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -44,13 +43,13 @@ func hostPort(kind string, t providers.Target) (string, error) {
 	if t.Protocol != "" && t.Protocol != "tcp" {
 		return "", fmt.Errorf("app/%s: protocol %q not supported, %s runs over tcp", kind, t.Protocol, kind)
 	}
-	if _, err := netip.ParseAddr(t.Address); err != nil {
-		return "", fmt.Errorf("app/%s: address %q is not an IP literal", kind, t.Address)
+	if !t.Address.IsValid() {
+		return "", fmt.Errorf("app/%s: no target address", kind)
 	}
 	if t.Port < 1 || t.Port > 65535 {
 		return "", fmt.Errorf("app/%s: port %d out of range", kind, t.Port)
 	}
-	return net.JoinHostPort(t.Address, strconv.Itoa(t.Port)), nil
+	return net.JoinHostPort(t.Address.String(), strconv.Itoa(t.Port)), nil
 }
 
 // dial opens a TCP connection to addr from exec's namespace. A failure to
@@ -121,55 +120,16 @@ func validText(b []byte, max int) string {
 	return strings.ToValidUTF8(string(b), "\uFFFD")
 }
 
-// params converts req.Params to T: a T, a *T or nil (defaults).
-func params[T any](kind string, v any) (T, error) {
-	var zero T
-	switch p := v.(type) {
-	case nil:
-		return zero, nil
-	case T:
-		return p, nil
-	case *T:
-		if p == nil {
-			return zero, nil
-		}
-		return *p, nil
-	}
-	return zero, fmt.Errorf("app/%s: params must be %T, got %T", kind, zero, v)
-}
-
-type provider struct {
-	name    string
-	observe func(ctx context.Context, req providers.Request) (any, error)
-}
+// provider is an L7 check kind as a plan knows it; observing goes through
+// the typed functions HTTP, TLS, GRPC and Banner.
+type provider struct{ name string }
 
 func (p provider) Name() string                     { return p.name }
 func (p provider) Layer() providers.Layer           { return providers.LayerApplication }
 func (p provider) Available(e providers.Exec) error { return netns.Check(e.Netns) }
-func (p provider) Observe(ctx context.Context, req providers.Request) (any, error) {
-	return p.observe(ctx, req)
-}
-
-// observer adapts a typed check to the Provider interface. On error it
-// returns a nil interface, not a typed nil pointer the runner would
-// mistake for facts.
-func observer[P, F any](name string, check func(context.Context, providers.Exec, providers.Target, P) (*F, error)) provider {
-	return provider{name, func(ctx context.Context, req providers.Request) (any, error) {
-		p, err := params[P](name, req.Params)
-		if err != nil {
-			return nil, err
-		}
-		f, err := check(ctx, req.Exec, req.Target, p)
-		if err != nil {
-			return nil, err
-		}
-		return f, nil
-	}}
-}
 
 func init() {
-	providers.Register(observer("http", HTTP))
-	providers.Register(observer("tls", TLS))
-	providers.Register(observer("grpc", GRPC))
-	providers.Register(observer("banner", Banner))
+	for _, name := range []string{"http", "tls", "grpc", "banner"} {
+		providers.Register(provider{name})
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"io"
 	"net"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -93,8 +94,8 @@ func TestBanner(t *testing.T) {
 
 func TestBannerCannotAttempt(t *testing.T) {
 	testCannotAttempt(t, "Banner", Banner, []cannotAttempt[BannerParams]{
-		{"hostname", providers.Exec{}, providers.Target{Address: "localhost", Port: 22}, BannerParams{}},
-		{"udp", providers.Exec{}, providers.Target{Address: "127.0.0.1", Port: 22, Protocol: "udp"}, BannerParams{}},
-		{"namespace", providers.Exec{Netns: "/nonexistent/netns"}, providers.Target{Address: "127.0.0.1", Port: 22}, BannerParams{}},
+		{"hostname", providers.Exec{}, providers.Target{Address: netip.Addr{}, Port: 22}, BannerParams{}},
+		{"udp", providers.Exec{}, providers.Target{Address: netip.MustParseAddr("127.0.0.1"), Port: 22, Protocol: "udp"}, BannerParams{}},
+		{"namespace", providers.Exec{Netns: "/nonexistent/netns"}, providers.Target{Address: netip.MustParseAddr("127.0.0.1"), Port: 22}, BannerParams{}},
 	})
 }

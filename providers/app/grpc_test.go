@@ -2,6 +2,7 @@ package app
 
 import (
 	"net"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -144,9 +145,9 @@ func TestGRPC(t *testing.T) {
 }
 
 func TestGRPCCannotAttempt(t *testing.T) {
-	ok := providers.Target{Address: "127.0.0.1", Port: 50051}
+	ok := providers.Target{Address: netip.MustParseAddr("127.0.0.1"), Port: 50051}
 	testCannotAttempt(t, "GRPC", GRPC, []cannotAttempt[GRPCParams]{
-		{"hostname", providers.Exec{}, providers.Target{Address: "localhost", Port: 50051}, GRPCParams{}},
+		{"hostname", providers.Exec{}, providers.Target{Address: netip.Addr{}, Port: 50051}, GRPCParams{}},
 		{"CA file", providers.Exec{}, ok, GRPCParams{TLS: true, TLSParams: TLSParams{CAFile: "/nonexistent"}}},
 		{"namespace", providers.Exec{Netns: "/nonexistent/netns"}, ok, GRPCParams{}},
 	})

@@ -7,6 +7,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"testing"
@@ -48,7 +49,7 @@ func target(t testing.TB, addr string) providers.Target {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return providers.Target{Address: host, Port: p, Protocol: "tcp"}
+	return providers.Target{Address: netip.MustParseAddr(host), Port: p, Protocol: "tcp"}
 }
 
 // listenLoopback opens a TCP listener on a free loopback port; the

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -90,7 +91,7 @@ func TestHTTP(t *testing.T) {
 		{
 			name:    "200 with body and headers",
 			target:  plain,
-			wantURL: "http://" + net.JoinHostPort(plain.Address, fmt.Sprint(plain.Port)) + "/",
+			wantURL: "http://" + plain.String() + "/",
 			want: HTTPFacts{Status: 200, StatusText: "OK", Proto: "HTTP/1.1", Body: "hello", BodyBytes: 5,
 				Headers: map[string]string{"X-Test": "a, b", "Content-Type": "text/plain", "Content-Length": "5"}},
 		},
@@ -154,7 +155,7 @@ func TestHTTP(t *testing.T) {
 			name:    "https verified",
 			target:  secure,
 			params:  HTTPParams{Scheme: "https", TLS: trusted},
-			wantURL: "https://" + net.JoinHostPort(secure.Address, fmt.Sprint(secure.Port)) + "/",
+			wantURL: "https://" + secure.String() + "/",
 			want: HTTPFacts{Status: 200, StatusText: "OK", Proto: "HTTP/1.1", Body: "hello", BodyBytes: 5,
 				Headers: map[string]string{"X-Test": "a, b", "Content-Type": "text/plain", "Content-Length": "5"}},
 			wantTLS: func(t *testing.T, f *TLSFacts) {
@@ -252,9 +253,9 @@ func TestHTTP(t *testing.T) {
 }
 
 func TestHTTPCannotAttempt(t *testing.T) {
-	ok := providers.Target{Address: "127.0.0.1", Port: 80, Protocol: "tcp"}
+	ok := providers.Target{Address: netip.MustParseAddr("127.0.0.1"), Port: 80, Protocol: "tcp"}
 	testCannotAttempt(t, "HTTP", HTTP, []cannotAttempt[HTTPParams]{
-		{"hostname", providers.Exec{}, providers.Target{Address: "example.com", Port: 80}, HTTPParams{}},
+		{"hostname", providers.Exec{}, providers.Target{Address: netip.Addr{}, Port: 80}, HTTPParams{}},
 		{"scheme", providers.Exec{}, ok, HTTPParams{Scheme: "ftp"}},
 		{"method", providers.Exec{}, ok, HTTPParams{Method: "GE T"}},
 		{"header", providers.Exec{}, ok, HTTPParams{Headers: map[string]string{"X-Bad": "a\r\nb"}}},

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"regexp"
 	"strings"
 	"testing"
@@ -66,7 +67,7 @@ func TestTLSStrictMTLSAlert(t *testing.T) {
 func TestTLSClientKeyNotPrinted(t *testing.T) {
 	ca := testcert.NewCA(t, "portcheck test CA")
 	certFile, keyFile := testcert.WritePair(t, ca.Client(t, "probe"))
-	_, err := TLS(t.Context(), providers.Exec{}, providers.Target{Address: "127.0.0.1", Port: 443, Protocol: "tcp"},
+	_, err := TLS(t.Context(), providers.Exec{}, providers.Target{Address: netip.MustParseAddr("127.0.0.1"), Port: 443, Protocol: "tcp"},
 		TLSParams{ClientCert: keyFile, ClientKey: certFile})
 	if err == nil || strings.Contains(err.Error(), "PRIVATE KEY") || strings.Contains(err.Error(), "MI") {
 		t.Errorf("error %v: want one that names the files only", err)

@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"math"
 	"net"
-	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -253,11 +252,10 @@ func newTLSProbe(kind string, t providers.Target, p TLSParams, sniFallback strin
 	pr.verifyName = pr.sni
 	if pr.verifyName == "" {
 		// A zone is not part of an IP SAN.
-		ip, err := netip.ParseAddr(t.Address)
-		if err != nil {
-			return pr, fmt.Errorf("app/%s: address %q is not an IP literal", kind, t.Address)
+		if !t.Address.IsValid() {
+			return pr, fmt.Errorf("app/%s: no target address", kind)
 		}
-		pr.verifyName = ip.WithZone("").String()
+		pr.verifyName = t.Address.WithZone("").String()
 	}
 	if p.CAFile != "" {
 		pem, err := os.ReadFile(p.CAFile)

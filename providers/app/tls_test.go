@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"net"
 	"net/http"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -200,11 +201,11 @@ func TestTLSReportsEveryVerifyProblem(t *testing.T) {
 }
 
 func TestTLSCannotAttempt(t *testing.T) {
-	ok := providers.Target{Address: "127.0.0.1", Port: 443, Protocol: "tcp"}
+	ok := providers.Target{Address: netip.MustParseAddr("127.0.0.1"), Port: 443, Protocol: "tcp"}
 	testCannotAttempt(t, "TLS", TLS, []cannotAttempt[TLSParams]{
-		{"hostname instead of IP", providers.Exec{}, providers.Target{Address: "localhost", Port: 443}, TLSParams{}},
-		{"udp", providers.Exec{}, providers.Target{Address: "127.0.0.1", Port: 443, Protocol: "udp"}, TLSParams{}},
-		{"port 0", providers.Exec{}, providers.Target{Address: "127.0.0.1"}, TLSParams{}},
+		{"hostname instead of IP", providers.Exec{}, providers.Target{Address: netip.Addr{}, Port: 443}, TLSParams{}},
+		{"udp", providers.Exec{}, providers.Target{Address: netip.MustParseAddr("127.0.0.1"), Port: 443, Protocol: "udp"}, TLSParams{}},
+		{"port 0", providers.Exec{}, providers.Target{Address: netip.MustParseAddr("127.0.0.1")}, TLSParams{}},
 		{"missing CA file", providers.Exec{}, ok, TLSParams{CAFile: "/nonexistent/ca.pem"}},
 		{"missing namespace", providers.Exec{Netns: "/nonexistent/netns"}, ok, TLSParams{}},
 	})

@@ -7,6 +7,7 @@ package collect
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -20,8 +21,6 @@ import (
 	"github.com/portcheck/portcheck/internal/netns"
 	"github.com/portcheck/portcheck/providers"
 	"github.com/portcheck/portcheck/providers/facts"
-	"github.com/portcheck/portcheck/providers/firewall/netfilter"
-	"github.com/portcheck/portcheck/providers/selinux"
 	"github.com/portcheck/portcheck/providers/sockets"
 )
 
@@ -73,8 +72,9 @@ func Collect(ctx context.Context, o Options) (*facts.Document, error) {
 		d.Host.Duration = ms(now().Sub(start))
 		return d, nil
 	}
+	h := NewHost(o.Exec)
 	if o.wants(facts.ObserverSockets) {
-		t, err := sockets.Snapshot(ctx, o.Exec)
+		t, err := h.Sockets(ctx)
 		if err != nil {
 			fail(facts.ObserverSockets, err)
 		} else {
@@ -90,7 +90,7 @@ func Collect(ctx context.Context, o Options) (*facts.Document, error) {
 	var mu sync.Mutex
 	if o.wants(facts.ObserverFirewall) {
 		wg.Go(func() {
-			s, err := netfilter.Read(ctx, o.Exec.Netns)
+			s, err := h.Firewall(ctx)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -103,19 +103,31 @@ func Collect(ctx context.Context, o Options) (*facts.Document, error) {
 	if o.wants(facts.ObserverSELinux) {
 		domains := append(processDomains(d.Sockets), o.SELinuxDomains...)
 		wg.Go(func() {
-			h, err := selinux.Collect(ctx, selinux.CollectParams{Domains: domains})
+			sh, err := h.SELinux(ctx, domains)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
 				fail(facts.ObserverSELinux, err)
 				return
 			}
-			d.SELinux = h
+			d.SELinux = sh
 		})
 	}
 	wg.Wait()
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
+	}
+	// What listens behind the ruleset's DNAT targets (containers, pods on
+	// this machine), so L1 can follow a published port from the document.
+	if d.Firewall != nil && o.wants(facts.ObserverSockets) {
+		targets, truncated := dnatTargets(d.Firewall, maxBehind)
+		for _, a := range targets {
+			b, _ := h.Behind(ctx, a)
+			d.Behind = append(d.Behind, *b)
+		}
+		if truncated {
+			d.Notes = append(d.Notes, fmt.Sprintf("the ruleset DNATs to more than %d addresses; only the first %d were located", maxBehind, maxBehind))
+		}
 	}
 	d.Host.Addresses = addresses(d)
 	d.Host.Duration = ms(now().Sub(start))

@@ -51,9 +51,14 @@ type Document struct {
 	Sockets  *sockets.Table      `json:"sockets"`
 	Firewall *netfilter.Snapshot `json:"firewall"`
 	SELinux  *selinux.HostFacts  `json:"selinux"`
+	// Behind lists the namespaces behind the ruleset's DNAT targets (a
+	// container behind a published port), for L1 to follow the DNAT.
+	Behind []Behind `json:"behind,omitempty"`
 	// Failures lists every observer that could not produce its facts: a
 	// gap is always named, never silent.
 	Failures []Failure `json:"failures"`
+	// Notes say what was left out on purpose (DNAT targets beyond a bound).
+	Notes []string `json:"notes,omitempty"`
 }
 
 // Host says where and when the facts were collected.
@@ -129,7 +134,11 @@ func Decode(r io.Reader, source string) (*Document, error) {
 		Version int    `json:"version"`
 	}
 	if err := json.Unmarshal(trimmed, &head); err != nil {
-		return nil, &DecodeError{source, "not a facts document (" + jsonProblem(trimmed, err) + ")"}
+		p := jsonProblem(trimmed, err)
+		if strings.HasPrefix(p, "truncated") && bytes.HasPrefix(trimmed, []byte("{")) {
+			return nil, &DecodeError{source, p + " (an interrupted copy or collect?)"}
+		}
+		return nil, &DecodeError{source, "not a facts document (" + p + ")"}
 	}
 	switch {
 	case head.Schema != Schema:

@@ -3,6 +3,7 @@ package path
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -41,7 +42,7 @@ func (c chain) trace(t *testing.T, mode string, port int) *Facts {
 	p.Mode = mode
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	f, err := Trace(ctx, providers.Exec{Netns: c.client.Path()}, providers.Target{Address: c.server.Addr().String(), Port: port, Protocol: "tcp"}, p)
+	f, err := Trace(ctx, providers.Exec{Netns: c.client.Path()}, providers.Target{Address: c.server.Addr(), Port: port, Protocol: "tcp"}, p)
 	if err != nil {
 		t.Fatalf("Trace: %v", err)
 	}
@@ -294,7 +295,7 @@ func (c chain) addIPv6(t *testing.T) (server string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	for ctx.Err() == nil {
-		f, err := Trace(ctx, providers.Exec{Netns: c.client.Path()}, providers.Target{Address: "fd00:0:2::2"}, Params{Mode: "icmp", MaxHops: 3, Rounds: 1, Timeout: 200 * time.Millisecond})
+		f, err := Trace(ctx, providers.Exec{Netns: c.client.Path()}, providers.Target{Address: netip.MustParseAddr("fd00:0:2::2")}, Params{Mode: "icmp", MaxHops: 3, Rounds: 1, Timeout: 200 * time.Millisecond})
 		if err == nil && f.Reached {
 			return "fd00:0:2::2"
 		}
@@ -315,7 +316,7 @@ func TestTraceIPv6(t *testing.T) {
 			}
 			p := testParams
 			p.Mode = mode
-			f, err := Trace(context.Background(), providers.Exec{Netns: c.client.Path()}, providers.Target{Address: srv, Port: port}, p)
+			f, err := Trace(context.Background(), providers.Exec{Netns: c.client.Path()}, providers.Target{Address: netip.MustParseAddr(srv), Port: port}, p)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -335,7 +336,7 @@ func (c chain) traceWith(t *testing.T, p Params, port int) *Facts {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	f, err := Trace(ctx, providers.Exec{Netns: c.client.Path()}, providers.Target{Address: c.server.Addr().String(), Port: port, Protocol: "tcp"}, p)
+	f, err := Trace(ctx, providers.Exec{Netns: c.client.Path()}, providers.Target{Address: c.server.Addr(), Port: port, Protocol: "tcp"}, p)
 	if err != nil {
 		t.Fatalf("Trace: %v", err)
 	}

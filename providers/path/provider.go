@@ -1,7 +1,6 @@
 package path
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -59,28 +58,4 @@ func capEffHas(status string, bit uint) (bool, error) {
 		return n&(1<<bit) != 0, nil
 	}
 	return false, errors.New("no CapEff line in /proc/self/status")
-}
-
-// Observe returns *Facts; req.Params is a Params, a *Params or nil. With no
-// Mode given, the target's protocol picks tcp or udp.
-func (provider) Observe(ctx context.Context, req providers.Request) (any, error) {
-	var p Params
-	switch v := req.Params.(type) {
-	case nil:
-	case Params:
-		p = v
-	case *Params:
-		if v != nil {
-			p = *v
-		}
-	default:
-		return nil, fmt.Errorf("traceroute: params of type %T, want path.Params", req.Params)
-	}
-	if p.Mode == "" && strings.EqualFold(req.Target.Protocol, "udp") {
-		p.Mode = "udp"
-	}
-	if ok, err := hasNetRaw(); err == nil && !ok {
-		return nil, errors.New(capHint)
-	}
-	return Trace(ctx, req.Exec, req.Target, p)
 }

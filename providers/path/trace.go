@@ -197,11 +197,10 @@ func Trace(ctx context.Context, exec providers.Exec, target providers.Target, p 
 	if err != nil {
 		return nil, err
 	}
-	addr, err := netip.ParseAddr(target.Address)
-	if err != nil {
-		return nil, fmt.Errorf("traceroute: target address %q is not an IP literal: %w", target.Address, err)
+	if !target.Address.IsValid() {
+		return nil, fmt.Errorf("traceroute: no target address")
 	}
-	addr = addr.Unmap()
+	addr := target.Address.Unmap()
 	if p.Mode != "icmp" && (target.Port < 1 || target.Port > 65535) {
 		return nil, fmt.Errorf("traceroute: target port %d out of range 1-65535", target.Port)
 	}

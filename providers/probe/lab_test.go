@@ -128,7 +128,7 @@ func runLabCases(t *testing.T, f fixture, fn func(context.Context, providers.Exe
 			if tc.iptables && !f.iptables {
 				t.Skip("no iptables binary")
 			}
-			target := providers.Target{Address: tc.addr.String(), Port: tc.port}
+			target := providers.Target{Address: tc.addr, Port: tc.port}
 			o, err := fn(t.Context(), providers.Exec{Netns: f.client.Path()}, target, tc.p)
 			if err != nil {
 				t.Fatalf("probe: %v", err)
@@ -253,7 +253,7 @@ func TestCancelLab(t *testing.T) {
 			ctx, cancel := context.WithCancel(t.Context())
 			time.AfterFunc(200*time.Millisecond, cancel)
 			start := time.Now()
-			_, err := tc.fn(ctx, providers.Exec{Netns: f.client.Path()}, providers.Target{Address: f.s4.String(), Port: tc.port}, long)
+			_, err := tc.fn(ctx, providers.Exec{Netns: f.client.Path()}, providers.Target{Address: f.s4, Port: tc.port}, long)
 			if !errors.Is(err, context.Canceled) {
 				t.Fatalf("err = %v, want context.Canceled", err)
 			}
@@ -272,7 +272,7 @@ func TestSourceInNamespace(t *testing.T) {
 		fn   func(context.Context, providers.Exec, providers.Target, Params) (Outcome, error)
 		port int
 	}{{TCP, 8080}, {UDP, 9000}} {
-		o, err := tc.fn(t.Context(), providers.Exec{Netns: f.client.Path()}, providers.Target{Address: f.s4.String(), Port: tc.port}, Params{})
+		o, err := tc.fn(t.Context(), providers.Exec{Netns: f.client.Path()}, providers.Target{Address: f.s4, Port: tc.port}, Params{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -307,13 +307,13 @@ func TestConcurrentNamespace(t *testing.T) {
 			)
 			switch i % 3 {
 			case 0:
-				o, err = TCP(t.Context(), exec, providers.Target{Address: f.s4.String(), Port: 8080}, patient)
+				o, err = TCP(t.Context(), exec, providers.Target{Address: f.s4, Port: 8080}, patient)
 			case 1:
-				o, err = TCP(t.Context(), exec, providers.Target{Address: f.s6.String(), Port: 8079}, patient)
+				o, err = TCP(t.Context(), exec, providers.Target{Address: f.s6, Port: 8079}, patient)
 			case 2:
 				// Hundreds of datagrams at once can overflow the echo socket's
 				// receive buffer: real UDP loss, which retries absorb.
-				o, err = UDP(t.Context(), exec, providers.Target{Address: f.s4.String(), Port: 9000}, Params{Timeout: 300 * time.Millisecond, Retries: 5})
+				o, err = UDP(t.Context(), exec, providers.Target{Address: f.s4, Port: 9000}, Params{Timeout: 300 * time.Millisecond, Retries: 5})
 			}
 			want := []string{StateOpen, StateRefused, StateOpen}[i%3]
 			if err == nil && o.State != want {
@@ -342,7 +342,7 @@ func TestSelfConnectLab(t *testing.T) {
 	const port = 45001
 	h.Exec("sysctl", "-qw", fmt.Sprintf("net.ipv4.ip_local_port_range=%d %d", port, port))
 	exec := providers.Exec{Netns: h.Path()}
-	target := providers.Target{Address: "127.0.0.1", Port: port}
+	target := providers.Target{Address: netip.MustParseAddr("127.0.0.1"), Port: port}
 	for _, tc := range []struct {
 		name string
 		fn   func(context.Context, providers.Exec, providers.Target, Params) (Outcome, error)
@@ -365,7 +365,7 @@ func TestSelfConnectLab(t *testing.T) {
 	// the listener, not itself (and the range being exhausted is an error).
 	t.Run("listener", func(t *testing.T) {
 		h.ListenTCP("tcp4", fmt.Sprintf("127.0.0.1:%d", port+1))
-		o, err := TCP(t.Context(), exec, providers.Target{Address: "127.0.0.1", Port: port + 1}, Params{Timeout: 300 * time.Millisecond})
+		o, err := TCP(t.Context(), exec, providers.Target{Address: netip.MustParseAddr("127.0.0.1"), Port: port + 1}, Params{Timeout: 300 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}

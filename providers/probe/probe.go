@@ -149,15 +149,15 @@ func begin(t providers.Target, p Params, protocol string) (endpoint, Params, Out
 	}
 	out := Outcome{Target: t}
 	if out.Target.Protocol == "" {
-		out.Target.Protocol = protocol
+		out.Target.Protocol = providers.Protocol(protocol)
 	}
 	return ep, p.withDefaults(), out, nil
 }
 
 func parseTarget(t providers.Target) (endpoint, error) {
-	a, err := netip.ParseAddr(t.Address)
-	if err != nil {
-		return endpoint{}, fmt.Errorf("probe: target address %q is not an IP literal: %w", t.Address, err)
+	a := t.Address
+	if !a.IsValid() {
+		return endpoint{}, fmt.Errorf("probe: no target address")
 	}
 	if t.Port < 1 || t.Port > 65535 {
 		return endpoint{}, fmt.Errorf("probe: target port %d out of range 1-65535", t.Port)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net"
+	"net/netip"
 	"os"
 	"runtime"
 	"strconv"
@@ -167,7 +168,7 @@ func TestTCPLoopback(t *testing.T) {
 					tc.port = freePort(t, "tcp6", "[::1]:0")
 				}
 			}
-			target := providers.Target{Address: tc.addr, Port: tc.port, Protocol: "tcp"}
+			target := providers.Target{Address: netip.MustParseAddr(tc.addr), Port: tc.port, Protocol: "tcp"}
 			o, err := TCP(t.Context(), providers.Exec{}, target, tc.p)
 			if err != nil {
 				t.Fatalf("TCP: %v", err)
@@ -227,7 +228,7 @@ func TestUDPLoopback(t *testing.T) {
 				}
 				tc.port = freePort(t, "udp6", "[::1]:0")
 			}
-			target := providers.Target{Address: tc.addr, Port: tc.port, Protocol: "udp"}
+			target := providers.Target{Address: netip.MustParseAddr(tc.addr), Port: tc.port, Protocol: "udp"}
 			o, err := UDP(t.Context(), providers.Exec{}, target, tc.p)
 			if err != nil {
 				t.Fatalf("UDP: %v", err)
@@ -255,11 +256,11 @@ func TestInvalidInput(t *testing.T) {
 		target providers.Target
 		want   string
 	}{
-		{"hostname", providers.Exec{}, providers.Target{Address: "localhost", Port: 80}, "not an IP literal"},
-		{"port 0", providers.Exec{}, providers.Target{Address: "127.0.0.1", Port: 0}, "out of range"},
-		{"port too big", providers.Exec{}, providers.Target{Address: "127.0.0.1", Port: 70000}, "out of range"},
-		{"missing namespace", providers.Exec{Netns: "/run/netns/portcheck-does-not-exist"}, providers.Target{Address: "127.0.0.1", Port: 80}, "network namespace"},
-		{"unknown zone", providers.Exec{}, providers.Target{Address: "fe80::1%portcheck-nope", Port: 80}, "zone"},
+		{"no address", providers.Exec{}, providers.Target{Port: 80}, "no target address"},
+		{"port 0", providers.Exec{}, providers.Target{Address: netip.MustParseAddr("127.0.0.1"), Port: 0}, "out of range"},
+		{"port too big", providers.Exec{}, providers.Target{Address: netip.MustParseAddr("127.0.0.1"), Port: 70000}, "out of range"},
+		{"missing namespace", providers.Exec{Netns: "/run/netns/portcheck-does-not-exist"}, providers.Target{Address: netip.MustParseAddr("127.0.0.1"), Port: 80}, "network namespace"},
+		{"unknown zone", providers.Exec{}, providers.Target{Address: netip.MustParseAddr("fe80::1%portcheck-nope"), Port: 80}, "zone"},
 	}
 	for _, tc := range tests {
 		for _, probe := range []struct {
@@ -298,7 +299,7 @@ func TestCancel(t *testing.T) {
 			ctx, cancel := tc.ctx()
 			defer cancel()
 			start := time.Now()
-			_, err := tc.fn(ctx, providers.Exec{}, providers.Target{Address: "127.0.0.1", Port: tc.port}, long)
+			_, err := tc.fn(ctx, providers.Exec{}, providers.Target{Address: netip.MustParseAddr("127.0.0.1"), Port: tc.port}, long)
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("err = %v, want %v", err, tc.want)
 			}
@@ -344,20 +345,19 @@ func TestProvider(t *testing.T) {
 	tests := []struct {
 		name    string
 		target  providers.Target
-		params  any
+		params  Params
 		want    string
 		wantErr string
 	}{
-		{name: "tcp nil params", target: providers.Target{Address: "127.0.0.1", Port: tcpPort, Protocol: "tcp"}, want: StateOpen},
-		{name: "tcp Params", target: providers.Target{Address: "127.0.0.1", Port: tcpPort, Protocol: "TCP"}, params: Params{Timeout: time.Second}, want: StateOpen},
-		{name: "udp *Params", target: providers.Target{Address: "127.0.0.1", Port: udpPort, Protocol: "udp"}, params: &Params{Payload: []byte("x")}, want: StateOpen},
-		{name: "udp nil *Params", target: providers.Target{Address: "127.0.0.1", Port: udpPort, Protocol: "udp"}, params: (*Params)(nil), want: StateOpen},
-		{name: "bad params", target: providers.Target{Address: "127.0.0.1", Port: tcpPort, Protocol: "tcp"}, params: 3, wantErr: "params of type int"},
-		{name: "bad protocol", target: providers.Target{Address: "127.0.0.1", Port: tcpPort, Protocol: "sctp"}, wantErr: `protocol "sctp"`},
+		{name: "tcp defaults", target: providers.Target{Address: netip.MustParseAddr("127.0.0.1"), Port: tcpPort, Protocol: "tcp"}, want: StateOpen},
+		{name: "tcp upper case", target: providers.Target{Address: netip.MustParseAddr("127.0.0.1"), Port: tcpPort, Protocol: "TCP"}, params: Params{Timeout: time.Second}, want: StateOpen},
+		{name: "udp payload", target: providers.Target{Address: netip.MustParseAddr("127.0.0.1"), Port: udpPort, Protocol: "udp"}, params: Params{Payload: []byte("x")}, want: StateOpen},
+		{name: "no protocol is tcp", target: providers.Target{Address: netip.MustParseAddr("127.0.0.1"), Port: tcpPort}, want: StateOpen},
+		{name: "bad protocol", target: providers.Target{Address: netip.MustParseAddr("127.0.0.1"), Port: tcpPort, Protocol: "sctp"}, wantErr: `protocol "sctp"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := p.Observe(t.Context(), providers.Request{Target: tc.target, Params: tc.params})
+			o, err := Probe(t.Context(), providers.Exec{}, tc.target, tc.params)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tc.wantErr)
@@ -366,10 +366,6 @@ func TestProvider(t *testing.T) {
 			}
 			if err != nil {
 				t.Fatal(err)
-			}
-			o, ok := got.(Outcome)
-			if !ok {
-				t.Fatalf("Observe returned %T, want probe.Outcome", got)
 			}
 			if o.State != tc.want {
 				t.Errorf("State = %q, want %q (%+v)", o.State, tc.want, o)
@@ -383,7 +379,7 @@ func TestProvider(t *testing.T) {
 			if err := json.Unmarshal(b, &back); err != nil {
 				t.Fatal(err)
 			}
-			if d := cmp.Diff(o, back); d != "" {
+			if d := cmp.Diff(o, back, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); d != "" {
 				t.Errorf("JSON round trip (-before +after):\n%s", d)
 			}
 		})
@@ -413,13 +409,13 @@ func TestConcurrentNoLeaks(t *testing.T) {
 			)
 			switch i % 4 {
 			case 0:
-				o, err = TCP(ctx, providers.Exec{}, providers.Target{Address: "127.0.0.1", Port: open}, Params{})
+				o, err = TCP(ctx, providers.Exec{}, providers.Target{Address: netip.MustParseAddr("127.0.0.1"), Port: open}, Params{})
 			case 1:
-				o, err = TCP(ctx, providers.Exec{}, providers.Target{Address: "127.0.0.1", Port: closed}, Params{})
+				o, err = TCP(ctx, providers.Exec{}, providers.Target{Address: netip.MustParseAddr("127.0.0.1"), Port: closed}, Params{})
 			case 2:
-				o, err = UDP(ctx, providers.Exec{}, providers.Target{Address: "127.0.0.1", Port: echo}, Params{})
+				o, err = UDP(ctx, providers.Exec{}, providers.Target{Address: netip.MustParseAddr("127.0.0.1"), Port: echo}, Params{})
 			case 3:
-				o, err = UDP(ctx, providers.Exec{}, providers.Target{Address: "127.0.0.1", Port: udpClosed}, Params{})
+				o, err = UDP(ctx, providers.Exec{}, providers.Target{Address: netip.MustParseAddr("127.0.0.1"), Port: udpClosed}, Params{})
 			}
 			want := []string{StateOpen, StateRefused, StateOpen, StateClosed}[i%4]
 			if err == nil && o.State != want {
@@ -488,7 +484,7 @@ func BenchmarkTCPLoopback(b *testing.B) {
 		{"refused", func(tb testing.TB) int { return freePort(tb, "tcp4", "127.0.0.1:0") }},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			target := providers.Target{Address: "127.0.0.1", Port: tc.port(b), Protocol: "tcp"}
+			target := providers.Target{Address: netip.MustParseAddr("127.0.0.1"), Port: tc.port(b), Protocol: "tcp"}
 			ctx := b.Context()
 			b.ReportAllocs()
 			for b.Loop() {

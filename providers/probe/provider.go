@@ -21,25 +21,13 @@ func (provider) Available(exec providers.Exec) error {
 	return netns.Check(providers.NetnsPath(exec.Netns))
 }
 
-// Observe returns an Outcome; req.Params is a Params, a *Params or nil.
-func (provider) Observe(ctx context.Context, req providers.Request) (any, error) {
-	var p Params
-	switch v := req.Params.(type) {
-	case nil:
-	case Params:
-		p = v
-	case *Params:
-		if v != nil {
-			p = *v
-		}
-	default:
-		return nil, fmt.Errorf("probe: params of type %T, want probe.Params", req.Params)
-	}
-	switch strings.ToLower(req.Target.Protocol) {
+// Probe is layer 4's observer: TCP or UDP by the target's protocol.
+func Probe(ctx context.Context, exec providers.Exec, t providers.Target, p Params) (Outcome, error) {
+	switch strings.ToLower(string(t.Protocol)) {
 	case "tcp", "":
-		return TCP(ctx, req.Exec, req.Target, p)
+		return TCP(ctx, exec, t, p)
 	case "udp":
-		return UDP(ctx, req.Exec, req.Target, p)
+		return UDP(ctx, exec, t, p)
 	}
-	return nil, fmt.Errorf("probe: protocol %q not supported (tcp or udp)", req.Target.Protocol)
+	return Outcome{}, fmt.Errorf("probe: protocol %q not supported (tcp or udp)", t.Protocol)
 }

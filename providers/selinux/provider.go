@@ -1,7 +1,6 @@
 package selinux
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -41,23 +40,6 @@ func available(storeRoot string) error {
 		return errors.New("reading the SELinux policy store needs root")
 	}
 	return nil
-}
-
-// Observe returns a *Facts; req.Params is a Params, a *Params or nil.
-func (provider) Observe(ctx context.Context, req providers.Request) (any, error) {
-	var p Params
-	switch v := req.Params.(type) {
-	case nil:
-	case Params:
-		p = v
-	case *Params:
-		if v != nil {
-			p = *v
-		}
-	default:
-		return nil, fmt.Errorf("selinux: params of type %T, want selinux.Params", req.Params)
-	}
-	return Observe(ctx, req.Target.Port, req.Target.Protocol, p)
 }
 
 // HasSesearch reports whether name_bind can be checked.

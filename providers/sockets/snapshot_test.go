@@ -481,9 +481,9 @@ func TestProvider(t *testing.T) {
 		if err := p.Available(providers.Exec{Netns: bad}); err == nil {
 			t.Errorf("Available(netns %s) = nil", bad)
 		}
-		facts, err := p.Observe(t.Context(), providers.Request{Exec: providers.Exec{Netns: bad}})
-		if err == nil || facts != nil {
-			t.Errorf("Observe(netns %s) = %v, %v; want nil and an error", bad, facts, err)
+		tab, err := Snapshot(t.Context(), providers.Exec{Netns: bad})
+		if err == nil || tab != nil {
+			t.Errorf("Snapshot(netns %s) = %v, %v; want nil and an error", bad, tab, err)
 		}
 	}
 
@@ -494,23 +494,16 @@ func TestProvider(t *testing.T) {
 	}
 	other := server.ListenTCP("tcp4", "0.0.0.0:7200")
 	server.ListenTCP("tcp4", "0.0.0.0:7201")
-	facts, err := p.Observe(t.Context(), providers.Request{
-		Exec:   in(server),
-		Target: providers.Target{Address: server.Addr().String(), Port: 7201, Protocol: "tcp"},
-	})
+	tab, err := Snapshot(t.Context(), in(server))
 	if err != nil {
 		t.Fatal(err)
-	}
-	tab, ok := facts.(*Table)
-	if !ok {
-		t.Fatalf("Observe returned %T, want *sockets.Table", facts)
 	}
 	if tab.Exec != in(server) {
 		t.Errorf("Exec = %+v", tab.Exec)
 	}
 	// The whole table, not only the target's port: the runner caches it.
 	if !has(tab, inodeOf(t, other.(*net.TCPListener))) {
-		t.Error("Observe filtered the table by the target")
+		t.Error("the table misses a listener")
 	}
 }
 

@@ -21,7 +21,7 @@ func TestTextHopTable(t *testing.T) {
 	host := &config.Host{Name: "server", Addresses: []netip.Addr{netip.MustParseAddr("10.0.3.2")}}
 	ep := &config.Endpoint{Name: "app", Host: host, Ports: config.PortRange{From: 8080, To: 8080}, Protocol: "tcp", State: "open"}
 	c := &runner.Check{Layer: providers.LayerPath, Name: "path", Provider: "traceroute", From: "client",
-		Target: providers.Target{Address: "10.0.3.2", Port: 8080, Protocol: "tcp"},
+		Target: providers.Target{Address: netip.MustParseAddr("10.0.3.2"), Port: 8080, Protocol: "tcp"},
 		Source: hcl.Range{Filename: "app.pc.hcl", Start: hcl.Pos{Line: 9, Column: 5}}}
 	plan := &runner.EndpointPlan{Endpoint: ep, Checks: []*runner.Check{c}}
 	broken := &pathtrace.Facts{Mode: "tcp", Target: "10.0.3.2:8080", MaxHops: 30, Rounds: 3, StopsAfter: "10.0.2.1", StopsAfterTTL: 2,

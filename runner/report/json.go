@@ -58,6 +58,9 @@ type JSONCheck struct {
 	Source     string  `json:"source"`
 	Hint       string  `json:"hint,omitempty"`
 	DurationMs float64 `json:"duration_ms"`
+	// Facts (added in v1) names the facts document a server-side check was
+	// judged from (verify -facts); absent when observed live.
+	Facts string `json:"facts,omitempty"`
 }
 
 type JSONSummary struct {
@@ -118,13 +121,13 @@ func EndpointJSON(er *runner.EndpointResult) JSONEndpoint {
 		jc := JSONCheck{
 			Layer: int(c.Layer), Check: c.Name, Status: string(r.Status), Cause: r.Cause, Summary: r.Summary,
 			From: c.From, Executor: c.Exec.String(), Provider: c.Provider, Evidence: r.Evidence, Expected: r.Expected,
-			Source: config.SourceOf(c.Source), Hint: r.Hint,
+			Source: config.SourceOf(c.Source), Hint: r.Hint, Facts: r.FactsOrigin,
 			DurationMs: math.Round(float64(r.Duration.Microseconds())) / 1000,
 		}
 		if jc.From == "" {
 			jc.From = c.Exec.Host
 		}
-		if c.Target.Address != "" {
+		if c.Target.Address.IsValid() {
 			jc.Target = hostPort(c.Target)
 		}
 		e.Checks = append(e.Checks, jc)

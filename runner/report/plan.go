@@ -79,7 +79,7 @@ func planWhat(c *runner.Check) string {
 	if c.From == "" {
 		var addrs []string
 		for _, t := range c.Targets {
-			addrs = append(addrs, t.Address)
+			addrs = append(addrs, t.Address.String())
 		}
 		return fmt.Sprintf("%s on %s: %s/%d serves %s", c.Provider, c.Exec, c.Target.Protocol, c.Target.Port, strings.Join(addrs, ", "))
 	}

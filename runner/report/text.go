@@ -56,6 +56,9 @@ func (t *Text) endpoint(er *runner.EndpointResult) {
 		t.afterLine = false
 	}
 	fmt.Fprintf(t.W, "%s\n", s.paint(ansiBold, "# "+er.Plan.Title()))
+	if o := origins(er); o != "" {
+		fmt.Fprintf(t.W, "  %s\n", s.paint(ansiDim, "server-side checks judged from facts "+o))
+	}
 	byLayer := map[providers.Layer][]*runner.Result{}
 	for _, r := range er.Results {
 		byLayer[r.Check.Layer] = append(byLayer[r.Check.Layer], r)
@@ -127,8 +130,23 @@ func (t *Text) oneLine(er *runner.EndpointResult) {
 	if skipped > 0 {
 		line += fmt.Sprintf(", %d skipped", skipped)
 	}
+	if o := origins(er); o != "" {
+		line += "; server facts " + o
+	}
 	fmt.Fprintf(t.W, "%s %s\n", s.mark(runner.StatusPass), line)
 	t.afterLine = true
+}
+
+// origins lists the facts documents an endpoint's server-side checks were
+// judged from ("" when observed live).
+func origins(er *runner.EndpointResult) string {
+	var out []string
+	for _, r := range er.Results {
+		if r.FactsOrigin != "" && !slices.Contains(out, r.FactsOrigin) {
+			out = append(out, r.FactsOrigin)
+		}
+	}
+	return strings.Join(out, ", ")
 }
 
 func plural(n int) string {
@@ -141,7 +159,7 @@ func plural(n int) string {
 // where says where a check ran, when that is not obvious.
 func where(c *runner.Check) string {
 	switch {
-	case c.From != "" && c.Target.Address != "":
+	case c.From != "" && c.Target.Address.IsValid():
 		return fmt.Sprintf("[%s → %s] ", c.From, hostPort(c.Target))
 	case c.From == "" && c.Exec.Host != "" && c.Provider != "":
 		return fmt.Sprintf("[on %s] ", c.Exec.Host)
@@ -149,12 +167,7 @@ func where(c *runner.Check) string {
 	return ""
 }
 
-func hostPort(t providers.Target) string {
-	if strings.Contains(t.Address, ":") {
-		return fmt.Sprintf("[%s]:%d", t.Address, t.Port)
-	}
-	return fmt.Sprintf("%s:%d", t.Address, t.Port)
-}
+func hostPort(t providers.Target) string { return t.String() }
 
 func (t *Text) Finish(sum runner.Summary) (int, error) {
 	for _, r := range t.order.rest() {

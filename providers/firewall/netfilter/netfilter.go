@@ -308,18 +308,6 @@ func (s *Snapshot) Evaluator() *firewall.Evaluator {
 	return s.eval
 }
 
-// Params of an observation: the packets to judge.
-type Params struct {
-	Packets []firewall.Packet
-}
-
-// Facts are a snapshot's verdicts for the requested packets.
-type Facts struct {
-	Manager   string              `json:"manager"`
-	Decisions []firewall.Decision `json:"decisions"`
-	Notes     []string            `json:"notes,omitempty"`
-}
-
 type provider struct{}
 
 func init() { providers.Register(provider{}) }
@@ -335,19 +323,4 @@ func (provider) Available(e providers.Exec) error {
 		return errors.New("reading nftables and iptables rulesets needs root (CAP_NET_ADMIN)")
 	}
 	return nil
-}
-
-// Observe reads the host's filter and judges the requested packets.
-func (provider) Observe(ctx context.Context, req providers.Request) (any, error) {
-	p, _ := req.Params.(Params)
-	s, err := Read(ctx, req.Exec.Netns)
-	if err != nil {
-		return nil, err
-	}
-	f := &Facts{Manager: s.Manager, Notes: s.Notes}
-	ev := s.Evaluator()
-	for _, pkt := range p.Packets {
-		f.Decisions = append(f.Decisions, ev.Evaluate(pkt))
-	}
-	return f, nil
 }
