@@ -122,8 +122,8 @@ func (fake3) Fix(s *cloud.Snapshot, iface *cloud.Interface, denials []cloud.Deni
 	return out
 }
 
-func (fake3) RequiredActions() []string { return []string{"firewalls.list"} }
-func (fake3) Policy() string            { return `{"allow": ["firewalls.list"]}` }
+func (fake3) RequiredActions() []string    { return []string{"firewalls.list"} }
+func (fake3) LeastPrivilegePolicy() string { return `{"allow": ["firewalls.list"]}` }
 
 // A third cloud end to end: its HCL block decoded by its backend, the plan,
 // verify reading through it, its evaluation and its fix, and the JSON v1

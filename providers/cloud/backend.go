@@ -48,10 +48,10 @@ type Backend interface {
 	Fix(s *Snapshot, iface *Interface, denials []Denial) []string
 
 	// RequiredActions are the permissions Read needs, all read-only (IAM
-	// actions, RAM actions…); Policy is the least-privilege policy
+	// actions, RAM actions…); LeastPrivilegePolicy is the policy
 	// document that grants exactly them.
 	RequiredActions() []string
-	Policy() string
+	LeastPrivilegePolicy() string
 }
 
 // Block is a provider block as config keeps it, for its backend to

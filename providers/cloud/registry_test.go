@@ -17,7 +17,7 @@ func (nopBackend) Resolve(*Snapshot, string) ([]Interface, error) { return nil, 
 func (nopBackend) Evaluate(*Snapshot, *Interface, Flow) Verdict   { return Verdict{} }
 func (nopBackend) Fix(*Snapshot, *Interface, []Denial) []string   { return nil }
 func (nopBackend) RequiredActions() []string                      { return nil }
-func (nopBackend) Policy() string                                 { return "" }
+func (nopBackend) LeastPrivilegePolicy() string                   { return "" }
 
 // Register panics on what is a programming error (like database/sql),
 // Lookup finds only what was registered, Types is sorted.

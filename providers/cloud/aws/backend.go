@@ -60,8 +60,8 @@ func (backend) Fix(s *cloud.Snapshot, iface *cloud.Interface, denials []cloud.De
 	return Fix(s, iface, denials)
 }
 
-func (backend) RequiredActions() []string { return slices.Clone(RequiredActions) }
-func (backend) Policy() string            { return LeastPrivilegePolicy() }
+func (backend) RequiredActions() []string    { return slices.Clone(RequiredActions) }
+func (backend) LeastPrivilegePolicy() string { return LeastPrivilegePolicy() }
 
 // configured is a decoded provider "aws" block.
 type configured struct{ cfg Config }
