@@ -2,7 +2,6 @@ package config
 
 import (
 	"net/netip"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -10,21 +9,23 @@ import (
 	"github.com/zclconf/go-cty/cty"
 )
 
-// Cloud provider types.
-var cloudTypes = []string{"aws", "aliyun"}
-
-// CloudProvider is a `provider "aws" {}` or `provider "aliyun" {}` block:
-// how to reach the cloud's API. One block per cloud in this version.
+// CloudProvider is a `provider "TYPE" {}` block: how to reach one cloud's
+// API. Like Terraform's configs.Provider it keeps the body undecoded: the
+// cloud backend registered for Type (providers/cloud) decodes it against
+// its own arguments, so config knows no cloud and links no SDK. Until
+// then, even the type is unchecked; runner.DecodeProviders reports an
+// unknown type, or an argument the backend does not take, with its range.
+// One block per type in this version.
 type CloudProvider struct {
-	Type          string // "aws" or "aliyun"
-	Region        string
-	Profile       string // aws: shared config profile
-	AssumeRoleARN string // aws
-	// Endpoint overrides the API endpoint (VPC endpoints, private clouds,
-	// tests); VPCEndpoint is Alibaba's VPC API (network ACLs).
-	Endpoint    string
-	VPCEndpoint string
-	DeclRange   hcl.Range
+	Type string
+	// Body is the block's body, for the backend to decode.
+	Body hcl.Body
+	// EvalContext evaluates the body's expressions: var.*, local.* and
+	// the functions, nothing else (providers are declared before hosts).
+	EvalContext *hcl.EvalContext
+	// TypeRange is the label's range, where an unknown type is reported.
+	TypeRange hcl.Range
+	DeclRange hcl.Range
 }
 
 // SecurityGroup is a declared `security_group "name" {}`: the rules the
@@ -51,10 +52,16 @@ type SecurityGroupRule struct {
 	CIDRs          []netip.Prefix
 	PrefixLists    []string
 	SecurityGroups []string
-	Policy         string // "accept" (default) or "drop" (aliyun only)
-	Priority       int    // aliyun 1-100; 0 = not declared
-	Description    string
-	DeclRange      hcl.Range
+	// Policy is "accept" (default) or "drop", Priority 1-100 or 0 when
+	// not declared; whether the rule's cloud can express them is its
+	// backend's check (AWS: neither).
+	Policy      string
+	Priority    int
+	Description string
+	// AttrRanges are the ranges of the attributes given, by name: checks
+	// made after loading (what a cloud cannot express) point at them.
+	AttrRanges map[string]hcl.Range
+	DeclRange  hcl.Range
 }
 
 // ExpectCloud asks L6: do the cloud's security groups and network ACLs
@@ -71,14 +78,6 @@ type ExpectCloud struct {
 	// ACLs must let the reply reach (default 1024-65535, as AWS advises).
 	Ephemeral PortRange
 	DeclRange hcl.Range
-}
-
-type providerSpec struct {
-	Region        hcl.Expression `hcl:"region,optional"`
-	Profile       hcl.Expression `hcl:"profile,optional"`
-	AssumeRoleARN hcl.Expression `hcl:"assume_role_arn,optional"`
-	Endpoint      hcl.Expression `hcl:"endpoint,optional"`
-	VPCEndpoint   hcl.Expression `hcl:"vpc_endpoint,optional"`
 }
 
 var securityGroupSchema = &hcl.BodySchema{
@@ -106,38 +105,18 @@ type cloudSpec struct {
 	EphemeralPorts hcl.Expression `hcl:"ephemeral_ports,optional"`
 }
 
+// declareProviders records provider blocks by type, bodies undecoded
+// (see CloudProvider).
 func (l *loader) declareProviders(blocks hcl.Blocks) hcl.Diagnostics {
 	var diags hcl.Diagnostics
-	s := l.scope(rootVar, rootLocal)
-	s.denied = "A provider block can only refer to var.* and local.*."
+	ctx := l.scope(rootVar, rootLocal).ctx
 	for _, b := range blocks {
 		typ := b.Labels[0]
-		if !slices.Contains(cloudTypes, typ) {
-			diags = diags.Append(errorf(b.LabelRanges[0], "Unknown cloud provider", "Provider %q is not supported; use \"aws\" or \"aliyun\".", typ))
-			continue
-		}
 		if first, dup := l.providers[typ]; dup {
 			diags = diags.Append(duplicateDiag("provider", typ, first.DeclRange, b.DefRange))
 			continue
 		}
-		p := &CloudProvider{Type: typ, DeclRange: b.DefRange}
-		var spec providerSpec
-		d := decodeSpec(b.Body, &spec)
-		into(&p.Region, &d)(s.str(spec.Region, "region"))
-		into(&p.Profile, &d)(s.str(spec.Profile, "profile"))
-		into(&p.AssumeRoleARN, &d)(s.str(spec.AssumeRoleARN, "assume_role_arn"))
-		into(&p.Endpoint, &d)(s.str(spec.Endpoint, "endpoint"))
-		into(&p.VPCEndpoint, &d)(s.str(spec.VPCEndpoint, "vpc_endpoint"))
-		if typ == "aliyun" && p.Region == "" && !d.HasErrors() {
-			d = d.Append(errorf(b.DefRange, "Missing region", "An aliyun provider needs region = \"cn-hangzhou\" or the like: Alibaba Cloud has no default region."))
-		}
-		if typ == "aliyun" && (p.Profile != "" || p.AssumeRoleARN != "") {
-			d = d.Append(errorf(b.DefRange, "Unsupported argument", "profile and assume_role_arn are aws arguments; the aliyun provider takes credentials from the environment, the CLI profile file or a RAM role."))
-		}
-		if typ == "aws" && p.VPCEndpoint != "" {
-			d = d.Append(errorf(spec.VPCEndpoint.Range(), "Unsupported argument", "vpc_endpoint is an aliyun argument; AWS network ACLs come from the EC2 endpoint."))
-		}
-		diags = append(diags, d...)
+		p := &CloudProvider{Type: typ, Body: b.Body, EvalContext: ctx, TypeRange: b.LabelRanges[0], DeclRange: b.DefRange}
 		l.providers[typ] = p
 		l.cfg.Providers = append(l.cfg.Providers, p)
 	}
@@ -210,7 +189,7 @@ func (l *loader) decodeSecurityGroup(b *hcl.Block, s *scope) (*SecurityGroup, hc
 	}
 	for _, rb := range content.Blocks {
 		g.ManageEgress = g.ManageEgress || rb.Type == "egress"
-		r, d := decodeSGRule(rb, s, g.Provider)
+		r, d := decodeSGRule(rb, s)
 		diags = append(diags, d...)
 		if r != nil {
 			g.Rules = append(g.Rules, *r)
@@ -221,10 +200,19 @@ func (l *loader) decodeSecurityGroup(b *hcl.Block, s *scope) (*SecurityGroup, hc
 
 var sgProtocols = map[string]string{"tcp": "tcp", "udp": "udp", "icmp": "icmp", "icmpv6": "icmpv6", "all": "all", "-1": "all"}
 
-func decodeSGRule(b *hcl.Block, s *scope, p *CloudProvider) (*SecurityGroupRule, hcl.Diagnostics) {
-	r := &SecurityGroupRule{Direction: b.Type, Policy: "accept", DeclRange: b.DefRange}
+func decodeSGRule(b *hcl.Block, s *scope) (*SecurityGroupRule, hcl.Diagnostics) {
+	r := &SecurityGroupRule{Direction: b.Type, Policy: "accept", DeclRange: b.DefRange, AttrRanges: map[string]hcl.Range{}}
 	var spec sgRuleSpec
 	diags := decodeSpec(b.Body, &spec)
+	for name, expr := range map[string]hcl.Expression{
+		"protocol": spec.Protocol, "ports": spec.Ports, "icmp_type": spec.ICMPType, "icmp_code": spec.ICMPCode,
+		"cidr_blocks": spec.CIDRBlocks, "prefix_lists": spec.PrefixLists, "security_groups": spec.SecurityGroups,
+		"policy": spec.Policy, "priority": spec.Priority, "description": spec.Description,
+	} {
+		if !isNullExpr(expr) {
+			r.AttrRanges[name] = expr.Range()
+		}
+	}
 
 	proto, st, d := s.str(spec.Protocol, "protocol")
 	diags = append(diags, d...)
@@ -283,23 +271,16 @@ func decodeSGRule(b *hcl.Block, s *scope, p *CloudProvider) (*SecurityGroupRule,
 	pol, st, d := s.str(spec.Policy, "policy")
 	diags = append(diags, d...)
 	if st == valid {
-		switch {
-		case pol != "accept" && pol != "drop":
+		if pol != "accept" && pol != "drop" {
 			diags = diags.Append(errorf(spec.Policy.Range(), "Invalid policy", "policy must be \"accept\" or \"drop\"; got %q.", pol))
-		case pol == "drop" && p != nil && p.Type == "aws":
-			diags = diags.Append(errorf(spec.Policy.Range(), "Invalid policy", "AWS security groups only allow; a drop rule needs a network ACL."))
-		default:
+		} else {
 			r.Policy = pol
 		}
 	}
 	prio, st, d := s.integer(spec.Priority, "priority", 1, 100)
 	diags = append(diags, d...)
 	if st == valid {
-		if p != nil && p.Type == "aws" {
-			diags = diags.Append(errorf(spec.Priority.Range(), "Unsupported argument", "AWS security group rules have no priority; priority is an aliyun argument."))
-		} else {
-			r.Priority = prio
-		}
+		r.Priority = prio
 	}
 	into(&r.Description, &diags)(s.str(spec.Description, "description"))
 	return r, diags
@@ -310,7 +291,7 @@ func (l *loader) decodeCloudBlock(b *hcl.Block, s *scope) (*ExpectCloud, hcl.Dia
 	var spec cloudSpec
 	diags := decodeSpec(b.Body, &spec)
 	if isNullExpr(spec.Provider) {
-		diags = diags.Append(errorf(b.DefRange, "Missing provider", "A cloud block needs provider = provider.aws or provider.aliyun."))
+		diags = diags.Append(errorf(b.DefRange, "Missing provider", "A cloud block needs provider = provider.TYPE, a reference to a provider block such as provider.aws."))
 	} else {
 		p, d := l.providerRef(spec.Provider)
 		diags = append(diags, d...)

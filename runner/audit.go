@@ -87,8 +87,15 @@ func Audit(ctx context.Context, cfg *config.Config, opts AuditOptions) *AuditRep
 		for _, g := range declared {
 			ids = append(ids, g.ID)
 		}
-		scope := &AuditScope{Provider: p.Type, Region: p.Region}
+		scope := &AuditScope{Provider: p.Type}
 		rep.Scopes = append(rep.Scopes, scope)
+		r, err := cloudReader(p)
+		if err != nil {
+			scope.Error = err.Error()
+			rep.Summary.Errors++
+			continue
+		}
+		scope.Region = r.Region()
 		snap, err := opts.Read(ctx, p, nil, ids, true)
 		if err != nil {
 			scope.Error = err.Error()

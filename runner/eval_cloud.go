@@ -11,8 +11,6 @@ import (
 	"github.com/portcheck/portcheck/config"
 	"github.com/portcheck/portcheck/internal/addrrange"
 	"github.com/portcheck/portcheck/providers/cloud"
-	"github.com/portcheck/portcheck/providers/cloud/aliyun"
-	"github.com/portcheck/portcheck/providers/cloud/aws"
 )
 
 type cloudSnapshot struct {
@@ -68,26 +66,16 @@ func (v *verifier) readCloud(ctx context.Context, p *config.CloudProvider, targe
 // groups, the network ACLs and prefix lists.
 type CloudReader func(ctx context.Context, p *config.CloudProvider, targets, groups []string, all bool) (*cloud.Snapshot, error)
 
-// ReadCloud reads a snapshot through the provider's SDK: the interfaces of
-// targets (or, with all, every interface of the region) and the groups,
-// network ACLs and prefix lists they use, plus the named groups.
+// ReadCloud reads a snapshot through the backend of the provider's type
+// (its cloud's SDK): the interfaces of targets (or, with all, every
+// interface of the region) and the groups, network ACLs and prefix lists
+// they use, plus the named groups.
 func ReadCloud(ctx context.Context, p *config.CloudProvider, targets, groups []string, all bool) (*cloud.Snapshot, error) {
-	switch p.Type {
-	case cloud.AWS:
-		return aws.Read(ctx, aws.Config{Region: p.Region, Profile: p.Profile, AssumeRoleARN: p.AssumeRoleARN, Endpoint: p.Endpoint},
-			aws.Scope{Targets: targets, All: all, Groups: groups})
-	case cloud.Aliyun:
-		return aliyun.Read(ctx, aliyun.Config{Region: p.Region, Endpoint: p.Endpoint, VPCEndpoint: p.VPCEndpoint},
-			aliyun.Scope{Targets: targets, All: all, Groups: groups})
+	r, err := cloudReader(p)
+	if err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("unknown cloud provider %q", p.Type)
-}
-
-func resolveTarget(s *cloud.Snapshot, provider, target string) ([]cloud.Interface, error) {
-	if provider == cloud.Aliyun {
-		return aliyun.Resolve(s, target)
-	}
-	return aws.Resolve(s, target)
+	return r.Read(ctx, cloud.Scope{Targets: targets, Groups: groups, All: all})
 }
 
 // declaredGroups returns the declared security groups of a provider.
@@ -103,6 +91,10 @@ func declaredGroups(cfg []*config.SecurityGroup, p *config.CloudProvider) []*con
 
 func (v *verifier) runCloud(ctx context.Context, ep *config.Endpoint, c *Check) *Result {
 	x := ep.Expect.Cloud
+	b, diags := cloudBackend(x.Provider)
+	if diags.HasErrors() {
+		return errorResult(c, "finding the cloud backend", diags)
+	}
 	target := x.Target
 	if target == "" {
 		target = c.Target.Address.String()
@@ -115,7 +107,7 @@ func (v *verifier) runCloud(ctx context.Context, ep *config.Endpoint, c *Check) 
 	if cs.err != nil {
 		return errorResult(c, "reading "+x.Provider.Type, cs.err)
 	}
-	ifaces, err := resolveTarget(cs.snap, x.Provider.Type, target)
+	ifaces, err := b.Resolve(cs.snap, target)
 	if err != nil {
 		return errorResult(c, "finding "+target, err)
 	}
@@ -131,10 +123,7 @@ func (v *verifier) runCloud(ctx context.Context, ep *config.Endpoint, c *Check) 
 	if !slices.Contains(iface.PrivateIPs, dst) && !slices.Contains(iface.PublicIPs, dst) && len(iface.PrivateIPs) > 0 {
 		dst = iface.PrivateIPs[0] // the endpoint address is a NAT or load balancer address: judge the interface's own
 	}
-	evaluate := cloud.EvaluateAWS
-	if x.Provider.Type == cloud.Aliyun {
-		evaluate = cloud.EvaluateAliyun
-	}
+	evaluate := b.Evaluate
 	flow := func(src netip.Addr) cloud.Flow {
 		return cloud.Flow{Src: src, Dst: dst, Protocol: string(c.Target.Protocol), Port: c.Target.Port,
 			Ephemeral: cloud.PortRange{From: x.Ephemeral.From, To: x.Ephemeral.To}}
@@ -176,7 +165,7 @@ func (v *verifier) runCloud(ctx context.Context, ep *config.Endpoint, c *Check) 
 	case !verdict.Allowed && verdict.Indeterminate == "":
 		denied = []cloudStretch{{lo: src, hi: src, flow: f, verdict: verdict}}
 	}
-	return judgeCloud(c, cs.snap, iface, f, verdict, denied, v.groups, x.Provider)
+	return judgeCloud(c, b, cs.snap, iface, f, verdict, denied, v.groups, x.Provider)
 }
 
 // cloudStretch is a stretch of a declared source range that the snapshot
@@ -250,7 +239,7 @@ func pickInterface(ifaces []cloud.Interface, dst netip.Addr) *cloud.Interface {
 	return nil
 }
 
-func judgeCloud(c *Check, s *cloud.Snapshot, iface *cloud.Interface, f cloud.Flow, verdict cloud.Verdict, denied []cloudStretch, groups []*config.SecurityGroup, p *config.CloudProvider) *Result {
+func judgeCloud(c *Check, b cloud.Backend, s *cloud.Snapshot, iface *cloud.Interface, f cloud.Flow, verdict cloud.Verdict, denied []cloudStretch, groups []*config.SecurityGroup, p *config.CloudProvider) *Result {
 	ev := CloudEvidence{Provider: s.Provider, Account: s.Account, Region: s.Region, Interface: *iface, Flow: f, Verdict: verdict}
 	r := &Result{Check: c, Evidence: &ev, Expected: cloudExpected{Verdict: "allow", Target: iface.ID, Ephemeral: f.Ephemeral}}
 	what := fmt.Sprintf("%s/%d from %s to %s (%s)", f.Protocol, f.Port, f.Src, f.Dst, iface.ID)
@@ -275,7 +264,7 @@ func judgeCloud(c *Check, s *cloud.Snapshot, iface *cloud.Interface, f cloud.Flo
 		if len(verdict.Assumptions) > 0 {
 			r.Summary += "; assuming " + strings.Join(verdict.Assumptions, "; ")
 		}
-		r.Hint = cloudHint(s, iface, denied)
+		r.Hint = cloudHint(b, s, iface, denied)
 		return r
 	}
 	r.Status = StatusPass
@@ -317,13 +306,17 @@ func DeclaredGroup(g *config.SecurityGroup) cloud.DeclaredGroup {
 		d.Provider = g.Provider.Type
 	}
 	for _, r := range g.Rules {
-		d.Rules = append(d.Rules, cloud.DeclaredRule{
-			Direction: r.Direction, Protocol: r.Protocol, Ports: cloud.PortRange{From: r.Ports.From, To: r.Ports.To},
-			CIDRs: r.CIDRs, PrefixLists: r.PrefixLists, Groups: r.SecurityGroups,
-			Policy: r.Policy, Priority: r.Priority, Description: r.Description,
-		})
+		d.Rules = append(d.Rules, declaredRule(r))
 	}
 	return d
+}
+
+func declaredRule(r config.SecurityGroupRule) cloud.DeclaredRule {
+	return cloud.DeclaredRule{
+		Direction: r.Direction, Protocol: r.Protocol, Ports: cloud.PortRange{From: r.Ports.From, To: r.Ports.To},
+		CIDRs: r.CIDRs, PrefixLists: r.PrefixLists, Groups: r.SecurityGroups,
+		Policy: r.Policy, Priority: r.Priority, Description: r.Description,
+	}
 }
 
 func cloudRuleText(r *cloud.RuleRef) string {

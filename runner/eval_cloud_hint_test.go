@@ -144,7 +144,11 @@ func TestCloudHint(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := strings.Split(cloudHint(tc.s, iface, tc.denied), hintIndent)
+			b, ok := cloud.Lookup(tc.s.Provider)
+			if !ok {
+				t.Fatalf("no backend registered for %q", tc.s.Provider)
+			}
+			got := strings.Split(cloudHint(b, tc.s, iface, tc.denied), hintIndent)
 			if strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
 				t.Errorf("fix\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
 			}
@@ -166,7 +170,7 @@ func TestDeniedFixes(t *testing.T) {
 	})
 	var lines []string
 	for _, d := range got {
-		lines = append(lines, d.stage+" "+prefixesText(d.prefixes, 99))
+		lines = append(lines, d.Stage+" "+prefixesText(d.Prefixes, 99))
 	}
 	want := []string{
 		"nacl_ingress 10.0.0.0/25, 10.0.0.128/26, 10.0.0.193/32, 10.0.0.194/31, 10.0.0.196/30, 10.0.0.200/29, 10.0.0.208/28, 10.0.0.224/27",

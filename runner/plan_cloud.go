@@ -16,6 +16,13 @@ func cloudChecks(ep *config.Endpoint, vantages []vantage, addrs []netip.Addr) []
 	if x == nil || ep.State == "closed" {
 		return nil
 	}
+	// A provider type no backend serves cannot be checked: an error on
+	// every check, never another cloud's semantics. (Commands report it
+	// before planning, through DecodeProviders.)
+	var noBackend string
+	if _, diags := cloudBackend(x.Provider); diags.HasErrors() {
+		noBackend = diags[0].Detail
+	}
 	var out []*Check
 	add := func(c *Check) {
 		c.Layer, c.Name, c.Exec = providers.LayerCloud, "cloud", providers.Exec{}
@@ -23,6 +30,7 @@ func cloudChecks(ep *config.Endpoint, vantages []vantage, addrs []netip.Addr) []
 		if x.Provider != nil {
 			c.Provider = x.Provider.Type
 		}
+		c.cannotRun(noBackend, true)
 		out = append(out, c)
 	}
 	for _, a := range addrs {
@@ -39,7 +47,7 @@ func cloudChecks(ep *config.Endpoint, vantages []vantage, addrs []netip.Addr) []
 			for _, v := range vantages {
 				c := &Check{From: v.name, Target: t, FromAddrs: v.addrs}
 				add(c)
-				if !hasFamily(v.addrs, a) {
+				if !hasFamily(v.addrs, a) && c.Error == "" {
 					c.Error = "vantage host " + v.name + " has no declared " + family(a) + " address for the cloud to judge; declare sources in the cloud block"
 				}
 			}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/portcheck/portcheck/providers/cloud"
 	"github.com/portcheck/portcheck/runner"
 	"github.com/portcheck/portcheck/runner/report"
 )
@@ -40,7 +41,11 @@ func cmdAudit(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	if len(cfg.Providers) == 0 {
-		fmt.Fprintf(stderr, "portcheck audit: %s declares no provider \"aws\" or provider \"aliyun\" block: nothing to audit\n", path)
+		var blocks []string
+		for _, t := range cloud.Types() {
+			blocks = append(blocks, fmt.Sprintf("provider %q", t))
+		}
+		fmt.Fprintf(stderr, "portcheck audit: %s declares no provider block (%s): nothing to audit\n", path, strings.Join(blocks, ", "))
 		return exitUsage
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)

@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/portcheck/portcheck/config"
+	"github.com/portcheck/portcheck/runner"
 )
 
 // configFlags are the flags every command that reads HCL takes.
@@ -24,9 +25,12 @@ func (c *configFlags) register(fs *flag.FlagSet) {
 }
 
 // read loads the configuration with the variables from the flags and
-// the environment.
+// the environment, and decodes its cloud provider blocks through their
+// backends: every command that reads HCL sees their errors before it
+// does anything else.
 func (c *configFlags) read(path string) (*config.Config, hcl.Diagnostics) {
-	return config.Load(path, config.Options{Vars: c.vars, VarFiles: c.varFiles, Env: os.Environ()})
+	cfg, diags := config.Load(path, config.Options{Vars: c.vars, VarFiles: c.varFiles, Env: os.Environ()})
+	return cfg, append(diags, runner.DecodeProviders(cfg)...)
 }
 
 // printDiagnostics prints diagnostics Terraform-style, with source lines

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/portcheck/portcheck/providers/cloud"
 )
 
 // The README's configuration example must stay valid and canonical.
@@ -27,5 +29,34 @@ func TestReadmeExampleIsValid(t *testing.T) {
 	}
 	if code, out, _ := runCmd(t, "fmt", "-check", dir); code != 0 {
 		t.Fatalf("README example is not canonical (portcheck fmt): %s", out)
+	}
+}
+
+// Every cloud backend linked into the binary documents its permissions:
+// the README's least-privilege policies list each action it needs, and
+// its own policy document grants exactly them.
+func TestReadmeListsEveryCloudBackendsActions(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	types := cloud.Types()
+	if len(types) < 2 {
+		t.Fatalf("cloud backends linked in: %q, want aws and aliyun at least", types)
+	}
+	for _, typ := range types {
+		be, _ := cloud.Lookup(typ)
+		actions := be.RequiredActions()
+		if len(actions) == 0 {
+			t.Errorf("%s: no required actions", typ)
+		}
+		for _, a := range actions {
+			if !strings.Contains(string(b), `"`+a+`"`) {
+				t.Errorf("%s: README's policies lack %q", typ, a)
+			}
+			if !strings.Contains(be.LeastPrivilegePolicy(), `"`+a+`"`) {
+				t.Errorf("%s: its policy document lacks %q", typ, a)
+			}
+		}
 	}
 }

@@ -10,4 +10,8 @@ import (
 	_ "github.com/portcheck/portcheck/providers/probe"
 	_ "github.com/portcheck/portcheck/providers/selinux"
 	_ "github.com/portcheck/portcheck/providers/sockets"
+
+	// Cloud backends (L6), one line each.
+	_ "github.com/portcheck/portcheck/providers/cloud/aliyun"
+	_ "github.com/portcheck/portcheck/providers/cloud/aws"
 )

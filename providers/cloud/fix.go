@@ -63,3 +63,14 @@ func InsertPosition(acl *NetworkACL, egress bool, before int) int {
 	}
 	return before
 }
+
+// ACL returns the snapshot's network ACL with id, or nil: a fix inserts
+// its entry relative to that ACL's own entries.
+func (s *Snapshot) ACL(id string) *NetworkACL {
+	for _, a := range s.ACLs {
+		if a != nil && a.ID == id {
+			return a
+		}
+	}
+	return nil
+}

@@ -1,15 +1,13 @@
 # Cloud providers, security groups and cloud expectations with wrong values.
+# A provider block's body, and what its cloud can express in a rule, are
+# its backend's to check (runner.DecodeProviders; fixtures in
+# providers/cloud/testdata and each backend's testdata).
 provider "aws" {
-  region       = "eu-west-1"
-  vpc_endpoint = "https://vpc.example" # ERROR: Unsupported argument
+  region = "eu-west-1"
 }
 
-provider "gcp" { # ERROR: Unknown cloud provider
-  region = "x"
-}
-
-provider "aliyun" { # ERROR: Missing region
-  endpoint = "http://127.0.0.1:1"
+provider "aws" { # ERROR: Duplicate provider
+  region = "eu-west-2"
 }
 
 security_group "web" {
@@ -29,12 +27,12 @@ security_group "web" {
     protocol    = "tcp"
     ports       = 22
     cidr_blocks = ["10.0.0.0/8"]
-    policy      = "drop" # ERROR: Invalid policy
+    policy      = "deny" # ERROR: Invalid policy
   }
   ingress {
-    protocol = "tcp"
-    ports    = 22
-    priority = 5 # ERROR: Unsupported argument
+    protocol    = "tcp"
+    ports       = 22
+    priority    = 101 # ERROR: Value out of range
     cidr_blocks = ["10.0.0.0/8"]
   }
   ingress { # ERROR: Missing peer
