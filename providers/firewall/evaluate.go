@@ -2,6 +2,7 @@ package firewall
 
 import (
 	"fmt"
+	"net/netip"
 )
 
 // Evaluate decides the kernel's verdict for the first packet (conntrack
@@ -15,9 +16,25 @@ import (
 // when all ways agree (Decision.Branches), else it is indeterminate.
 // Rate and state matches are judged for this one new connection, and the
 // assumptions that takes are listed (Decision.Assumptions).
-func (e *Evaluator) Evaluate(p Packet) Decision {
+//
+// RecordWalk(&w) among opts records the full walk in w as well; without
+// it nothing beyond the Decision is recorded.
+func (e *Evaluator) Evaluate(p Packet, opts ...Option) Decision {
+	var walk *Walk
+	for _, o := range opts {
+		if o.walk != nil {
+			walk = o.walk
+		}
+	}
 	run := &evalRun{}
+	if walk != nil {
+		*walk = Walk{}
+		run.rec = &walkRec{}
+	}
 	first := e.evaluateRun(p, run)
+	if walk != nil {
+		walk.Ways = append(walk.Ways, run.rec.way(run))
+	}
 	if len(run.ch.arity) == 0 {
 		return first
 	}
@@ -33,10 +50,19 @@ func (e *Evaluator) Evaluate(p Packet) Decision {
 			d := first
 			d.Verdict, d.Reject, d.Reply, d.Answer = Indeterminate, "", nil, nil
 			d.Reason = fmt.Sprintf("more than %d combinations of random choices (%s) lead to different rules; not all were followed", maxBranches, refs[0])
+			if walk != nil {
+				walk.Incomplete = d.Reason
+			}
 			return d
 		}
 		run = &evalRun{ch: chooser{script: next}}
+		if walk != nil {
+			run.rec = &walkRec{}
+		}
 		d := e.evaluateRun(p, run)
+		if walk != nil {
+			walk.Ways = append(walk.Ways, run.rec.way(run))
+		}
 		branches = append(branches, d)
 		assume = appendNew(assume, run.assume...)
 		refs = append(refs, run.ch.refs...)
@@ -49,10 +75,17 @@ func (e *Evaluator) Evaluate(p Packet) Decision {
 // prescribes.
 func (e *Evaluator) evaluateRun(p Packet, run *evalRun) Decision {
 	d, st := e.evaluateOriginal(p, run)
+	rec := run.rec
+	if rec != nil {
+		rec.end(d)
+	}
 	if hasPorts(st.Proto) {
 		switch d.Verdict {
 		case Accept:
 			r := e.evaluateReply(st, d.Hook == HookInput)
+			if rec != nil {
+				rec.end(r)
+			}
 			d.Reply = &r
 			if r.Verdict != Accept {
 				d.Verdict, d.Reject, d.Hook, d.Rule = r.Verdict, r.Reject, r.Hook, r.Rule
@@ -60,6 +93,9 @@ func (e *Evaluator) evaluateRun(p Packet, run *evalRun) Decision {
 			}
 		case Reject:
 			a := e.evaluateAnswer(st, d.Reject)
+			if rec != nil {
+				rec.end(a)
+			}
 			d.Answer = &a
 			if a.Verdict != Accept {
 				d.Reason = answerReason(d, a)
@@ -85,17 +121,31 @@ func (e *Evaluator) evaluateOriginal(p Packet, run *evalRun) (Decision, *packetS
 	st.ctEarly = st.IIF == "lo"
 	st.confirmedCT = st.ctEarly
 	d.IIF = st.IIF
+	if run.rec != nil {
+		run.rec.begin(LegPacket, st)
+	}
 
 	if out := e.walk(&d, st, hookKey{v6, HookPrerouting}); out != nil {
 		return e.final(d, *out), st
 	}
 	if st.Dst != st.origDst || st.DPort != st.origDPort {
 		d.DNATAddr, d.DNATPort = st.Dst, st.DPort
+		if run.rec != nil {
+			run.rec.add(WalkStep{Kind: StepNAT, Text: fmt.Sprintf("destination %s becomes %s (DNAT)",
+				netip.AddrPortFrom(st.origDst, st.origDPort), netip.AddrPortFrom(st.Dst, st.DPort))})
+		}
 	}
 
-	hooks, routed := e.routeInput(&d, st)
+	forward, routed := e.routeInput(&d, st)
+	if run.rec != nil {
+		run.rec.add(WalkStep{Kind: StepRouting, Text: routingText(d, st, routed)})
+	}
 	if !routed {
 		return d, st
+	}
+	hooks := []string{HookInput}
+	if forward {
+		hooks = []string{HookForward, HookPostrouting}
 	}
 	for _, h := range hooks {
 		if out := e.walk(&d, st, hookKey{v6, h}); out != nil {

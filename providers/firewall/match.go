@@ -11,8 +11,12 @@ import (
 // when everything else holds, so that a rule another match rules out does
 // not split the evaluation; an assumption is recorded when it is what
 // decides the rule (every other match holds).
-func (e *Evaluator) matches(c *cchain, r *crule, st *packetState, hook string) (bool, string) {
-	why := ""
+//
+// at is the index of the match that decided a rule that does not match or
+// cannot be decided (-1 when the rule's own statement cannot be), for the
+// walk.
+func (e *Evaluator) matches(c *cchain, r *crule, st *packetState, hook string) (bool, string, int) {
+	why, whyAt := "", -1
 	var assume []string
 	random := false
 	for i := range r.matches {
@@ -24,7 +28,7 @@ func (e *Evaluator) matches(c *cchain, r *crule, st *packetState, hook string) (
 		ok, w, a := e.matchOne(cm, st, hook)
 		if w != "" {
 			if why == "" {
-				why = w
+				why, whyAt = w, i
 			}
 			continue
 		}
@@ -33,20 +37,20 @@ func (e *Evaluator) matches(c *cchain, r *crule, st *packetState, hook string) (
 		}
 		if !ok {
 			if a == "" {
-				return false, ""
+				return false, "", i
 			}
 			// Decided by the assumption only if every other match holds.
 			if e.othersHold(r, i, st, hook) {
 				st.run.assumeThat(a)
 			}
-			return false, ""
+			return false, "", i
 		}
 	}
 	if why != "" {
-		return false, why
+		return false, why, whyAt
 	}
 	if r.r.Unsupported != "" {
-		return false, "unsupported " + r.r.Unsupported
+		return false, "unsupported " + r.r.Unsupported, -1
 	}
 	for _, a := range assume {
 		st.run.assumeThat(a)
@@ -59,11 +63,11 @@ func (e *Evaluator) matches(c *cchain, r *crule, st *packetState, hook string) (
 			}
 			// Way 0: the random match holds; way 1: it does not.
 			if holds := st.run.ch.choose(2, e.ref(c, r.r)) == 0; holds == m.Negate {
-				return false, ""
+				return false, "", i
 			}
 		}
 	}
-	return true, ""
+	return true, "", -1
 }
 
 // othersHold reports whether every match of r but the i-th holds (and can

@@ -74,7 +74,8 @@ func beforeConntrack(c *Chain, hook string) bool {
 	return (hook == HookPrerouting || hook == HookOutput) && hookPriority(c, hook) < conntrackPriority
 }
 
-// candidates returns, in order, the rules of c that may match the packet.
+// candidates returns, in order, the rules of c that may match the packet
+// (every rule when a walk is recorded).
 func (st *packetState) candidates(c *cchain) []int32 {
 	if cs, ok := st.cands[c]; ok {
 		return cs
@@ -82,7 +83,16 @@ func (st *packetState) candidates(c *cchain) []int32 {
 	if st.cands == nil {
 		st.cands = map[*cchain][]int32{}
 	}
-	cs := c.idx.candidates(st.Src, st.DPort)
+	var cs []int32
+	if st.run.rec != nil {
+		// A walk shows every rule, also those the index rules out.
+		cs = make([]int32, len(c.rules))
+		for i := range cs {
+			cs[i] = int32(i)
+		}
+	} else {
+		cs = c.idx.candidates(st.Src, st.DPort)
+	}
 	st.cands[c] = cs
 	return cs
 }

@@ -23,8 +23,15 @@ type outcome struct {
 // nil when the packet goes on.
 func (e *Evaluator) walk(d *Decision, st *packetState, k hookKey) *outcome {
 	natDone := false
+	rec := st.run.rec
+	if rec != nil {
+		rec.hook(st, k.hook)
+	}
 	for _, bc := range e.hooks[k] {
 		if bc.c.c.Type == "nat" && natDone {
+			if rec != nil {
+				rec.chain(bc, st, k.hook, "a nat chain of this hook set a mapping already, and the kernel asks no more")
+			}
 			continue // the kernel stops asking nat chains once one set a mapping
 		}
 		out, stop := e.step(d, st, bc, k.hook)
@@ -47,7 +54,15 @@ func (e *Evaluator) walk(d *Decision, st *packetState, k hookKey) *outcome {
 // the chain ended the packet's way (drop, reject, undecidable); the
 // decision then names the hook.
 func (e *Evaluator) step(d *Decision, st *packetState, bc *baseChain, hook string) (out outcome, stop bool) {
+	st.noCT = st.noConn || (!st.ctEarly && beforeConntrack(bc.c.c, hook))
+	rec, at := st.run.rec, 0
+	if rec != nil {
+		at = rec.chain(bc, st, hook, "")
+	}
 	out = e.runBase(bc, st, hook)
+	if rec != nil {
+		rec.chainVerdict(at, out.verdict)
+	}
 	d.Trace = append(d.Trace, Step{Hook: hook, Ref: out.ref, Verdict: out.verdict, nat: bc.c.c.Type == "nat"})
 	switch out.verdict {
 	case Drop, Reject, Indeterminate:
@@ -102,15 +117,20 @@ type frame struct {
 }
 
 // runBase evaluates one base chain with its jumps, gotos and returns.
+// With a walk asked for (st.run.rec) it records every rule it tries.
 func (e *Evaluator) runBase(bc *baseChain, st *packetState, hook string) outcome {
 	c := bc.c
-	st.noCT = st.noConn || (!st.ctEarly && beforeConntrack(c.c, hook))
+	rec := st.run.rec
 	cands, ci := st.candidates(c), 0
 	var stack []frame
 	policy := func() outcome {
 		pol := cmp.Or(bc.c.c.Policy, Accept)
 		ref := e.ref(bc.c, nil)
 		ref.Policy = pol
+		if rec != nil {
+			shown := ref // a copy: taking ref's own address would move it to the heap on every call
+			rec.add(WalkStep{Kind: StepPolicy, Rule: &shown, Verdict: pol})
+		}
 		return outcome{verdict: pol, ref: ref}
 	}
 	for {
@@ -119,6 +139,9 @@ func (e *Evaluator) runBase(bc *baseChain, st *packetState, hook string) outcome
 				return policy()
 			}
 			top := stack[len(stack)-1]
+			if rec != nil {
+				rec.add(WalkStep{Kind: StepReturn, Depth: len(stack), Text: "end of chain " + c.c.Name + ": back to " + top.c.c.Name})
+			}
 			stack = stack[:len(stack)-1]
 			c, cands, ci = top.c, top.cands, top.ci
 			continue
@@ -126,14 +149,26 @@ func (e *Evaluator) runBase(bc *baseChain, st *packetState, hook string) outcome
 		r := c.rules[cands[ci]]
 		ci++
 		if r.inert {
+			if rec != nil {
+				rec.rule(e, c, r, len(stack), st, ResultInert, -1, "changes nothing whether it matches or not")
+			}
 			continue
 		}
-		ok, why := e.matches(c, r, st, hook)
+		ok, why, at := e.matches(c, r, st, hook)
 		if why != "" {
+			if rec != nil {
+				rec.rule(e, c, r, len(stack), st, ResultNotModelled, at, why)
+			}
 			return e.indeterminate(c, r, why)
 		}
 		if !ok {
+			if rec != nil {
+				rec.rule(e, c, r, len(stack), st, ResultNoMatch, at, "")
+			}
 			continue
+		}
+		if rec != nil {
+			rec.rule(e, c, r, len(stack), st, ResultMatch, -1, "")
 		}
 		if r.r.MarkSet != nil {
 			st.Mark = r.r.MarkSet.Apply(st.Mark)
@@ -148,14 +183,23 @@ func (e *Evaluator) runBase(bc *baseChain, st *packetState, hook string) outcome
 		if v.Kind == VerdictVmap {
 			mv, found, why := e.lookupVmap(c, r, st)
 			if why != "" {
+				if rec != nil {
+					rec.action("verdict map lookup cannot be decided: " + why)
+				}
 				return e.indeterminate(c, r, why)
 			}
 			if !found {
+				if rec != nil {
+					rec.action("no element of the verdict map matches: continue")
+				}
 				continue
 			}
 			v = mv
 		}
 		ref := e.ref(c, r.r)
+		if rec != nil && v.Kind != VerdictDNAT && v.Kind != VerdictRedirect {
+			rec.action(ruleAction(r.r, v, st))
+		}
 		switch v.Kind {
 		case VerdictNone:
 			continue
@@ -168,11 +212,19 @@ func (e *Evaluator) runBase(bc *baseChain, st *packetState, hook string) outcome
 		case VerdictJump, VerdictGoto:
 			target, ok := c.t.chains[v.Chain]
 			if !ok {
-				return e.indeterminate(c, r, fmt.Sprintf("%s to chain %q, which does not exist", v.Kind, v.Chain))
+				why := fmt.Sprintf("%s to chain %q, which does not exist", v.Kind, v.Chain)
+				if rec != nil {
+					rec.action("cannot be followed: " + why)
+				}
+				return e.indeterminate(c, r, why)
 			}
 			if v.Kind == VerdictJump {
 				if len(stack) >= maxJumpDepth {
-					return e.indeterminate(c, r, fmt.Sprintf("jumps nest deeper than %d (a loop?)", maxJumpDepth))
+					why := fmt.Sprintf("jumps nest deeper than %d (a loop?)", maxJumpDepth)
+					if rec != nil {
+						rec.action("cannot be followed: " + why)
+					}
+					return e.indeterminate(c, r, why)
 				}
 				stack = append(stack, frame{c, cands, ci})
 			}
@@ -186,11 +238,17 @@ func (e *Evaluator) runBase(bc *baseChain, st *packetState, hook string) outcome
 			c, cands, ci = top.c, top.cands, top.ci
 		case VerdictDNAT, VerdictRedirect:
 			if bc.c.c.Type != "nat" || (hook != HookPrerouting && hook != HookOutput) {
+				if rec != nil {
+					rec.action("cannot be followed: " + v.Kind + " outside a nat prerouting chain")
+				}
 				return e.indeterminate(c, r, v.Kind+" outside a nat prerouting chain")
 			}
 			if v.Kind == VerdictRedirect {
 				addr := e.host.primary(st.IIF, st.Dst.Is6())
 				if !addr.IsValid() {
+					if rec != nil {
+						rec.action("cannot be followed: interface " + st.IIF + " has no address")
+					}
 					return e.indeterminate(c, r, "redirect: interface "+st.IIF+" has no address")
 				}
 				st.Dst = addr
@@ -205,6 +263,9 @@ func (e *Evaluator) runBase(bc *baseChain, st *packetState, hook string) outcome
 			// DNAT) only when the mapping changes its tuple
 			// (nf_nat_setup_info).
 			st.dnat = st.dnat || st.Dst != st.origDst || st.DPort != st.origDPort
+			if rec != nil {
+				rec.action(ruleAction(r.r, v, st))
+			}
 			return outcome{verdict: VerdictDNAT, ref: ref}
 		case VerdictSNAT:
 			return outcome{verdict: VerdictSNAT, ref: ref}
