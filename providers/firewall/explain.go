@@ -240,6 +240,9 @@ func (r *walkRec) rule(e *Evaluator, c *cchain, cr *crule, depth int, st *packet
 		// packet's value of the field the compiled match tests.
 		s.Match = cr.r.Matches[at].String()
 		s.Value = st.valueOf(cr.matches[at].m)
+		if cr.matches[at].m.Field == FieldRandom && result == ResultNoMatch {
+			s.Text = "this way does not take it"
+		}
 	}
 	r.add(s)
 }
