@@ -80,7 +80,9 @@ func TestExplainChoosesClients(t *testing.T) {
 
 	// A filter that cannot be read is a read error, not a usage error.
 	failing := opts(ExplainOptions{})
-	failing.Read = func(context.Context, providers.Exec) (firewall.View, error) { return nil, errors.New("nft: permission denied") }
+	failing.Read = func(context.Context, providers.Exec) (firewall.View, error) {
+		return nil, errors.New("nft: permission denied")
+	}
 	_, err = Explain(t.Context(), &EndpointPlan{Endpoint: ep}, failing)
 	var re *ExplainReadError
 	if !errors.As(err, &re) || !strings.Contains(err.Error(), "reading the packet filter of host web (local): nft: permission denied") {
