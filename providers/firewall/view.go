@@ -172,6 +172,39 @@ func (p Published) Where() string {
 	return "Docker publishes " + p.String() + "; decided in FORWARD, not INPUT"
 }
 
+// Advice is what can be said about the filter of a host that was not read
+// (a remote host, an unreadable namespace): the commands of the tools such
+// a host may use, in their own syntax, with the placeholders the reader
+// fills in. It comes from the registered reader (UnreadAdvice).
+type Advice interface {
+	// OpenCommand lets proto/port in.
+	OpenCommand(proto string, port int) string
+	// CloseCommand stops proto/port.
+	CloseCommand(proto string, port int) string
+	// ZoneOpenCommand lets proto/port in where a firewall answers with
+	// admin-prohibited (firewalld's REJECT, RHEL's classic rules).
+	ZoneOpenCommand(proto string, port int) string
+	// ListCommands show a host's rules, to find one by hand.
+	ListCommands() string
+}
+
+// neutralAdvice is the advice without a reader: no tool's syntax.
+type neutralAdvice struct{}
+
+func (neutralAdvice) OpenCommand(proto string, port int) string {
+	return "accept " + proto + " port " + strconv.Itoa(port) + " in the server's packet filter"
+}
+
+func (neutralAdvice) CloseCommand(proto string, port int) string {
+	return "drop " + proto + " port " + strconv.Itoa(port) + " in the server's packet filter"
+}
+
+func (a neutralAdvice) ZoneOpenCommand(proto string, port int) string {
+	return a.OpenCommand(proto, port)
+}
+
+func (neutralAdvice) ListCommands() string { return "list the server's packet filter rules" }
+
 // ReadFunc reads the packet filter of the network namespace at netnsPath
 // ("" = this machine's) into a View. It only reads.
 type ReadFunc func(ctx context.Context, netnsPath string) (View, error)
@@ -180,22 +213,32 @@ var (
 	readerMu   sync.RWMutex
 	readerName string
 	reader     ReadFunc
+	advice     Advice = neutralAdvice{}
 )
 
 // RegisterReader makes read the way this binary reads a host's packet
-// filter (netfilter registers itself; a binary links it through
-// providers/all). A host has one packet filter, so like
-// database/sql.Register it panics on nil or on a second reader.
-func RegisterReader(name string, read ReadFunc) {
+// filter, and adv what it says of a host it could not read (netfilter
+// registers itself; a binary links it through providers/all). A host has
+// one packet filter, so like database/sql.Register it panics on nil or on
+// a second reader.
+func RegisterReader(name string, read ReadFunc, adv Advice) {
 	readerMu.Lock()
 	defer readerMu.Unlock()
-	if read == nil {
-		panic("firewall: RegisterReader of a nil reader")
+	if read == nil || adv == nil {
+		panic("firewall: RegisterReader of a nil reader or advice")
 	}
 	if reader != nil {
 		panic("firewall: RegisterReader called twice (" + readerName + ", " + name + ")")
 	}
-	readerName, reader = name, read
+	readerName, reader, advice = name, read, adv
+}
+
+// UnreadAdvice is what the registered reader says about the filter of a
+// host it did not read (tool-neutral words without a reader).
+func UnreadAdvice() Advice {
+	readerMu.RLock()
+	defer readerMu.RUnlock()
+	return advice
 }
 
 // ErrNoReader is Read's error when no reader is linked into the binary.

@@ -12,7 +12,7 @@ import (
 // A Snapshot is what the runner judges a host's filter by.
 var _ firewall.View = (*Snapshot)(nil)
 
-func init() { firewall.RegisterReader("netfilter", readView) }
+func init() { firewall.RegisterReader("netfilter", readView, advice{}) }
 
 // readView is Read as the firewall package's reader: the one place a live
 // read becomes a firewall.View.
@@ -101,3 +101,24 @@ func (s *Snapshot) ShowCommand(ref *firewall.RuleRef, netnsPath string) string {
 	}
 	return CommandIn(netnsPath, fmt.Sprintf("nft -a list chain %s %s %s", ref.Family, ref.Table, ref.Chain))
 }
+
+// advice names the commands of the tools a Linux host may manage its
+// filter with, for a host whose filter was not read: firewalld's and
+// nft's (whose table and chain are the reader's to find in the listing).
+type advice struct{}
+
+func (advice) OpenCommand(proto string, port int) string {
+	return fmt.Sprintf("firewall-cmd --add-port=%d/%s --permanent && firewall-cmd --reload; or nft insert rule FAMILY TABLE CHAIN %s dport %d accept in the input chain that `nft list ruleset` shows",
+		port, proto, proto, port)
+}
+
+func (advice) CloseCommand(proto string, port int) string {
+	return fmt.Sprintf("nft insert rule FAMILY TABLE CHAIN %s dport %d drop in the input chain that `nft list ruleset` shows (or firewall-cmd --remove-port=%d/%s --permanent && firewall-cmd --reload)",
+		proto, port, port, proto)
+}
+
+func (advice) ZoneOpenCommand(proto string, port int) string {
+	return fmt.Sprintf("firewall-cmd --add-port=%d/%s --permanent && firewall-cmd --reload", port, proto)
+}
+
+func (advice) ListCommands() string { return "nft list ruleset; iptables -S; firewall-cmd --list-all" }

@@ -99,3 +99,19 @@ func TestReaderRegistered(t *testing.T) {
 		t.Errorf("a failed read returned %T, not a nil View", v)
 	}
 }
+
+// What is said of a host whose filter was not read comes from this
+// reader: firewalld's and nft's commands, in their syntax.
+func TestUnreadAdvice(t *testing.T) {
+	a := firewall.UnreadAdvice()
+	for _, tt := range []struct{ got, want string }{
+		{a.OpenCommand("tcp", 8080), "firewall-cmd --add-port=8080/tcp --permanent && firewall-cmd --reload; or nft insert rule FAMILY TABLE CHAIN tcp dport 8080 accept in the input chain that `nft list ruleset` shows"},
+		{a.CloseCommand("udp", 53), "nft insert rule FAMILY TABLE CHAIN udp dport 53 drop in the input chain that `nft list ruleset` shows (or firewall-cmd --remove-port=53/udp --permanent && firewall-cmd --reload)"},
+		{a.ZoneOpenCommand("tcp", 443), "firewall-cmd --add-port=443/tcp --permanent && firewall-cmd --reload"},
+		{a.ListCommands(), "nft list ruleset; iptables -S; firewall-cmd --list-all"},
+	} {
+		if tt.got != tt.want {
+			t.Errorf("got  %q\nwant %q", tt.got, tt.want)
+		}
+	}
+}
