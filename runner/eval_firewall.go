@@ -378,7 +378,7 @@ func driftPermanent(r *Result, view firewall.View, mp *firewall.ManagedPort, c *
 		return
 	}
 	r.Status, r.Cause = StatusDrift, CauseFirewallBlocked
-	r.Summary = fmt.Sprintf("%s now (firewalld zone %s: %s), but not in the permanent configuration: it closes at the next reload or reboot", r.Summary, mp.Zone, mp.Runtime)
+	r.Summary = fmt.Sprintf("%s now (%s: %s), but not in the permanent configuration: it closes at the next reload or reboot", r.Summary, mp.Where(), mp.Runtime)
 	if fix, ok := view.PersistFix(mp, selector(c, src), c.Exec.Netns); ok {
 		r.Hint = fix.String()
 	}

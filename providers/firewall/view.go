@@ -122,10 +122,22 @@ func CommandIn(netnsPath, command string) string {
 // permanent configuration ("" = nothing), and the zone's differences
 // between the two.
 type ManagedPort struct {
+	// Tool is the managing tool ("firewalld"), for the words around it;
+	// not part of the JSON, whose key names the tool.
+	Tool      string        `json:"-"`
 	Zone      string        `json:"zone"`
 	Runtime   string        `json:"runtime,omitempty"`
 	Permanent string        `json:"permanent,omitempty"`
 	Drift     []ConfigDrift `json:"drift,omitempty"`
+}
+
+// Where names the tool and the place of its configuration that speaks
+// for the port: "firewalld zone public".
+func (mp *ManagedPort) Where() string {
+	if mp.Zone == "" {
+		return mp.Tool
+	}
+	return mp.Tool + " zone " + mp.Zone
 }
 
 // ConfigDrift is one difference between a managing tool's runtime and

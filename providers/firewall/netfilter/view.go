@@ -39,7 +39,7 @@ func (s *Snapshot) ManagedPort(d firewall.Decision, proto string, port int, src 
 		return nil
 	}
 	zone := st.ZoneFor(d.IIF, src)
-	mp := &firewall.ManagedPort{Zone: zone}
+	mp := &firewall.ManagedPort{Tool: ManagerFirewalld, Zone: zone}
 	if how, ok := st.Opens(zone, proto, port, src); ok {
 		mp.Runtime = how
 	}

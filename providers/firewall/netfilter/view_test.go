@@ -32,11 +32,11 @@ func TestSnapshotView(t *testing.T) {
 	accepted := firewall.Decision{Verdict: firewall.Accept, IIF: "eth0", Rule: fwRule}
 	sel := firewall.Selector{Proto: "tcp", Port: 8080, Sources: netip.MustParsePrefix("192.0.2.0/24"), Src: netip.MustParseAddr("192.0.2.1")}
 
-	if got, want := v.ManagedPort(accepted, "tcp", 8080, client), (&firewall.ManagedPort{Zone: "public", Runtime: "port 8080/tcp",
+	if got, want := v.ManagedPort(accepted, "tcp", 8080, client), (&firewall.ManagedPort{Tool: "firewalld", Zone: "public", Runtime: "port 8080/tcp",
 		Drift: []firewall.ConfigDrift{{Zone: "public", Kind: "port", Item: "8080/tcp", Runtime: true}}}); !cmp.Equal(got, want) {
 		t.Errorf("ManagedPort(8080): %s", cmp.Diff(want, got))
 	}
-	if got := v.ManagedPort(accepted, "tcp", 9090, client); got.Runtime != "" || got.Permanent != "port 9090/tcp" {
+	if got := v.ManagedPort(accepted, "tcp", 9090, client); got.Runtime != "" || got.Permanent != "port 9090/tcp" || got.Where() != "firewalld zone public" {
 		t.Errorf("ManagedPort(9090) = %+v, want open only in the permanent configuration", got)
 	}
 	if got := firewall.View(plain).ManagedPort(accepted, "tcp", 8080, client); got != nil {
