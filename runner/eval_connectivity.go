@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/portcheck/portcheck/config"
+	"github.com/portcheck/portcheck/providers/firewall"
 	"github.com/portcheck/portcheck/providers/probe"
 )
 
@@ -25,8 +26,7 @@ func evalConnectivity(c *Check, ep *config.Endpoint, o probe.Outcome) *Result {
 		case probe.StateOpen:
 			r.Status, r.Cause = StatusFail, CauseUnexpectedlyOpen
 			r.Summary = fmt.Sprintf("%s/%s is open %s, but it is declared closed", dst, c.Target.Protocol, from)
-			r.Hint = fmt.Sprintf("stop the service on port %d or block it: nft insert rule FAMILY TABLE CHAIN %s dport %d drop in the input chain that `nft list ruleset` shows (or firewall-cmd --remove-port=%d/%s --permanent && firewall-cmd --reload)",
-				c.Target.Port, c.Target.Protocol, c.Target.Port, c.Target.Port, c.Target.Protocol)
+			r.Hint = fmt.Sprintf("stop the service on port %d or block it: %s", c.Target.Port, firewall.UnreadAdvice().CloseCommand(string(c.Target.Protocol), c.Target.Port))
 		case probe.StateOpenFiltered:
 			r.Status = StatusError
 			r.Summary = fmt.Sprintf("no reply and no ICMP error from %s/udp %s: UDP cannot tell open from filtered, so closed is not confirmed", dst, from)
@@ -48,12 +48,12 @@ func evalConnectivity(c *Check, ep *config.Endpoint, o probe.Outcome) *Result {
 	case probe.StateRefused, probe.StateClosed:
 		r.Status, r.Cause = StatusFail, CauseRefused
 		r.Summary = fmt.Sprintf("refused %s: %s", from, o.Detail)
-		r.Hint = fmt.Sprintf("if L1 shows a listener, a firewall rejects the connection: look for a reject rule for port %d (nft list ruleset; iptables -S; firewall-cmd --list-all)", c.Target.Port)
+		r.Hint = fmt.Sprintf("if L1 shows a listener, a firewall rejects the connection: look for a reject rule for port %d (%s)", c.Target.Port, firewall.UnreadAdvice().ListCommands())
 	case probe.StateFiltered:
 		r.Status, r.Cause = StatusFail, CauseFiltered
 		r.Summary = fmt.Sprintf("filtered %s: %s", from, o.Detail)
-		r.Hint = fmt.Sprintf("packets to port %d are dropped silently: open it in the server's firewall (firewall-cmd --add-port=%d/%s --permanent && firewall-cmd --reload; or nft insert rule FAMILY TABLE CHAIN %s dport %d accept in the input chain that `nft list ruleset` shows), then check cloud security groups and network ACLs",
-			c.Target.Port, c.Target.Port, c.Target.Protocol, c.Target.Protocol, c.Target.Port)
+		r.Hint = fmt.Sprintf("packets to port %d are dropped silently: open it in the server's firewall (%s), then check cloud security groups and network ACLs",
+			c.Target.Port, firewall.UnreadAdvice().OpenCommand(string(c.Target.Protocol), c.Target.Port))
 	case probe.StateUnreachable:
 		r.Status, r.Cause = StatusFail, CauseUnreachable
 		r.Summary = fmt.Sprintf("unreachable %s: %s", from, o.Detail)
@@ -73,8 +73,8 @@ func unreachableHint(o probe.Outcome, c *Check) string {
 	if o.ICMP != nil {
 		switch o.ICMP.Name {
 		case "admin-prohibited", "host-prohibited", "net-prohibited":
-			return fmt.Sprintf("a firewall at %s rejects the packet with ICMP %s (as firewalld's REJECT target and RHEL's classic iptables rules send): allow port %d/%s there (firewall-cmd --add-port=%d/%s --permanent && firewall-cmd --reload)",
-				orDash(o.ICMP.From), o.ICMP.Name, c.Target.Port, c.Target.Protocol, c.Target.Port, c.Target.Protocol)
+			return fmt.Sprintf("a firewall at %s rejects the packet with ICMP %s (as firewalld's REJECT target and RHEL's classic iptables rules send): allow port %d/%s there (%s)",
+				orDash(o.ICMP.From), o.ICMP.Name, c.Target.Port, c.Target.Protocol, firewall.UnreadAdvice().ZoneOpenCommand(string(c.Target.Protocol), c.Target.Port))
 		}
 	}
 	return "no route to the target from this vantage point: check the address, routes (ip route get " + c.Target.Address.String() + ") and the path (L5)"

@@ -5,7 +5,6 @@ import (
 
 	"github.com/portcheck/portcheck/providers"
 	"github.com/portcheck/portcheck/providers/firewall"
-	"github.com/portcheck/portcheck/providers/firewall/netfilter"
 )
 
 // serverFirewallHint replaces an L4 failure's generic hint with what the
@@ -41,7 +40,7 @@ func (v *verifier) serverFirewallHint(ctx context.Context, e *EndpointPlan, c *C
 	if c.Target.Protocol == "udp" {
 		p.Proto = firewall.ProtoUDP
 	}
-	fix, ok := fs.snap.RuleCommand(p, netfilter.Selector{Proto: string(c.Target.Protocol), Port: c.Target.Port, Src: src}, action, server.Netns)
+	fix, ok := fs.snap.RuleCommand(p, firewall.Selector{Proto: string(c.Target.Protocol), Port: c.Target.Port, Src: src}, action, server.Netns)
 	switch {
 	case ok && action == firewall.Accept:
 		r.Hint = "the server's firewall stops it; open it there: " + fix.String()

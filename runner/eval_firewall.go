@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -11,9 +12,6 @@ import (
 	"github.com/portcheck/portcheck/config"
 	"github.com/portcheck/portcheck/providers"
 	"github.com/portcheck/portcheck/providers/firewall"
-	"github.com/portcheck/portcheck/providers/firewall/docker"
-	"github.com/portcheck/portcheck/providers/firewall/firewalld"
-	"github.com/portcheck/portcheck/providers/firewall/netfilter"
 )
 
 // ephemeralPort is the source port of judged packets: one in Linux's
@@ -24,9 +22,11 @@ const ephemeralPort = 40000
 // are judged.
 const maxSourceSamples = 4096
 
+// filterSnapshot is a host's packet filter as L2 (and L1's DNAT, L4's
+// hint) judge it, read once per run.
 type filterSnapshot struct {
 	once sync.Once
-	snap *netfilter.Snapshot
+	snap firewall.View
 	err  error
 }
 
@@ -45,9 +45,33 @@ func (v *verifier) filter(ctx context.Context, exec providers.Exec) *filterSnaps
 			s.err = err
 			return
 		}
-		s.snap, s.err = hf.Firewall(ctx)
+		s.snap, s.err = viewOf(hf.Firewall(ctx))
 	})
 	return s
+}
+
+// readFilter is where a host's packet filter comes from: read live in the
+// host's namespace by the reader linked into the binary (netfilter). Every
+// command that judges a filter (verify, explain) gets it here.
+func readFilter(ctx context.Context, exec providers.Exec) (firewall.View, error) {
+	return firewall.Read(ctx, exec.Netns)
+}
+
+// viewOf turns a facts source's packet filter into the view the
+// evaluators use, minding the typed nil: no filter is an error, not a
+// view that panics.
+func viewOf[S interface {
+	firewall.View
+	comparable
+}](snap S, err error) (firewall.View, error) {
+	var zero S
+	if err != nil {
+		return nil, err
+	}
+	if snap == zero {
+		return nil, errors.New("the facts hold no packet filter")
+	}
+	return snap, nil
 }
 
 // FirewallEvidence is what an L2 result was judged on.
@@ -56,11 +80,13 @@ type FirewallEvidence struct {
 	// Judged lists each packet with the verdict (one for a vantage host,
 	// one per source stretch for a declared range; failures first, at most
 	// a few).
-	Judged    []JudgedPacket     `json:"judged"`
-	Stretches int                `json:"stretches,omitempty"`
-	Firewalld *FirewalldEvidence `json:"firewalld,omitempty"`
-	Docker    *docker.Published  `json:"docker_published,omitempty"`
-	Notes     []string           `json:"notes,omitempty"`
+	Judged    []JudgedPacket `json:"judged"`
+	Stretches int            `json:"stretches,omitempty"`
+	// Firewalld is the managing tool's view of the port (firewalld's zone,
+	// runtime, permanent, drift).
+	Firewalld *FirewalldEvidence  `json:"firewalld,omitempty"`
+	Docker    *firewall.Published `json:"docker_published,omitempty"`
+	Notes     []string            `json:"notes,omitempty"`
 }
 
 // JudgedPacket is one packet and the evaluator's decision for it.
@@ -69,13 +95,10 @@ type JudgedPacket struct {
 	Decision firewall.Decision `json:"decision"`
 }
 
-// FirewalldEvidence is firewalld's view of the port for the packet's zone.
-type FirewalldEvidence struct {
-	Zone      string            `json:"zone"`
-	Runtime   string            `json:"runtime,omitempty"`   // what opens it now ("" = nothing)
-	Permanent string            `json:"permanent,omitempty"` // what opens it after a reload
-	Drift     []firewalld.Drift `json:"drift,omitempty"`
-}
+// FirewalldEvidence is firewalld's view of the port for the packet's zone:
+// what opens it now ("" = nothing), what opens it after a reload, and the
+// zone's drift.
+type FirewalldEvidence = firewall.ManagedPort
 
 type firewallExpected struct {
 	Verdict   string `json:"verdict"` // accept or deny
@@ -89,7 +112,7 @@ func (v *verifier) runFirewall(ctx context.Context, ep *config.Endpoint, c *Chec
 	if fs.err != nil {
 		return errorResult(c, "reading the packet filter", fs.err)
 	}
-	packets, err := firewallPackets(c, ep.Expect.Firewall, fs.snap)
+	packets, err := firewallPackets(c, ep.Expect.Firewall, fs.snap.Evaluator())
 	if err != nil {
 		return errorResult(c, "building the packet to judge", err)
 	}
@@ -103,7 +126,7 @@ func (v *verifier) runFirewall(ctx context.Context, ep *config.Endpoint, c *Chec
 
 // firewallPackets builds the packets a check judges: the one a vantage
 // host sends, or one per stretch of a declared source range.
-func firewallPackets(c *Check, fw *config.ExpectFirewall, snap *netfilter.Snapshot) ([]firewall.Packet, error) {
+func firewallPackets(c *Check, fw *config.ExpectFirewall, ev *firewall.Evaluator) ([]firewall.Packet, error) {
 	dst := c.Target.Address
 	proto := firewall.ProtoTCP
 	if c.Target.Protocol == "udp" {
@@ -122,7 +145,7 @@ func firewallPackets(c *Check, fw *config.ExpectFirewall, snap *netfilter.Snapsh
 	// The opposite declarations cut the range too, so every stretch outside
 	// them has its own sample.
 	flow := firewall.Flow{Dst: dst, Proto: proto, DPort: uint16(c.Target.Port), SPort: ephemeralPort}
-	samples, truncated := snap.Evaluator().SourceSamples(c.Sources, maxSourceSamples, flow, oppositeSources(fw, c)...)
+	samples, truncated := ev.SourceSamples(c.Sources, maxSourceSamples, flow, oppositeSources(fw, c)...)
 	if truncated {
 		return nil, fmt.Errorf("%s splits into more than %d stretches that rules treat differently; declare narrower ranges", c.Sources, maxSourceSamples)
 	}
@@ -174,7 +197,7 @@ func excluded(fw *config.ExpectFirewall, c *Check, a netip.Addr) bool {
 	return false
 }
 
-func evalFirewall(c *Check, ep *config.Endpoint, snap *netfilter.Snapshot, judged []JudgedPacket) *Result {
+func evalFirewall(c *Check, ep *config.Endpoint, view firewall.View, judged []JudgedPacket) *Result {
 	fw := ep.Expect.Firewall
 	permanent := fw == nil || fw.Permanent
 	exp := firewallExpected{Verdict: "accept", Permanent: permanent}
@@ -190,7 +213,7 @@ func evalFirewall(c *Check, ep *config.Endpoint, snap *netfilter.Snapshot, judge
 	if c.Sources.IsValid() {
 		// The host's own addresses only ever arrive over lo, from the host
 		// itself: not what a source range declares.
-		ev := snap.Evaluator()
+		ev := view.Evaluator()
 		kept := judged[:0]
 		for _, j := range judged {
 			if !excluded(fw, c, j.Packet.Src) && !ev.IsLocal(j.Packet.Src) {
@@ -200,7 +223,7 @@ func evalFirewall(c *Check, ep *config.Endpoint, snap *netfilter.Snapshot, judge
 		judged = kept
 	}
 	r := &Result{Check: c, Expected: exp}
-	evidence := &FirewallEvidence{Manager: snap.Manager, Notes: snap.Notes}
+	evidence := &FirewallEvidence{Manager: view.ManagedBy(), Notes: view.ReadNotes()}
 	r.Evidence = evidence
 	if len(judged) == 0 {
 		r.Status = StatusPass
@@ -237,7 +260,7 @@ func evalFirewall(c *Check, ep *config.Endpoint, snap *netfilter.Snapshot, judge
 		evidence.Stretches = len(judged)
 	}
 	d := j.Decision
-	if p, ok := docker.For(snap.Docker, d); ok {
+	if p, ok := view.PublishedFor(d); ok {
 		evidence.Docker = &p
 	}
 	src := j.Packet.Src
@@ -250,22 +273,22 @@ func evalFirewall(c *Check, ep *config.Endpoint, snap *netfilter.Snapshot, judge
 	case bad >= 0 && c.Deny:
 		r.Status, r.Cause = StatusFail, CauseUnexpectedlyOpen
 		r.Summary = fmt.Sprintf("%s is accepted by %s, but deny_from declares it blocked", what, decidedBy(d))
-		r.Hint = denyHint(snap, d, c, src)
+		r.Hint = denyHint(view, d, c, src)
 	case bad >= 0 && d.ReplyBlocked():
 		r.Status, r.Cause = StatusFail, CauseFirewallBlocked
 		r.Summary = fmt.Sprintf("%s is accepted, but %s", what, replyBlocked(d))
-		r.Hint = replyHint(snap, d, c)
+		r.Hint = replyHint(view, d, c)
 	case bad >= 0:
 		r.Status, r.Cause = StatusFail, CauseFirewallBlocked
 		r.Summary = fmt.Sprintf("%s is %s by %s", what, verdictWords(d), decidedBy(d))
 		if d.AnswerBlocked() {
 			r.Summary += "; " + d.Reason
 		}
-		r.Hint = allowHint(snap, d, c, src)
+		r.Hint = allowHint(view, d, c, src)
 	case unknown >= 0:
 		r.Status = StatusError
 		r.Summary = fmt.Sprintf("cannot decide %s: %s", what, d.Reason)
-		r.Hint = "the rule uses a match portcheck does not evaluate; check it by hand (nft list ruleset / iptables-save)"
+		r.Hint = "the rule uses a match portcheck does not evaluate; check it by hand: " + view.ShowCommand(d.Rule, c.Exec.Netns)
 		return r
 	case c.Deny && d.ReplyBlocked():
 		r.Status = StatusPass
@@ -280,7 +303,7 @@ func evalFirewall(c *Check, ep *config.Endpoint, snap *netfilter.Snapshot, judge
 		r.Status = StatusPass
 		r.Summary = fmt.Sprintf("%s is accepted by %s", what, decidedBy(d))
 		if evidence.Docker != nil {
-			r.Summary += fmt.Sprintf(" (Docker publishes %s; decided in FORWARD, not INPUT)", evidence.Docker)
+			r.Summary += " (" + evidence.Docker.Where() + ")"
 		}
 	}
 	if len(judged) > 1 && bad < 0 {
@@ -303,19 +326,20 @@ func evalFirewall(c *Check, ep *config.Endpoint, snap *netfilter.Snapshot, judge
 		r.Summary += " (assuming " + strings.Join(assume, "; ") + ")"
 	}
 
-	if snap.Firewalld != nil && !c.Deny {
-		evidence.Firewalld = firewalldView(snap.Firewalld, d, c, src)
+	if mp := view.ManagedPort(d, string(c.Target.Protocol), c.Target.Port, src); mp != nil && !c.Deny {
+		evidence.Firewalld = mp
 		if r.Status == StatusPass && permanent {
-			driftPermanent(r, evidence.Firewalld, c)
+			driftPermanent(r, view, mp, c, src)
 		}
-		if r.Status == StatusFail && evidence.Firewalld.Permanent != "" && !d.ReplyBlocked() {
-			r.Hint = fmt.Sprintf("the permanent configuration opens it (%s) but the runtime does not: %s applies it", evidence.Firewalld.Permanent,
-				netfilter.CommandIn(c.Exec.Netns, "firewall-cmd --reload"))
+		if r.Status == StatusFail && mp.Permanent != "" && !d.ReplyBlocked() {
+			if fix, ok := view.ApplyFix(c.Exec.Netns); ok {
+				r.Hint = fmt.Sprintf("the permanent configuration opens it (%s) but the runtime does not: %s applies it", mp.Permanent, fix.Command)
+			}
 		}
 	}
-	if r.Status == StatusPass && fw != nil && fw.Backend != "auto" && !backendMatches(fw.Backend, snap.Manager) {
+	if r.Status == StatusPass && fw != nil && fw.Backend != "auto" && !backendMatches(fw.Backend, view.ManagedBy()) {
 		r.Status, r.Cause = StatusDrift, CauseFirewallBlocked
-		r.Summary = fmt.Sprintf("declared backend %s, but the host's rules are managed by %s (%s)", fw.Backend, snap.Manager, r.Summary)
+		r.Summary = fmt.Sprintf("declared backend %s, but the host's rules are managed by %s (%s)", fw.Backend, view.ManagedBy(), r.Summary)
 		r.Hint = fmt.Sprintf("update backend in %s, or move the rules to %s", config.SourceOf(fw.DeclRange), fw.Backend)
 	}
 	return r
@@ -323,7 +347,7 @@ func evalFirewall(c *Check, ep *config.Endpoint, snap *netfilter.Snapshot, judge
 
 func backendMatches(declared, manager string) bool {
 	if declared == "iptables" {
-		return manager == netfilter.ManagerIptablesNft || manager == netfilter.ManagerIptablesLegacy
+		return manager == firewall.ManagerIptablesNft || manager == firewall.ManagerIptablesLegacy
 	}
 	return declared == manager
 }
@@ -373,46 +397,30 @@ func decidedBy(d firewall.Decision) string {
 	return s
 }
 
-func firewalldView(st *firewalld.State, d firewall.Decision, c *Check, src netip.Addr) *FirewalldEvidence {
-	zone := st.ZoneFor(d.IIF, src)
-	fe := &FirewalldEvidence{Zone: zone}
-	if how, ok := st.Opens(zone, string(c.Target.Protocol), c.Target.Port, src); ok {
-		fe.Runtime = how
-	}
-	if how, ok := st.OpensPermanent(zone, string(c.Target.Protocol), c.Target.Port, src); ok {
-		fe.Permanent = how
-	}
-	for _, dr := range st.Drift {
-		if dr.Zone == zone {
-			fe.Drift = append(fe.Drift, dr)
-		}
-	}
-	return fe
-}
-
 // driftPermanent flags the seed's trap: open now, gone after a reload.
-func driftPermanent(r *Result, fe *FirewalldEvidence, c *Check) {
-	if fe.Runtime == "" || fe.Permanent != "" {
+func driftPermanent(r *Result, view firewall.View, mp *firewall.ManagedPort, c *Check, src netip.Addr) {
+	if mp.Runtime == "" || mp.Permanent != "" {
 		return
 	}
 	r.Status, r.Cause = StatusDrift, CauseFirewallBlocked
-	r.Summary = fmt.Sprintf("%s now (firewalld zone %s: %s), but not in the permanent configuration: it closes at the next reload or reboot", r.Summary, fe.Zone, fe.Runtime)
-	r.Hint = fmt.Sprintf("%s (or %s)", netfilter.CommandIn(c.Exec.Netns, fmt.Sprintf("firewall-cmd --permanent --zone=%s --add-port=%d/%s", fe.Zone, c.Target.Port, c.Target.Protocol)),
-		netfilter.CommandIn(c.Exec.Netns, "firewall-cmd --runtime-to-permanent"))
+	r.Summary = fmt.Sprintf("%s now (%s: %s), but not in the permanent configuration: it closes at the next reload or reboot", r.Summary, mp.Where(), mp.Runtime)
+	if fix, ok := view.PersistFix(mp, selector(c, src), c.Exec.Netns); ok {
+		r.Hint = fix.String()
+	}
 }
 
 // allowHint says how to let the packet in, in the tool that manages the
 // host's rules, at the place the packet is stopped, runnable as printed in
 // the host's namespace.
-func allowHint(snap *netfilter.Snapshot, d firewall.Decision, c *Check, src netip.Addr) string {
+func allowHint(view firewall.View, d firewall.Decision, c *Check, src netip.Addr) string {
 	if d.Rule == nil {
 		if strings.Contains(d.Reason, "forwarding is off") {
 			return "the destination is not local and forwarding is off: check the address, or enable forwarding (" +
-				netfilter.CommandIn(c.Exec.Netns, "sysctl -w net.ipv4.ip_forward=1") + ")"
+				firewall.CommandIn(c.Exec.Netns, "sysctl -w net.ipv4.ip_forward=1") + ")"
 		}
-		return "check the host's routes (" + netfilter.CommandIn(c.Exec.Netns, "ip route get "+c.Target.Address.String()) + ")"
+		return "check the host's routes (" + firewall.CommandIn(c.Exec.Netns, "ip route get "+c.Target.Address.String()) + ")"
 	}
-	fix, ok := snap.AcceptFix(d, selector(c, src), c.Exec.Netns)
+	fix, ok := view.AcceptFix(d, selector(c, src), c.Exec.Netns)
 	if !ok {
 		return ""
 	}
@@ -420,42 +428,40 @@ func allowHint(snap *netfilter.Snapshot, d firewall.Decision, c *Check, src neti
 }
 
 // selector is the traffic a fix for check c covers.
-func selector(c *Check, src netip.Addr) netfilter.Selector {
-	return netfilter.Selector{Proto: string(c.Target.Protocol), Port: c.Target.Port, Sources: c.Sources, Src: src}
+func selector(c *Check, src netip.Addr) firewall.Selector {
+	return firewall.Selector{Proto: string(c.Target.Protocol), Port: c.Target.Port, Sources: c.Sources, Src: src}
 }
 
 // replyHint says how to let the replies of accepted connections out, in
 // the tool that manages the chain that stops them: accept established
 // traffic at its top (for Docker's forward path in DOCKER-USER when that
 // is where it is stopped, else in FORWARD).
-func replyHint(snap *netfilter.Snapshot, d firewall.Decision, c *Check) string {
+func replyHint(view firewall.View, d firewall.Decision, c *Check) string {
 	if d.Rule == nil {
-		return "the reply cannot leave: check the host's route back to the client (" + netfilter.CommandIn(c.Exec.Netns, "ip route get <client address>") + ")"
+		return "the reply cannot leave: check the host's route back to the client (" + firewall.CommandIn(c.Exec.Netns, "ip route get <client address>") + ")"
 	}
 	// The service's port as the reply leaves it: after DNAT, the target's.
 	port := c.Target.Port
 	if d.DNATPort != 0 {
 		port = int(d.DNATPort)
 	}
-	fix, _ := snap.ReplyFix(d, string(c.Target.Protocol), port, c.Exec.Netns)
+	fix, _ := view.ReplyFix(d, string(c.Target.Protocol), port, c.Exec.Netns)
 	return fix.String()
 }
 
 // denyHint says what lets a denied source in.
-func denyHint(snap *netfilter.Snapshot, d firewall.Decision, c *Check, src netip.Addr) string {
+func denyHint(view firewall.View, d firewall.Decision, c *Check, src netip.Addr) string {
 	if d.Rule == nil || d.Rule.Policy != "" {
-		fix, ok := snap.DropFix(d, selector(c, src), c.Exec.Netns)
+		fix, ok := view.DropFix(d, selector(c, src), c.Exec.Netns)
 		if !ok {
 			return fmt.Sprintf("nothing stops %s: add a rule that drops it before the port is accepted", c.Sources)
 		}
 		return fmt.Sprintf("nothing stops %s: %s", c.Sources, fix)
 	}
-	if snap.Manager == netfilter.ManagerFirewalld && d.Rule.Table == "firewalld" {
-		zone := snap.Firewalld.ZoneFor(d.IIF, src)
-		return fmt.Sprintf("zone %s opens the port to %s: restrict it with a rich rule for the allowed sources instead of --add-port (%s)", zone, c.Sources,
-			netfilter.CommandIn(c.Exec.Netns, fmt.Sprintf("firewall-cmd --permanent --zone=%s --remove-port=%d/%s", zone, c.Target.Port, c.Target.Protocol)))
+	if fix, ok := view.NarrowFix(d, selector(c, src), c.Exec.Netns); ok {
+		return fix.String()
 	}
-	fix, ok := snap.DropFix(d, selector(c, src), c.Exec.Netns)
+	fix, ok := view.DropFix(d, selector(c, src), c.Exec.Netns)
 	if !ok {
 		return fmt.Sprintf("narrow the accepting rule %s so that it does not match %s", d.Rule, c.Sources)
 	}

@@ -9,9 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/portcheck/portcheck/internal/fwbackup"
 	"github.com/portcheck/portcheck/internal/netns"
 	"github.com/portcheck/portcheck/providers"
-	"github.com/portcheck/portcheck/providers/firewall/backup"
 )
 
 // firewallFlags are the flags backup and restore share.
@@ -21,21 +21,21 @@ type firewallFlags struct {
 
 func (f *firewallFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.netns, "netns", "", "the firewall of this network namespace: a name under /run/netns, or a path such as /proc/PID/ns/net (default: this machine)")
-	fs.StringVar(&f.firewalld, "firewalld-config", backup.DefaultFirewalldDir, "firewalld permanent configuration directory")
+	fs.StringVar(&f.firewalld, "firewalld-config", fwbackup.DefaultFirewalldDir, "firewalld permanent configuration directory")
 }
 
 // options checks the namespace and returns the backup options.
-func (f *firewallFlags) options(cmd string, stderr io.Writer) (backup.Options, bool) {
+func (f *firewallFlags) options(cmd string, stderr io.Writer) (fwbackup.Options, bool) {
 	path := providers.NetnsPath(f.netns)
 	if err := netns.Check(path); err != nil {
 		fmt.Fprintf(stderr, "portcheck %s: -netns: %v\n", cmd, err)
-		return backup.Options{}, false
+		return fwbackup.Options{}, false
 	}
 	if f.firewalld == "" {
 		fmt.Fprintf(stderr, "portcheck %s: -firewalld-config must not be empty\n", cmd)
-		return backup.Options{}, false
+		return fwbackup.Options{}, false
 	}
-	return backup.Options{Netns: path, FirewalldDir: f.firewalld}, true
+	return fwbackup.Options{Netns: path, FirewalldDir: f.firewalld}, true
 }
 
 // oneArg parses flags and a single positional argument.
@@ -69,7 +69,7 @@ func cmdBackup(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return exitUsage
 	}
-	res, err := backup.Create(context.Background(), opts, dir)
+	res, err := fwbackup.Create(context.Background(), opts, dir)
 	if err != nil {
 		fmt.Fprintln(stderr, "portcheck backup:", err)
 		return exitFailed
@@ -85,7 +85,7 @@ func cmdBackup(args []string, stdout, stderr io.Writer) int {
 	for _, n := range res.Manifest.Notes {
 		fmt.Fprintf(stdout, "  note: %s\n", n)
 	}
-	fmt.Fprintf(stdout, "Check it with: cd %s && sha256sum -c %s\n", res.Dir, backup.SumsName)
+	fmt.Fprintf(stdout, "Check it with: cd %s && sha256sum -c %s\n", res.Dir, fwbackup.SumsName)
 	return exitOK
 }
 
@@ -104,20 +104,20 @@ func cmdRestore(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return exitUsage
 	}
-	b, err := backup.Open(dir)
+	b, err := fwbackup.Open(dir)
 	if err != nil {
 		fmt.Fprintln(stderr, "portcheck restore:", err)
-		var nb *backup.NotBackupError
+		var nb *fwbackup.NotBackupError
 		if errors.As(err, &nb) {
 			return exitUsage
 		}
 		return exitFailed
 	}
 	ctx := context.Background()
-	plan, err := backup.NewPlan(ctx, opts, b)
+	plan, err := fwbackup.NewPlan(ctx, opts, b)
 	if err != nil {
 		fmt.Fprintln(stderr, "portcheck restore:", err)
-		var mt *backup.MissingToolError
+		var mt *fwbackup.MissingToolError
 		if errors.As(err, &mt) {
 			return exitUsage
 		}
@@ -160,7 +160,7 @@ func flagsAgain(ff firewallFlags) string {
 	if ff.netns != "" {
 		fmt.Fprintf(&b, " -netns %s", ff.netns)
 	}
-	if ff.firewalld != backup.DefaultFirewalldDir {
+	if ff.firewalld != fwbackup.DefaultFirewalldDir {
 		fmt.Fprintf(&b, " -firewalld-config %s", ff.firewalld)
 	}
 	return b.String()

@@ -36,6 +36,7 @@ Commands:
   plan PATH         show what will be checked, where, by which provider, and what is skipped
   verify PATH       run the checks layer by layer and diagnose the broken layer
   diagnose ADDR:PORT  ad-hoc check of one port without HCL
+  explain endpoint.NAME PATH  the full firewall walk of the endpoint's client packets and their replies
   collect           write this host's facts (sockets, firewall, SELinux) as a versioned JSON document
   audit PATH        cloud security groups: drift from the declarations and findings (Markdown or -json)
   backup DIR        save the firewall (nftables, iptables, firewalld config) into DIR/<UTC time>/
@@ -67,6 +68,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdVerify(rest, stdout, stderr)
 	case "diagnose":
 		return cmdDiagnose(rest, stdout, stderr)
+	case "explain":
+		return cmdExplain(rest, stdout, stderr)
 	case "audit":
 		return cmdAudit(rest, stdout, stderr)
 	case "collect":

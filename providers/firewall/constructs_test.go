@@ -195,7 +195,7 @@ func TestEvaluateConstructs(t *testing.T) {
 			h := *server
 			h.Interfaces = append(h.Interfaces, Interface{Name: "eth6", Addrs: []netip.Prefix{pfx("fd00::1/64")}})
 			e := NewEvaluator(&Ruleset{Tables: tt.tables}, &h)
-			d := e.Evaluate(tt.pkt)
+			d := walked(t, e, tt.pkt)
 			if d.Seen() != tt.verdict {
 				t.Fatalf("verdict %s (%s), want %s; rule %v", d.Seen(), d.Reason, tt.verdict, d.Rule)
 			}
@@ -224,7 +224,7 @@ func TestEvaluateRouteTypes(t *testing.T) {
 		{Dst: pfx("203.0.113.0/24"), Type: "prohibit"}}, h.Routes...)
 	e := NewEvaluator(&Ruleset{}, &h)
 	for dst, want := range map[string]string{"192.0.2.9": Drop, "198.51.100.9": Reject + " icmp host-unreachable", "203.0.113.9": Reject + " icmp admin-prohibited"} {
-		d := e.Evaluate(tcpTo(dst, 80))
+		d := walked(t, e, tcpTo(dst, 80))
 		got := d.Verdict
 		if d.Reject != "" {
 			got += " " + d.Reject
@@ -235,7 +235,7 @@ func TestEvaluateRouteTypes(t *testing.T) {
 	}
 	h.PolicyRules = []string{"ip rule 100: from all fwmark 0x1 lookup 100"}
 	e = NewEvaluator(&Ruleset{Tables: []*Table{nftTable(inputChain("accept", rule(1, drop, Match{Field: FieldRPF, Negate: true})))}}, &h)
-	if d := e.Evaluate(tcpTo("10.0.0.1", 22)); d.Verdict != Indeterminate || !strings.Contains(d.Reason, "policy rules") {
+	if d := walked(t, e, tcpTo("10.0.0.1", 22)); d.Verdict != Indeterminate || !strings.Contains(d.Reason, "policy rules") {
 		t.Errorf("rpf with policy routing: %s (%s), want indeterminate naming the policy rules", d.Verdict, d.Reason)
 	}
 }
@@ -301,13 +301,13 @@ func TestEvaluateIPSets(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			rs := &Ruleset{IPSets: sets, Tables: []*Table{{Backend: BackendIptablesNft, Family: FamilyIP, Name: "filter", Chains: []*Chain{
 				{Name: "INPUT", Type: "filter", Hook: HookInput, Policy: "drop", Rules: []*Rule{{Number: 1, Matches: []Match{tt.m}, Verdict: accept}}}}}}}
-			if d := NewEvaluator(rs, server).Evaluate(tt.pkt); d.Seen() != tt.verdict {
+			if d := walked(t, NewEvaluator(rs, server), tt.pkt); d.Seen() != tt.verdict {
 				t.Errorf("%s (%s), want %s", d.Seen(), d.Reason, tt.verdict)
 			}
 		})
 	}
 	rs := &Ruleset{Tables: []*Table{nftTable(inputChain("drop", rule(1, accept, set("gone", "src"))))}}
-	if d := NewEvaluator(rs, server).Evaluate(tcpTo("10.0.0.1", 22)); d.Verdict != Indeterminate || !strings.Contains(d.Reason, "ipset gone was not read") {
+	if d := walked(t, NewEvaluator(rs, server), tcpTo("10.0.0.1", 22)); d.Verdict != Indeterminate || !strings.Contains(d.Reason, "ipset gone was not read") {
 		t.Errorf("unknown set: %s (%s)", d.Verdict, d.Reason)
 	}
 }

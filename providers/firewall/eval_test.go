@@ -235,7 +235,7 @@ func TestEvaluate(t *testing.T) {
 			if tt.name == "not local and forwarding off" {
 				h.Forwarding4 = false
 			}
-			d := NewEvaluator(&Ruleset{Tables: tt.tables}, &h).Evaluate(tt.pkt)
+			d := walked(t, NewEvaluator(&Ruleset{Tables: tt.tables}, &h), tt.pkt)
 			if d.Verdict != tt.verdict || d.Reject != tt.reject {
 				t.Fatalf("verdict %s %q, want %s %q (decision %+v)", d.Verdict, d.Reject, tt.verdict, tt.reject, d)
 			}
@@ -281,7 +281,7 @@ func TestEvaluateDNATGoesToForward(t *testing.T) {
 	}}
 	e := NewEvaluator(&Ruleset{Tables: []*Table{nat, filter}}, server)
 
-	d := e.Evaluate(tcpTo("10.0.0.1", 8080))
+	d := walked(t, e, tcpTo("10.0.0.1", 8080))
 	if d.Verdict != Accept || d.Hook != HookForward || d.OIF != "docker0" || d.DNATAddr != addr("172.17.0.2") || d.DNATPort != 80 {
 		t.Fatalf("published port: %+v", d)
 	}
@@ -291,12 +291,12 @@ func TestEvaluateDNATGoesToForward(t *testing.T) {
 	if r := d.Reply; r == nil || r.Verdict != Accept || r.Hook != HookForward || r.IIF != "docker0" || r.OIF != "eth0" || r.Rule == nil || r.Rule.Number != 3 {
 		t.Errorf("reply from the container: %+v, want accepted by FORWARD #3 from docker0 to eth0", r)
 	}
-	d = e.Evaluate(Packet{Src: addr("10.0.0.200"), Dst: addr("10.0.0.1"), Proto: ProtoTCP, DPort: 8080})
+	d = walked(t, e, Packet{Src: addr("10.0.0.200"), Dst: addr("10.0.0.1"), Proto: ProtoTCP, DPort: 8080})
 	if d.Verdict != Drop || d.Rule == nil || d.Rule.Chain != "DOCKER-USER" || d.Rule.Number != 1 {
 		t.Fatalf("DOCKER-USER drop: %+v", d)
 	}
 	// Not published: INPUT's policy decides.
-	d = e.Evaluate(tcpTo("10.0.0.1", 9090))
+	d = walked(t, e, tcpTo("10.0.0.1", 9090))
 	if d.Verdict != Drop || d.Hook != HookInput {
 		t.Fatalf("unpublished port: %+v", d)
 	}
@@ -309,10 +309,10 @@ func TestIndexKeepsRuleOrder(t *testing.T) {
 	rules = append(rules, rule(2, drop, Match{Field: FieldSaddr, Prefixes: []netip.Prefix{pfx("10.0.0.2/32")}}))
 	rules = append(rules, rule(3, accept, dport(80)))
 	e := NewEvaluator(&Ruleset{Tables: []*Table{nftTable(inputChain("drop", rules...))}}, server)
-	if d := e.Evaluate(tcpTo("10.0.0.1", 80)); d.Verdict != Drop || d.Rule.Handle != 2 {
+	if d := walked(t, e, tcpTo("10.0.0.1", 80)); d.Verdict != Drop || d.Rule.Handle != 2 {
 		t.Fatalf("got %+v, want the earlier saddr drop", d)
 	}
-	if d := e.Evaluate(tcpTo("10.0.0.1", 5)); d.Verdict != Accept || d.Rule.Handle != 1 {
+	if d := walked(t, e, tcpTo("10.0.0.1", 5)); d.Verdict != Accept || d.Rule.Handle != 1 {
 		t.Fatalf("got %+v, want the earlier dport accept", d)
 	}
 }
@@ -346,10 +346,10 @@ func TestCTStatusDNAT(t *testing.T) {
 	}}
 	filter := nftTable(inputChain("drop", rule(2, accept, Match{Field: FieldCTStatus, Names: []string{"dnat"}})))
 	e := NewEvaluator(&Ruleset{Tables: []*Table{nat, filter}}, server)
-	if d := e.Evaluate(tcpTo("10.0.0.1", 8080)); d.Verdict != Accept || d.Rule.Handle != 2 || d.DNATPort != 80 {
+	if d := walked(t, e, tcpTo("10.0.0.1", 8080)); d.Verdict != Accept || d.Rule.Handle != 2 || d.DNATPort != 80 {
 		t.Errorf("redirected packet: %+v, want accepted by ct status dnat", d)
 	}
-	if d := e.Evaluate(tcpTo("10.0.0.1", 9090)); d.Verdict != Drop {
+	if d := walked(t, e, tcpTo("10.0.0.1", 9090)); d.Verdict != Drop {
 		t.Errorf("packet without nat: %+v, want the policy's drop", d)
 	}
 }
@@ -359,15 +359,15 @@ func TestCTStatusDNAT(t *testing.T) {
 func TestUnknownIngress(t *testing.T) {
 	h := &Host{Interfaces: server.Interfaces, Routes: []Route{{Dst: pfx("10.0.0.0/24"), Dev: "eth0"}}}
 	lo := nftTable(inputChain("drop", rule(1, accept, Match{Field: FieldIIF, Names: []string{"lo"}}), rule(2, accept, dport(80))))
-	if d := NewEvaluator(&Ruleset{Tables: []*Table{lo}}, h).Evaluate(tcpTo("10.0.0.1", 80)); d.Verdict != Accept {
+	if d := walked(t, NewEvaluator(&Ruleset{Tables: []*Table{lo}}, h), tcpTo("10.0.0.1", 80)); d.Verdict != Accept {
 		t.Errorf("routed source: %+v", d)
 	}
 	far := Packet{Src: addr("192.0.2.9"), Dst: addr("10.0.0.1"), Proto: ProtoTCP, DPort: 80}
-	if d := NewEvaluator(&Ruleset{Tables: []*Table{lo}}, h).Evaluate(far); d.Verdict != Accept || d.Rule.Handle != 2 {
+	if d := walked(t, NewEvaluator(&Ruleset{Tables: []*Table{lo}}, h), far); d.Verdict != Accept || d.Rule.Handle != 2 {
 		t.Errorf("unrouted source past iif lo: %+v", d)
 	}
 	eth := nftTable(inputChain("drop", rule(1, accept, Match{Field: FieldIIF, Names: []string{"eth0"}})))
-	if d := NewEvaluator(&Ruleset{Tables: []*Table{eth}}, h).Evaluate(far); d.Verdict != Indeterminate || !strings.Contains(d.Reason, "no route back to 192.0.2.9") {
+	if d := walked(t, NewEvaluator(&Ruleset{Tables: []*Table{eth}}, h), far); d.Verdict != Indeterminate || !strings.Contains(d.Reason, "no route back to 192.0.2.9") {
 		t.Errorf("unrouted source at iif eth0: %+v", d)
 	}
 }
@@ -381,12 +381,12 @@ func TestDNATToLoopback(t *testing.T) {
 		}},
 	}}
 	rs := &Ruleset{Tables: []*Table{nat}}
-	if d := NewEvaluator(rs, server).Evaluate(tcpTo("10.0.0.1", 8080)); d.Verdict != Drop || d.Hook != "routing" {
+	if d := walked(t, NewEvaluator(rs, server), tcpTo("10.0.0.1", 8080)); d.Verdict != Drop || d.Hook != "routing" {
 		t.Errorf("route_localnet off: %+v, want a martian drop", d)
 	}
 	h := *server
 	h.RouteLocalnet = []string{"eth0"}
-	if d := NewEvaluator(rs, &h).Evaluate(tcpTo("10.0.0.1", 8080)); d.Verdict != Accept {
+	if d := walked(t, NewEvaluator(rs, &h), tcpTo("10.0.0.1", 8080)); d.Verdict != Accept {
 		t.Errorf("route_localnet on eth0: %+v, want accepted", d)
 	}
 }
@@ -508,7 +508,7 @@ func TestReplyThroughOutput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d := NewEvaluator(&Ruleset{Tables: []*Table{nftTable(input, tt.output)}}, server).Evaluate(tt.pkt)
+			d := walked(t, NewEvaluator(&Ruleset{Tables: []*Table{nftTable(input, tt.output)}}, server), tt.pkt)
 			if d.Verdict != tt.verdict {
 				t.Fatalf("verdict %s, want %s (decision %+v, reply %+v)", d.Verdict, tt.verdict, d, d.Reply)
 			}
@@ -556,12 +556,12 @@ func TestReplyThroughOutput(t *testing.T) {
 func TestReplyToTheHostItself(t *testing.T) {
 	self := Packet{Src: addr("10.0.0.1"), Dst: addr("10.0.0.1"), Proto: ProtoTCP, SPort: 40000, DPort: 8080}
 	only := nftTable(inputChain("drop", rule(1, accept, dport(8080))))
-	d := NewEvaluator(&Ruleset{Tables: []*Table{only}}, server).Evaluate(self)
+	d := walked(t, NewEvaluator(&Ruleset{Tables: []*Table{only}}, server), self)
 	if d.Verdict != Drop || d.Hook != HookInput || d.Reply == nil || d.Reply.OIF != "lo" {
 		t.Fatalf("reply over lo into an input chain that only opens 8080: %+v, reply %+v", d, d.Reply)
 	}
 	lo := nftTable(inputChain("drop", rule(1, accept, dport(8080)), rule(2, accept, Match{Field: FieldIIF, Names: []string{"lo"}})))
-	if d := NewEvaluator(&Ruleset{Tables: []*Table{lo}}, server).Evaluate(self); d.Verdict != Accept || d.Reply.Rule.Handle != 2 {
+	if d := walked(t, NewEvaluator(&Ruleset{Tables: []*Table{lo}}, server), self); d.Verdict != Accept || d.Reply.Rule.Handle != 2 {
 		t.Fatalf("iif lo accept: %+v, reply %+v", d, d.Reply)
 	}
 	// Over lo the packet has its connection before prerouting's
@@ -570,7 +570,7 @@ func TestReplyToTheHostItself(t *testing.T) {
 		&Chain{Name: "raw", Type: "filter", Hook: HookPrerouting, Priority: -300, Policy: "accept", Rules: []*Rule{
 			rule(3, drop, Match{Field: FieldCTState, Names: []string{"invalid"}}),
 		}})
-	if d := NewEvaluator(&Ruleset{Tables: []*Table{raw}}, server).Evaluate(self); d.Verdict != Accept || d.Reply.Rule.Handle != 2 {
+	if d := walked(t, NewEvaluator(&Ruleset{Tables: []*Table{raw}}, server), self); d.Verdict != Accept || d.Reply.Rule.Handle != 2 {
 		t.Fatalf("raw prerouting over lo: %+v, reply %+v", d, d.Reply)
 	}
 }
@@ -581,11 +581,11 @@ func TestReplyUnknownEgress(t *testing.T) {
 	h := &Host{Interfaces: server.Interfaces, Routes: []Route{{Dst: pfx("10.0.0.0/24"), Dev: "eth0"}}}
 	far := Packet{Src: addr("192.0.2.9"), Dst: addr("10.0.0.1"), Proto: ProtoTCP, SPort: 40000, DPort: 80}
 	est := nftTable(inputChain("accept"), outputChain(0, "drop", rule(1, accept, established)))
-	if d := NewEvaluator(&Ruleset{Tables: []*Table{est}}, h).Evaluate(far); d.Verdict != Accept {
+	if d := walked(t, NewEvaluator(&Ruleset{Tables: []*Table{est}}, h), far); d.Verdict != Accept {
 		t.Errorf("established accept: %+v", d)
 	}
 	oif := nftTable(inputChain("accept"), outputChain(0, "drop", rule(1, accept, Match{Field: FieldOIF, Names: []string{"eth0"}})))
-	d := NewEvaluator(&Ruleset{Tables: []*Table{oif}}, h).Evaluate(far)
+	d := walked(t, NewEvaluator(&Ruleset{Tables: []*Table{oif}}, h), far)
 	if d.Verdict != Indeterminate || !strings.Contains(d.Reason, "the reply (SYN-ACK) to 192.0.2.9 cannot be decided: no route back to 192.0.2.9") {
 		t.Errorf("oif rule: %+v", d)
 	}
@@ -616,7 +616,7 @@ func TestReplyForwardedFromContainer(t *testing.T) {
 
 	// FORWARD lets the SYN to docker0 through, nothing lets the SYN-ACK
 	// back: the port is unreachable.
-	d := NewEvaluator(&Ruleset{Tables: []*Table{nat, forward()}}, server).Evaluate(pkt)
+	d := walked(t, NewEvaluator(&Ruleset{Tables: []*Table{nat, forward()}}, server), pkt)
 	if d.Verdict != Drop || d.Hook != HookForward || d.Rule == nil || d.Rule.Chain != "FORWARD" || d.Rule.Policy != "drop" {
 		t.Fatalf("no rule for the reply: %+v", d)
 	}
@@ -633,7 +633,7 @@ func TestReplyForwardedFromContainer(t *testing.T) {
 
 	// Established accepted: reachable.
 	est := &Rule{Text: "-A FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT", Matches: []Match{established}, Verdict: accept}
-	if d := NewEvaluator(&Ruleset{Tables: []*Table{nat, forward(est)}}, server).Evaluate(pkt); d.Verdict != Accept || d.Reply.Rule.Number != 2 {
+	if d := walked(t, NewEvaluator(&Ruleset{Tables: []*Table{nat, forward(est)}}, server), pkt); d.Verdict != Accept || d.Reply.Rule.Number != 2 {
 		t.Fatalf("established accepted: %+v, reply %+v", d, d.Reply)
 	}
 
@@ -642,14 +642,14 @@ func TestReplyForwardedFromContainer(t *testing.T) {
 	fromCtr := func(src string, port uint32) *Rule {
 		return &Rule{Matches: []Match{{Field: FieldSaddr, Prefixes: []netip.Prefix{pfx(src)}}, sport(port)}, Verdict: accept}
 	}
-	if d := NewEvaluator(&Ruleset{Tables: []*Table{nat, forward(fromCtr("10.0.0.1/32", 8080))}}, server).Evaluate(pkt); d.Verdict != Drop {
+	if d := walked(t, NewEvaluator(&Ruleset{Tables: []*Table{nat, forward(fromCtr("10.0.0.1/32", 8080))}}, server), pkt); d.Verdict != Drop {
 		t.Errorf("forward matched the published address: %+v", d.Reply)
 	}
-	if d := NewEvaluator(&Ruleset{Tables: []*Table{nat, forward(fromCtr("172.17.0.2/32", 80))}}, server).Evaluate(pkt); d.Verdict != Accept {
+	if d := walked(t, NewEvaluator(&Ruleset{Tables: []*Table{nat, forward(fromCtr("172.17.0.2/32", 80))}}, server), pkt); d.Verdict != Accept {
 		t.Errorf("forward did not match the container's address: %+v", d.Reply)
 	}
 	origPort := &Rule{Matches: []Match{{Field: FieldCTOrigDport, Ranges: ports(8080)}, {Field: FieldCTStatus, Names: []string{"dnat"}}}, Verdict: accept}
-	if d := NewEvaluator(&Ruleset{Tables: []*Table{nat, forward(origPort)}}, server).Evaluate(pkt); d.Verdict != Accept {
+	if d := walked(t, NewEvaluator(&Ruleset{Tables: []*Table{nat, forward(origPort)}}, server), pkt); d.Verdict != Accept {
 		t.Errorf("ct original proto-dst / ct status dnat in the reply: %+v", d.Reply)
 	}
 
@@ -662,18 +662,18 @@ func TestReplyForwardedFromContainer(t *testing.T) {
 			}},
 		}}
 	}
-	if d := NewEvaluator(&Ruleset{Tables: []*Table{nat, forward(est), post(50)}}, server).Evaluate(pkt); d.Verdict != Drop || d.Hook != HookPostrouting {
+	if d := walked(t, NewEvaluator(&Ruleset{Tables: []*Table{nat, forward(est), post(50)}}, server), pkt); d.Verdict != Drop || d.Hook != HookPostrouting {
 		t.Errorf("postrouting at 50 sees the container: %+v", d)
 	}
-	if d := NewEvaluator(&Ruleset{Tables: []*Table{nat, forward(est), post(150)}}, server).Evaluate(pkt); d.Verdict != Accept {
+	if d := walked(t, NewEvaluator(&Ruleset{Tables: []*Table{nat, forward(est), post(150)}}, server), pkt); d.Verdict != Accept {
 		t.Errorf("postrouting at 150 sees the published address: %+v", d.Reply)
 	}
 	// At srcnat itself: registered after the NAT core (listed after the
 	// first nat chain), it runs first.
-	if d := NewEvaluator(&Ruleset{Tables: []*Table{nat, forward(est), post(100)}}, server).Evaluate(pkt); d.Verdict != Drop {
+	if d := walked(t, NewEvaluator(&Ruleset{Tables: []*Table{nat, forward(est), post(100)}}, server), pkt); d.Verdict != Drop {
 		t.Errorf("postrouting at 100 registered after the NAT core: %+v", d.Reply)
 	}
-	if d := NewEvaluator(&Ruleset{Tables: []*Table{post(100), nat, forward(est)}}, server).Evaluate(pkt); d.Verdict != Accept {
+	if d := walked(t, NewEvaluator(&Ruleset{Tables: []*Table{post(100), nat, forward(est)}}, server), pkt); d.Verdict != Accept {
 		t.Errorf("postrouting at 100 registered before the NAT core: %+v", d.Reply)
 	}
 
@@ -683,7 +683,7 @@ func TestReplyForwardedFromContainer(t *testing.T) {
 			{Number: 1, Matches: []Match{{Field: FieldIIF, Names: []string{"docker0"}}, {Field: FieldCTState, Names: []string{"invalid"}}}, Verdict: drop},
 		}},
 	}}
-	if d := NewEvaluator(&Ruleset{Tables: []*Table{nat, forward(est), raw}}, server).Evaluate(pkt); d.Verdict != Drop || d.Hook != HookPrerouting || d.Rule.Table != "raw" {
+	if d := walked(t, NewEvaluator(&Ruleset{Tables: []*Table{nat, forward(est), raw}}, server), pkt); d.Verdict != Drop || d.Hook != HookPrerouting || d.Rule.Table != "raw" {
 		t.Errorf("raw PREROUTING before conntrack: %+v", d)
 	}
 }
@@ -699,16 +699,16 @@ func TestReplyRedirected(t *testing.T) {
 	out := func(port uint32) *Table {
 		return nftTable(outputChain(0, "drop", rule(2, accept, sport(port))))
 	}
-	if d := NewEvaluator(&Ruleset{Tables: []*Table{nat, out(80)}}, server).Evaluate(tcpTo("10.0.0.1", 8080)); d.Verdict != Accept {
+	if d := walked(t, NewEvaluator(&Ruleset{Tables: []*Table{nat, out(80)}}, server), tcpTo("10.0.0.1", 8080)); d.Verdict != Accept {
 		t.Errorf("output sport 80: %+v, reply %+v", d, d.Reply)
 	}
-	if d := NewEvaluator(&Ruleset{Tables: []*Table{nat, out(8080)}}, server).Evaluate(tcpTo("10.0.0.1", 8080)); d.Verdict != Drop {
+	if d := walked(t, NewEvaluator(&Ruleset{Tables: []*Table{nat, out(8080)}}, server), tcpTo("10.0.0.1", 8080)); d.Verdict != Drop {
 		t.Errorf("output sport 8080: %+v, reply %+v", d, d.Reply)
 	}
 	post := &Table{Backend: BackendNftables, Family: FamilyIP, Name: "post", Chains: []*Chain{
 		{Name: "post", Type: "filter", Hook: HookPostrouting, Priority: 200, Policy: "drop", Rules: []*Rule{rule(3, accept, sport(8080))}},
 	}}
-	if d := NewEvaluator(&Ruleset{Tables: []*Table{nat, post}}, server).Evaluate(tcpTo("10.0.0.1", 8080)); d.Verdict != Accept {
+	if d := walked(t, NewEvaluator(&Ruleset{Tables: []*Table{nat, post}}, server), tcpTo("10.0.0.1", 8080)); d.Verdict != Accept {
 		t.Errorf("postrouting at 200 sport 8080: %+v, reply %+v", d, d.Reply)
 	}
 }
@@ -746,7 +746,7 @@ func TestRejectAnswer(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d := NewEvaluator(&Ruleset{Tables: []*Table{nftTable(tt.chains...)}}, server).Evaluate(tcpTo("10.0.0.1", 8080))
+			d := walked(t, NewEvaluator(&Ruleset{Tables: []*Table{nftTable(tt.chains...)}}, server), tcpTo("10.0.0.1", 8080))
 			if d.Verdict != Reject || d.Rule == nil || d.Rule.Handle != 1 || d.Answer == nil || d.Reply != nil {
 				t.Fatalf("decision %+v, answer %+v: want the reject of handle 1 with its answer judged", d, d.Answer)
 			}
@@ -767,7 +767,7 @@ func TestRejectAnswer(t *testing.T) {
 	h := *server
 	h.Routes = []Route{{Dst: pfx("10.0.0.0/24"), Dev: "eth0"}}
 	e := NewEvaluator(&Ruleset{Tables: []*Table{nftTable(outputChain(0, "drop"))}}, &h)
-	if d := e.Evaluate(tcpTo("192.0.2.1", 80)); d.Verdict != Reject || d.Hook != "routing" || d.Seen() != Drop ||
+	if d := walked(t, e, tcpTo("192.0.2.1", 80)); d.Verdict != Reject || d.Hook != "routing" || d.Seen() != Drop ||
 		!strings.Contains(d.Reason, "no route to 192.0.2.1; the icmp net-unreachable it answers with is dropped") {
 		t.Errorf("no route, output drop: %+v (seen %s)", d, d.Seen())
 	}

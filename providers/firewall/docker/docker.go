@@ -7,22 +7,12 @@
 package docker
 
 import (
-	"net/netip"
-	"strconv"
-
 	"github.com/portcheck/portcheck/providers/firewall"
 )
 
-// Published is one port Docker publishes on the host.
-type Published struct {
-	Proto uint8 `json:"proto"`
-	// HostAddr is the host address it is bound to (invalid = every address).
-	HostAddr      netip.Addr       `json:"host_addr,omitzero"`
-	HostPort      uint16           `json:"host_port"`
-	ContainerAddr netip.Addr       `json:"container_addr"`
-	ContainerPort uint16           `json:"container_port"`
-	Rule          firewall.RuleRef `json:"rule"`
-}
+// Published is one port Docker publishes on the host (the model's type,
+// which the runner sees through firewall.View).
+type Published = firewall.Published
 
 // Present reports whether the ruleset has Docker's chains.
 func Present(rs *firewall.Ruleset) bool {
@@ -92,17 +82,4 @@ func For(ports []Published, d firewall.Decision) (Published, bool) {
 		}
 	}
 	return Published{}, false
-}
-
-// String is "0.0.0.0:8080 -> 172.17.0.2:80/tcp".
-func (p Published) String() string {
-	host := "0.0.0.0"
-	if p.HostAddr.IsValid() {
-		host = p.HostAddr.String()
-	}
-	proto := "tcp"
-	if p.Proto == firewall.ProtoUDP {
-		proto = "udp"
-	}
-	return host + ":" + strconv.Itoa(int(p.HostPort)) + " -> " + netip.AddrPortFrom(p.ContainerAddr, p.ContainerPort).String() + "/" + proto
 }

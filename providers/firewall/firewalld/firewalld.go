@@ -21,6 +21,8 @@ import (
 	"syscall"
 
 	"github.com/godbus/dbus/v5"
+
+	"github.com/portcheck/portcheck/providers/firewall"
 )
 
 // ErrNotRunning says no firewalld serves the namespace asked about: no
@@ -112,18 +114,9 @@ type State struct {
 	PermanentErrors []string `json:"permanent_errors,omitempty"`
 }
 
-// Drift is one difference between runtime and permanent configuration:
-// Item is present (or, for flags, set) in Runtime and/or Permanent.
-type Drift struct {
-	Zone string `json:"zone"`
-	// Kind: "zone", "target", "service", "port", "protocol", "source_port",
-	// "rich_rule", "masquerade", "forward", "forward_port", "icmp_block",
-	// "icmp_block_inversion", "interface", "source", "default_zone".
-	Kind      string `json:"kind"`
-	Item      string `json:"item"`
-	Runtime   bool   `json:"runtime"`
-	Permanent bool   `json:"permanent"`
-}
+// Drift is one difference between runtime and permanent configuration
+// (the model's type, which the runner sees through firewall.View).
+type Drift = firewall.ConfigDrift
 
 // Read asks the firewalld on the system bus (DBUS_SYSTEM_BUS_ADDRESS or
 // the default socket) for its runtime state and reads the permanent

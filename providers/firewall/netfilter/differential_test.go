@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -138,9 +139,9 @@ func TestDifferential(t *testing.T) {
 		}
 	})
 	t.Logf("%d cases, %d probes (%d IPv6, %d UDP; %d rejects, %d drops, %d accepts; %d replies and %d reject answers stopped on the way back; "+
-		"%d verdicts under an assumption, %d across random choices, %d undecided by random choices) in %v",
+		"%d verdicts under an assumption, %d across random choices, %d undecided by random choices; %d explained walks agree) in %v",
 		stats.cases.Load(), stats.probes.Load(), stats.v6.Load(), stats.udp.Load(), stats.rejects.Load(), stats.drops.Load(), stats.accepts.Load(),
-		stats.replies.Load(), stats.answers.Load(), stats.assumed.Load(), stats.branched.Load(), stats.undecided.Load(),
+		stats.replies.Load(), stats.answers.Load(), stats.assumed.Load(), stats.branched.Load(), stats.undecided.Load(), stats.walks.Load(),
 		time.Since(start).Round(time.Millisecond))
 	var total, undecided int
 	for _, name := range slices.Sorted(maps.Keys(stats.real)) {
@@ -166,6 +167,9 @@ type diffStats struct {
 	// random choices, undecided the honest indeterminate ones (random
 	// choices that disagree).
 	v6, udp, assumed, branched, undecided atomic.Int64
+	// walks counts the probes whose explained walk (RecordWalk) ends
+	// where their decision does.
+	walks atomic.Int64
 	// real counts, per real-world fixture, its probes and the undecided
 	// ones among them (the target: at most 5%).
 	realMu sync.Mutex
@@ -533,6 +537,22 @@ func diffCompare(d firewall.Decision, k diffKernel, v6 bool) string {
 	return ""
 }
 
+// diffWalk says how the explained walk of p contradicts d, or "": the
+// decision Evaluate gives with a walk recorded (every rule tried, no index)
+// must be d, and the walk's own ending (Walk.Seen) what the client sees.
+func diffWalk(ev *firewall.Evaluator, p firewall.Packet, d firewall.Decision) string {
+	var w firewall.Walk
+	dw := ev.Evaluate(p, firewall.RecordWalk(&w))
+	if !reflect.DeepEqual(d, dw) {
+		return fmt.Sprintf("with the walk recorded the decision is %s, without %s", diffDecisionString(dw), diffDecisionString(d))
+	}
+	v, r := w.Seen()
+	if v != d.Seen() || (v == firewall.Reject && r != d.Reject) {
+		return fmt.Sprintf("the walk ends in %s %s, the decision is %s %s", v, r, d.Seen(), d.Reject)
+	}
+	return ""
+}
+
 func diffDecisionString(d firewall.Decision) string {
 	s := d.Verdict
 	if d.Reject != "" {
@@ -617,9 +637,10 @@ func (dl *diffLab) check(t *testing.T, c diffCase, stats *diffStats) {
 		}
 	}
 	kernel, sports := probe(diffTimeout, targets)
-	eval := func(tg target, sport uint16) firewall.Decision {
-		return ev.Evaluate(firewall.Packet{Src: dl.client6(tg.kind), Dst: dl.server6(tg.kind), Proto: tg.kind.proto(), SPort: sport, DPort: tg.port})
+	packet := func(tg target, sport uint16) firewall.Packet {
+		return firewall.Packet{Src: dl.client6(tg.kind), Dst: dl.server6(tg.kind), Proto: tg.kind.proto(), SPort: sport, DPort: tg.port}
 	}
+	eval := func(tg target, sport uint16) firewall.Decision { return ev.Evaluate(packet(tg, sport)) }
 
 	decisions := make([]firewall.Decision, len(targets))
 	var again []int
@@ -686,6 +707,13 @@ func (dl *diffLab) check(t *testing.T, c diffCase, stats *diffStats) {
 		}
 		if why != "" {
 			problems = append(problems, fmt.Sprintf("%s %s (sport %d) -> %s: %s\n\t\t%s", tg.kind, src, sport, netip.AddrPortFrom(dst, tg.port), why, diffTrace(d)))
+		}
+		// What explain shows must be what verify decides: the walk (every
+		// rule tried, no index) ends where the decision does.
+		if bad := diffWalk(ev, packet(tg, sport), d); bad != "" {
+			problems = append(problems, fmt.Sprintf("%s %s (sport %d) -> %s: the explained walk disagrees with the decision: %s", tg.kind, src, sport, netip.AddrPortFrom(dst, tg.port), bad))
+		} else {
+			stats.walks.Add(1)
 		}
 	}
 	stats.cases.Add(1)

@@ -3,51 +3,22 @@ package netfilter
 import (
 	"fmt"
 	"net/netip"
-	"path/filepath"
 	"strings"
 
 	"github.com/portcheck/portcheck/providers/firewall"
 	"github.com/portcheck/portcheck/providers/firewall/docker"
 )
 
-// Fix is a change to a host's packet filter: a shell command to run as
-// printed (in the host's network namespace when it has one) and a note
-// for the reader (why there, how to keep it).
-type Fix struct {
-	Command string `json:"command"`
-	Note    string `json:"note,omitempty"`
-}
+// Fix and Selector are the model's: what a fix command is and the
+// traffic it covers.
+type (
+	Fix      = firewall.Fix
+	Selector = firewall.Selector
+)
 
-// String is the command with its note, as a hint shows it.
-func (f Fix) String() string {
-	if f.Note == "" {
-		return f.Command
-	}
-	return f.Command + " (" + f.Note + ")"
-}
-
-// Selector is the traffic a fix covers: a protocol ("tcp", "udp") and
-// destination port, from Sources (any source when invalid). Src is the
-// judged packet's source, which picks firewalld's zone.
-type Selector struct {
-	Proto   string
-	Port    int
-	Sources netip.Prefix
-	Src     netip.Addr
-}
-
-// CommandIn makes a command run in the network namespace at netnsPath (""
-// = this machine's): `ip netns exec NAME …` for a namespace ip netns
-// knows (/run/netns/NAME), `nsenter --net=PATH …` for any other.
-func CommandIn(netnsPath, command string) string {
-	switch {
-	case netnsPath == "":
-		return command
-	case filepath.Dir(netnsPath) == "/run/netns":
-		return "ip netns exec " + filepath.Base(netnsPath) + " " + command
-	}
-	return "nsenter --net=" + netnsPath + " " + command
-}
+// CommandIn makes a command run in the network namespace at netnsPath;
+// see firewall.CommandIn.
+func CommandIn(netnsPath, command string) string { return firewall.CommandIn(netnsPath, command) }
 
 // RuleCommand is the command that makes the host accept (action
 // firewall.Accept) or drop (firewall.Drop) the first packet of p's

@@ -25,17 +25,20 @@ import (
 	"github.com/portcheck/portcheck/providers/firewall/nftables"
 )
 
-// Manager names the tool that manages a host's rules, as fix hints use it.
+// Manager names the tool that manages a host's rules, as fix hints use it
+// (the model's names).
 const (
-	ManagerFirewalld      = "firewalld"
-	ManagerNftables       = "nftables"
-	ManagerIptablesNft    = "iptables-nft"
-	ManagerIptablesLegacy = "iptables-legacy"
-	ManagerNone           = "none"
+	ManagerFirewalld      = firewall.ManagerFirewalld
+	ManagerNftables       = firewall.ManagerNftables
+	ManagerIptablesNft    = firewall.ManagerIptablesNft
+	ManagerIptablesLegacy = firewall.ManagerIptablesLegacy
+	ManagerNone           = firewall.ManagerNone
 )
 
 // Snapshot is a host's packet filter as read at one moment. It is plain
-// data: it can be saved as JSON and evaluated later or elsewhere.
+// data: it can be saved as JSON (the firewall part of a facts document)
+// and evaluated later or elsewhere. It is the firewall.View the runner
+// judges.
 type Snapshot struct {
 	// Manager is the tool that manages the rules: firewalld when it runs
 	// for this namespace, else the backend owning the base chains.

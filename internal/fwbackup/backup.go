@@ -1,4 +1,4 @@
-// Package backup saves and restores the firewall of this machine or of a
+// Package fwbackup saves and restores the firewall of this machine or of a
 // network namespace: the native nftables tables, the iptables-nft and
 // iptables-legacy rules, and the firewalld permanent configuration.
 //
@@ -8,7 +8,7 @@
 // commands. A restore refuses a backup whose checksums do not match, saves
 // the current state first, applies the native nftables tables as one
 // transaction, and re-reads everything afterwards to verify the result.
-package backup
+package fwbackup
 
 import (
 	"context"

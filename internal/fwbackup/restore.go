@@ -1,4 +1,4 @@
-package backup
+package fwbackup
 
 import (
 	"bytes"

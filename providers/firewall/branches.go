@@ -19,6 +19,9 @@ type evalRun struct {
 	// updated holds the sets ("family table set") a rule added the
 	// packet's key to on the way.
 	updated map[string]string
+	// rec records the walk when one was asked for (RecordWalk); nil
+	// otherwise, and then nothing is recorded.
+	rec *walkRec
 }
 
 func (r *evalRun) assumeThat(a string) {

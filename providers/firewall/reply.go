@@ -86,6 +86,24 @@ type natFix struct {
 	prio  int
 	apply func(st *packetState)
 	done  bool
+	// reverses is the translation undone ("DNAT", "SNAT"), for the walk.
+	reverses string
+}
+
+// run applies the translation to st, once, and records it in the walk.
+func (f *natFix) run(st *packetState) {
+	src, dst := netip.AddrPortFrom(st.Src, st.SPort), netip.AddrPortFrom(st.Dst, st.DPort)
+	f.apply(st)
+	f.done = true
+	if rec := st.run.rec; rec != nil {
+		what := "the destination is the client's again"
+		if f.reverses == "DNAT" {
+			what = fmt.Sprintf("source %s becomes %s", src, netip.AddrPortFrom(st.Src, st.SPort))
+		} else if dst != netip.AddrPortFrom(st.Dst, st.DPort) {
+			what = fmt.Sprintf("destination %s becomes %s", dst, netip.AddrPortFrom(st.Dst, st.DPort))
+		}
+		rec.add(WalkStep{Kind: StepNAT, Text: what + " (the NAT core reverses the connection's " + f.reverses + ")"})
+	}
 }
 
 // backPhase is one hook of the way back and what the packet looks like
@@ -105,7 +123,7 @@ func natFixes(orig, st *packetState, withPort bool) []*natFix {
 	var fixes []*natFix
 	if orig.dnat {
 		to, port := orig.origDst, orig.origDPort
-		fixes = append(fixes, &natFix{hooks: [2]string{HookPostrouting, HookInput}, prio: 100, apply: func(st *packetState) {
+		fixes = append(fixes, &natFix{hooks: [2]string{HookPostrouting, HookInput}, prio: 100, reverses: "DNAT", apply: func(st *packetState) {
 			st.Src = to
 			if withPort {
 				st.SPort = port
@@ -115,7 +133,7 @@ func natFixes(orig, st *packetState, withPort bool) []*natFix {
 	}
 	if orig.snat {
 		st.dstWhy = fmt.Sprintf("the packet to %s still carries the connection's source NAT address here, which is not modelled", orig.Src)
-		fixes = append(fixes, &natFix{hooks: [2]string{HookPrerouting, HookOutput}, prio: -100, apply: func(st *packetState) { st.dstWhy = "" }})
+		fixes = append(fixes, &natFix{hooks: [2]string{HookPrerouting, HookOutput}, prio: -100, reverses: "SNAT", apply: func(st *packetState) { st.dstWhy = "" }})
 	}
 	return fixes
 }
@@ -161,6 +179,9 @@ func (e *Evaluator) evaluateReply(orig *packetState, local bool) Decision {
 		run:         orig.run,
 	}
 	fixes := natFixes(orig, st, true)
+	if st.run.rec != nil {
+		st.run.rec.begin(LegReply, st)
+	}
 	if local {
 		phases, main, oif := e.localPhases(client)
 		return e.walkBack(st, phases, fixes, main, oif)
@@ -224,6 +245,9 @@ func (e *Evaluator) evaluateAnswer(orig *packetState, kind string) Decision {
 		st.related, st.ctEarly = true, true
 		fixes = natFixes(orig, st, tcp)
 	}
+	if st.run.rec != nil {
+		st.run.rec.begin(LegAnswer, st)
+	}
 	phases, main, oif := e.localPhases(client)
 	return e.walkBack(st, phases, fixes, main, oif)
 }
@@ -232,6 +256,9 @@ func (e *Evaluator) evaluateAnswer(orig *packetState, kind string) Decision {
 func (e *Evaluator) walkBack(st *packetState, phases []backPhase, fixes []*natFix, main, oif string) Decision {
 	v6 := st.Dst.Is6()
 	r := Decision{IIF: phases[0].iif, OIF: oif}
+	if rec := st.run.rec; rec != nil {
+		rec.add(WalkStep{Kind: StepRouting, Text: backText(phases, oif)})
+	}
 	early := st.ctEarly
 	for _, ph := range phases {
 		st.IIF, st.noIIF, st.oif, st.oifWhy = ph.iif, ph.noIIF, ph.oif, ph.oifWhy
@@ -252,14 +279,20 @@ func (e *Evaluator) walkBack(st *packetState, phases []backPhase, fixes []*natFi
 // existing connection: every type but nat, applying the NAT core's
 // reverse translations where it runs among them.
 func (e *Evaluator) walkBackHook(d *Decision, st *packetState, k hookKey, fixes []*natFix) *outcome {
+	rec := st.run.rec
+	if rec != nil {
+		rec.hook(st, k.hook)
+	}
 	for _, bc := range e.hooks[k] {
 		if bc.c.c.Type == "nat" {
+			if rec != nil {
+				rec.chain(bc, st, k.hook, "nat chains see only a connection's first packet")
+			}
 			continue
 		}
 		for _, f := range fixes {
 			if !f.done && (f.hooks[0] == k.hook || f.hooks[1] == k.hook) && e.afterNATCore(bc, k, f.prio) {
-				f.apply(st)
-				f.done = true
+				f.run(st)
 			}
 		}
 		out, stop := e.step(d, st, bc, k.hook)
@@ -274,8 +307,7 @@ func (e *Evaluator) walkBackHook(d *Decision, st *packetState, k hookKey, fixes 
 	}
 	for _, f := range fixes {
 		if !f.done && (f.hooks[0] == k.hook || f.hooks[1] == k.hook) {
-			f.apply(st)
-			f.done = true
+			f.run(st)
 		}
 	}
 	return nil
