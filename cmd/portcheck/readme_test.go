@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/portcheck/portcheck/providers/lb/aliyunlb"
+	"github.com/portcheck/portcheck/providers/lb/elbv2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -56,6 +58,26 @@ func TestReadmeListsEveryCloudBackendsActions(t *testing.T) {
 			}
 			if !strings.Contains(be.LeastPrivilegePolicy(), `"`+a+`"`) {
 				t.Errorf("%s: its policy document lacks %q", typ, a)
+			}
+		}
+	}
+}
+
+// TestReadmeListsLoadBalancerActions: the README's policies list every
+// action the load-balancer readers call (one test for every reader, where
+// each package had its own copy).
+func TestReadmeListsLoadBalancerActions(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, actions := range map[string][]string{"elbv2": elbv2.RequiredActions, "aliyunlb": aliyunlb.RequiredActions} {
+		if len(actions) == 0 {
+			t.Errorf("%s: no required actions", name)
+		}
+		for _, a := range actions {
+			if !strings.Contains(string(b), `"`+a+`"`) {
+				t.Errorf("%s: README's policies lack %q", name, a)
 			}
 		}
 	}
