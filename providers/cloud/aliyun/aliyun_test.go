@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/portcheck/portcheck/internal/cloudfake"
 	"github.com/portcheck/portcheck/providers/cloud"
 )
 
@@ -59,29 +60,7 @@ const (
 // service, no proxies; retries back off for a millisecond.
 func testEnv(t *testing.T) {
 	t.Helper()
-	for k, v := range map[string]string{
-		"HOME":                                testHome(t),
-		"ALIBABA_CLOUD_ACCESS_KEY_ID":         testKeyID,
-		"ALIBABA_CLOUD_ACCESS_KEY_SECRET":     testSecret,
-		"ALIBABA_CLOUD_SECURITY_TOKEN":        "",
-		"ALIBABA_CLOUD_ECS_METADATA_DISABLED": "true",
-		"ALIBABA_CLOUD_ECS_METADATA":          "",
-		"ALIBABA_CLOUD_CONFIG_FILE":           "",
-		"ALIBABA_CLOUD_PROFILE":               "",
-		"ALIBABA_CLOUD_CLI_PROFILE_DISABLED":  "",
-		"ALIBABA_CLOUD_CREDENTIALS_FILE":      "",
-		"ALIBABA_CLOUD_CREDENTIALS_URI":       "",
-		"ALIBABA_CLOUD_ROLE_ARN":              "",
-		"ALIBABA_CLOUD_OIDC_PROVIDER_ARN":     "",
-		"ALIBABA_CLOUD_OIDC_TOKEN_FILE":       "",
-		"HTTP_PROXY":                          "",
-		"HTTPS_PROXY":                         "",
-		"http_proxy":                          "",
-		"https_proxy":                         "",
-		"DEBUG":                               "",
-	} {
-		t.Setenv(k, v)
-	}
+	cloudfake.IsolateAliyunEnv(t, testKeyID, testSecret, testHome(t))
 	base, max := retryBaseDelay, retryMaxDelay
 	retryBaseDelay, retryMaxDelay = time.Millisecond, 5*time.Millisecond
 	t.Cleanup(func() { retryBaseDelay, retryMaxDelay = base, max })
@@ -104,14 +83,14 @@ func newFakes(t *testing.T) fakes {
 }
 
 func (f fakes) config() Config {
-	return Config{Region: testRegion, Endpoint: f.ecs.endpoint(), VPCEndpoint: f.vpc.endpoint(), Protocol: "http", MaxAttempts: 4}
+	return Config{Region: testRegion, Endpoint: f.ecs.Endpoint(), VPCEndpoint: f.vpc.Endpoint(), Protocol: "http", MaxAttempts: 4}
 }
 
 // checkActions: every call was a RequiredActions action of its product.
 func (f fakes) checkActions(t *testing.T) {
 	t.Helper()
 	for product, fa := range map[string]*fakeAPI{"ecs": f.ecs, "vpc": f.vpc} {
-		for _, c := range fa.callLog() {
+		for _, c := range fa.Calls() {
 			if !slices.Contains(RequiredActions, product+":"+c.Action) {
 				t.Errorf("called %s:%s, which RequiredActions does not list", product, c.Action)
 			}
@@ -334,25 +313,25 @@ func TestReadTargets(t *testing.T) {
 	// Pagination was followed: sg-web's 13 rules in pages of 2, the two
 	// network ACLs and three vSwitches of the VPC in pages of 1, sg-mgmt's
 	// three secondary ENIs in pages of 2.
-	webPages := f.ecs.count("DescribeSecurityGroupAttribute", func(q url.Values) bool { return q.Get("SecurityGroupId") == sgWeb })
+	webPages := f.ecs.Count("DescribeSecurityGroupAttribute", func(q url.Values) bool { return q.Get("SecurityGroupId") == sgWeb })
 	if webPages != 7 {
 		t.Errorf("DescribeSecurityGroupAttribute(sg-web) called %d times, want 7 pages", webPages)
 	}
-	if n := f.vpc.count("DescribeVSwitches", func(q url.Values) bool { return q.Get("VpcId") == vpcMain }); n != 3 {
+	if n := f.vpc.Count("DescribeVSwitches", func(q url.Values) bool { return q.Get("VpcId") == vpcMain }); n != 3 {
 		t.Errorf("DescribeVSwitches called %d times, want 3 pages", n)
 	}
-	if n := f.ecs.count("DescribeNetworkInterfaces", func(q url.Values) bool { return q.Get("SecurityGroupId") == sgMgmt }); n != 2 {
+	if n := f.ecs.Count("DescribeNetworkInterfaces", func(q url.Values) bool { return q.Get("SecurityGroupId") == sgMgmt }); n != 2 {
 		t.Errorf("DescribeNetworkInterfaces(SecurityGroupId=%s) called %d times, want 2 pages", sgMgmt, n)
 	}
-	if n := f.vpc.count("DescribeNetworkAcls", nil); n != 2 {
+	if n := f.vpc.Count("DescribeNetworkAcls", nil); n != 2 {
 		t.Errorf("DescribeNetworkAcls called %d times, want 2 pages", n)
 	}
 	// The deleted group was asked for (and answered 404), the other
 	// account's group was not.
-	if n := f.ecs.count("DescribeSecurityGroupAttribute", func(q url.Values) bool { return q.Get("SecurityGroupId") == sgGone }); n != 1 {
+	if n := f.ecs.Count("DescribeSecurityGroupAttribute", func(q url.Values) bool { return q.Get("SecurityGroupId") == sgGone }); n != 1 {
 		t.Errorf("DescribeSecurityGroupAttribute(%s) called %d times, want 1", sgGone, n)
 	}
-	if n := f.ecs.count("DescribeSecurityGroupAttribute", func(q url.Values) bool { return q.Get("SecurityGroupId") == sgPartner }); n != 0 {
+	if n := f.ecs.Count("DescribeSecurityGroupAttribute", func(q url.Values) bool { return q.Get("SecurityGroupId") == sgPartner }); n != 0 {
 		t.Errorf("another account's group %s was described", sgPartner)
 	}
 	// The JSON form round-trips (Snapshot is plain data).
@@ -387,12 +366,12 @@ func TestReadAll(t *testing.T) {
 		t.Errorf("snapshot (-want +got):\n%s", d)
 	}
 	f.checkActions(t)
-	for _, c := range f.ecs.callLog() {
+	for _, c := range f.ecs.Calls() {
 		if c.Action == "DescribeNetworkInterfaces" && c.Query.Has("SecurityGroupId") {
 			t.Errorf("All scope listed members by group: %v", c.Query)
 		}
 	}
-	if n := f.ecs.count("DescribeNetworkInterfaces", nil); n != 4 {
+	if n := f.ecs.Count("DescribeNetworkInterfaces", nil); n != 4 {
 		t.Errorf("DescribeNetworkInterfaces called %d times, want 4 pages of 2", n)
 	}
 }
@@ -430,7 +409,7 @@ func TestReadENIAndAddressTargets(t *testing.T) {
 	}
 	// 172.16.1.12 is a secondary address: PrimaryIpAddress finds nothing,
 	// PrivateIpAddress.1 finds the ENI.
-	if n := f.ecs.count("DescribeNetworkInterfaces", func(q url.Values) bool { return q.Get("PrivateIpAddress.1") == "172.16.1.12" }); n != 1 {
+	if n := f.ecs.Count("DescribeNetworkInterfaces", func(q url.Values) bool { return q.Get("PrivateIpAddress.1") == "172.16.1.12" }); n != 1 {
 		t.Errorf("secondary address lookup: %d calls, want 1", n)
 	}
 	f.checkActions(t)
@@ -470,14 +449,14 @@ func TestThrottlingIsRetried(t *testing.T) {
 	f := newFakes(t)
 	// The first call of each API is throttled: ECS with HTTP 400
 	// Throttling, VPC with HTTP 503 ServiceUnavailable.
-	f.ecs.setHook(func(c fakeCall, n int) (int, string, bool) {
+	f.ecs.SetHook(func(c fakeCall, n int) (int, string, bool) {
 		if c.Action == "DescribeSecurityGroupAttribute" && c.Query.Get("SecurityGroupId") == sgWeb && !c.Query.Has("NextToken") &&
-			f.ecs.count("DescribeSecurityGroupAttribute", func(q url.Values) bool { return q.Get("SecurityGroupId") == sgWeb }) == 1 {
+			f.ecs.Count("DescribeSecurityGroupAttribute", func(q url.Values) bool { return q.Get("SecurityGroupId") == sgWeb }) == 1 {
 			return http.StatusBadRequest, "errors/Throttling.json", true
 		}
 		return 0, "", false
 	})
-	f.vpc.setHook(func(c fakeCall, n int) (int, string, bool) {
+	f.vpc.SetHook(func(c fakeCall, n int) (int, string, bool) {
 		if n == 1 {
 			return http.StatusServiceUnavailable, "errors/ServiceUnavailable.json", true
 		}
@@ -491,10 +470,10 @@ func TestThrottlingIsRetried(t *testing.T) {
 		t.Errorf("snapshot (-want +got):\n%s", d)
 	}
 	first := func(q url.Values) bool { return q.Get("SecurityGroupId") == sgWeb && !q.Has("NextToken") }
-	if n := f.ecs.count("DescribeSecurityGroupAttribute", first); n != 2 {
+	if n := f.ecs.Count("DescribeSecurityGroupAttribute", first); n != 2 {
 		t.Errorf("first page of sg-web asked %d times, want 2 (throttled, then retried)", n)
 	}
-	if n := f.vpc.count("DescribeNetworkAcls", func(q url.Values) bool { return q.Get("PageNumber") == "1" }); n != 2 {
+	if n := f.vpc.Count("DescribeNetworkAcls", func(q url.Values) bool { return q.Get("PageNumber") == "1" }); n != 2 {
 		t.Errorf("first page of DescribeNetworkAcls asked %d times, want 2", n)
 	}
 }
@@ -503,7 +482,7 @@ func TestThrottlingGivesUp(t *testing.T) {
 	for _, attempts := range []int{1, 3} {
 		testEnv(t)
 		f := newFakes(t)
-		f.ecs.setHook(func(c fakeCall, n int) (int, string, bool) {
+		f.ecs.SetHook(func(c fakeCall, n int) (int, string, bool) {
 			return http.StatusBadRequest, "errors/Throttling.json", true
 		})
 		cfg := f.config()
@@ -513,7 +492,7 @@ func TestThrottlingGivesUp(t *testing.T) {
 		if !errors.As(err, &ae) || ae.Code != "Throttling" || ae.StatusCode != 400 || ae.Action != "ecs:DescribeInstances" {
 			t.Fatalf("MaxAttempts %d: error %v, want a Throttling APIError of ecs:DescribeInstances", attempts, err)
 		}
-		if n := len(f.ecs.callLog()); n != attempts || ae.Attempts != attempts {
+		if n := len(f.ecs.Calls()); n != attempts || ae.Attempts != attempts {
 			t.Errorf("MaxAttempts %d: %d calls, %d attempts reported", attempts, n, ae.Attempts)
 		}
 		if !strings.Contains(err.Error(), "Request was denied due to request throttling.") || !strings.Contains(err.Error(), "7D6C5B4A-3E2F-4A1B-9C8D-0E1F2A3B0002") {
@@ -525,7 +504,7 @@ func TestThrottlingGivesUp(t *testing.T) {
 func TestPermissionDenied(t *testing.T) {
 	testEnv(t)
 	f := newFakes(t)
-	f.ecs.setHook(func(c fakeCall, n int) (int, string, bool) {
+	f.ecs.SetHook(func(c fakeCall, n int) (int, string, bool) {
 		if c.Action == "DescribeSecurityGroupAttribute" {
 			return http.StatusForbidden, "errors/Forbidden.RAM.json", true
 		}
@@ -545,13 +524,13 @@ func TestPermissionDenied(t *testing.T) {
 	if strings.Contains(err.Error(), testSecret) {
 		t.Errorf("error %q prints the secret", err)
 	}
-	if n := f.ecs.count("DescribeSecurityGroupAttribute", nil); n != 1 {
+	if n := f.ecs.Count("DescribeSecurityGroupAttribute", nil); n != 1 {
 		t.Errorf("a denied call was retried: %d calls", n)
 	}
 
 	// Without AccessDeniedDetail (VPC, NoPermission): the called action.
 	f = newFakes(t)
-	f.vpc.setHook(func(c fakeCall, n int) (int, string, bool) {
+	f.vpc.SetHook(func(c fakeCall, n int) (int, string, bool) {
 		return http.StatusForbidden, "errors/NoPermission.json", true
 	})
 	_, err = Read(context.Background(), f.config(), Scope{Targets: []string{iWeb1}})
@@ -602,7 +581,7 @@ func TestMissingCredentials(t *testing.T) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
 	}
-	if n := len(f.ecs.callLog()) + len(f.vpc.callLog()); n != 0 {
+	if n := len(f.ecs.Calls()) + len(f.vpc.Calls()); n != 0 {
 		t.Errorf("%d API calls without credentials", n)
 	}
 }
@@ -628,7 +607,7 @@ func TestCredentialsFromCLIProfile(t *testing.T) {
 		{"name": "audit", "mode": "AK", "access_key_id": "`+id+`", "access_key_secret": "`+secret+`", "region_id": "cn-hangzhou"}]}`)
 	f := newFakes(t)
 	for _, fa := range []*fakeAPI{f.ecs, f.vpc} {
-		fa.keyID, fa.secret = id, secret
+		fa.KeyID, fa.Secret = id, secret
 	}
 	if _, err := Read(context.Background(), f.config(), Scope{Targets: []string{eniDB1}}); err != nil {
 		t.Fatal(err)
@@ -668,7 +647,7 @@ func TestContextCancel(t *testing.T) {
 	release := make(chan struct{})
 	f = newFakes(t)
 	t.Cleanup(func() { close(release) }) // before the servers close (cleanups run last-in first-out)
-	f.vpc.setHook(func(c fakeCall, n int) (int, string, bool) {
+	f.vpc.SetHook(func(c fakeCall, n int) (int, string, bool) {
 		<-release
 		return http.StatusServiceUnavailable, "errors/ServiceUnavailable.json", true
 	})
@@ -715,7 +694,7 @@ func TestEndpointForms(t *testing.T) {
 	f := newFakes(t)
 	cfg := f.config()
 	cfg.Protocol = ""
-	cfg.Endpoint, cfg.VPCEndpoint = "http://"+f.ecs.endpoint(), "http://"+f.vpc.endpoint()+"/"
+	cfg.Endpoint, cfg.VPCEndpoint = "http://"+f.ecs.Endpoint(), "http://"+f.vpc.Endpoint()+"/"
 	if _, err := Read(context.Background(), cfg, Scope{Targets: []string{eniDB1}}); err != nil {
 		t.Fatal(err)
 	}
@@ -730,7 +709,7 @@ func TestNotFoundCodes(t *testing.T) {
 	// A prefix list that does not exist is left out of PrefixLists (its
 	// rules are then unresolved for the evaluators), not an error.
 	f := newFakes(t)
-	f.ecs.setHook(func(c fakeCall, n int) (int, string, bool) {
+	f.ecs.SetHook(func(c fakeCall, n int) (int, string, bool) {
 		if c.Action == "DescribePrefixListAttributes" {
 			return http.StatusNotFound, "errors/InvalidPrefixListId.NotFound.json", true
 		}
@@ -748,7 +727,7 @@ func TestNotFoundCodes(t *testing.T) {
 
 	// Another 404 is an error, not a missing group.
 	f = newFakes(t)
-	f.ecs.setHook(func(c fakeCall, n int) (int, string, bool) {
+	f.ecs.SetHook(func(c fakeCall, n int) (int, string, bool) {
 		if c.Action == "DescribeSecurityGroupAttribute" && c.Query.Get("SecurityGroupId") == sgGone {
 			return http.StatusNotFound, "errors/InvalidRegionId.NotFound.json", true
 		}

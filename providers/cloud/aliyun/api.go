@@ -40,6 +40,13 @@ var RequiredActions = []string{
 // RequiredActions on all resources of the account, for a custom policy
 // attached to the RAM user or role that runs the audit.
 func LeastPrivilegePolicy() string {
+	return PolicyDocument(RequiredActions)
+}
+
+// PolicyDocument is a RAM policy document (JSON) with one statement
+// allowing actions on every resource (ECS and VPC here, SLB and ALB in
+// providers/lb/aliyunlb).
+func PolicyDocument(actions []string) string {
 	type statement struct {
 		Effect   string   `json:"Effect"`
 		Action   []string `json:"Action"`
@@ -48,10 +55,7 @@ func LeastPrivilegePolicy() string {
 	doc := struct {
 		Version   string      `json:"Version"`
 		Statement []statement `json:"Statement"`
-	}{
-		Version:   "1",
-		Statement: []statement{{Effect: "Allow", Action: slices.Clone(RequiredActions), Resource: "*"}},
-	}
+	}{"1", []statement{{"Allow", slices.Clone(actions), "*"}}}
 	b, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {
 		panic(err) // plain strings: cannot fail

@@ -11,5 +11,5 @@ const FakeRegion = testRegion
 func StartFakes(t *testing.T) (ecsURL, vpcURL string) {
 	testEnv(t)
 	f := newFakes(t)
-	return "http://" + f.ecs.endpoint(), "http://" + f.vpc.endpoint()
+	return "http://" + f.ecs.Endpoint(), "http://" + f.vpc.Endpoint()
 }

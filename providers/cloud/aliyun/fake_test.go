@@ -1,17 +1,9 @@
 package aliyun
 
-// A local Alibaba Cloud OpenAPI endpoint for the tests: it speaks the
-// protocol the V2 (darabonba) SDK uses for the RPC-style ECS 2014-05-26
-// and VPC 2016-04-28 APIs and checks it strictly, so that the real SDK
-// code path runs end to end:
-//
-//   - POST to "/", the operation in the x-acs-action header and the API
-//     version in x-acs-version — no Action/Version query parameters, which
-//     only the old signature-v1 RPC path sends;
-//   - the operation's parameters in the query string, an empty body;
-//   - an ACS3-HMAC-SHA256 Authorization header, verified with the test's
-//     AccessKey secret (the credential chain really supplied it);
-//   - Describe* operations only.
+// A local Alibaba Cloud OpenAPI endpoint for the tests
+// (internal/cloudfake.ACS: the V2 SDK's wire format for the RPC-style ECS
+// 2014-05-26 and VPC 2016-04-28 APIs, checked strictly, ACS3 signatures
+// verified with the test's AccessKey secret), Describe* operations only.
 //
 // Answers come from testdata/<product>/<Action>.json, documented response
 // shapes holding the whole fake region; the server applies the request's
@@ -19,23 +11,17 @@ package aliyun
 // pages so that the reader must follow pagination.
 
 import (
-	"bytes"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/portcheck/portcheck/internal/cloudfake"
 )
 
 const (
@@ -47,199 +33,48 @@ const (
 	tokenPrefix = "AAAAAdDWBF2"
 )
 
-type fakeCall struct {
-	Action string
-	Query  url.Values
-}
+type fakeCall = cloudfake.ACSCall
 
+// fakeAPI is one product's endpoint (cloudfake.ACS) answering from this
+// package's fixtures.
 type fakeAPI struct {
+	*cloudfake.ACS
 	t       *testing.T
 	product string // "ecs" or "vpc"
-	version string
-	keyID   string
-	secret  string
-	pageCap int // largest page the fake returns, whatever was asked
-
-	srv *httptest.Server
-
-	mu    sync.Mutex
-	calls []fakeCall
-	// hook can answer a call instead of the fixtures: n counts the calls
-	// of c.Action so far, this one included.
-	hook func(c fakeCall, n int) (status int, fixture string, ok bool)
+	pageCap int    // largest page the fake returns, whatever was asked
 }
 
 func newFake(t *testing.T, product string) *fakeAPI {
 	t.Helper()
-	f := &fakeAPI{t: t, product: product, keyID: testKeyID, secret: testSecret, pageCap: 2}
-	f.version = map[string]string{"ecs": ecsVersion, "vpc": vpcVersion}[product]
-	f.srv = httptest.NewServer(f)
-	t.Cleanup(f.srv.Close)
+	f := &fakeAPI{t: t, product: product, pageCap: 2}
+	f.ACS = cloudfake.StartACS(t, &cloudfake.ACS{
+		Product: product,
+		Version: map[string]string{"ecs": ecsVersion, "vpc": vpcVersion}[product],
+		KeyID:   testKeyID,
+		Secret:  testSecret,
+		Check:   f.check,
+		Answer:  f.answer,
+	})
 	return f
 }
 
-// endpoint is host:port, as Config.Endpoint takes it.
-func (f *fakeAPI) endpoint() string { return strings.TrimPrefix(f.srv.URL, "http://") }
+func (f *fakeAPI) load(rel string) map[string]any { return cloudfake.LoadJSON(f.t, rel) }
 
-func (f *fakeAPI) setHook(h func(c fakeCall, n int) (int, string, bool)) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.hook = h
-}
+func exists(rel string) bool { return cloudfake.Exists(rel) }
 
-func (f *fakeAPI) callLog() []fakeCall {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.Clone(f.calls)
-}
-
-func (f *fakeAPI) count(action string, match func(url.Values) bool) int {
-	n := 0
-	for _, c := range f.callLog() {
-		if c.Action == action && (match == nil || match(c.Query)) {
-			n++
-		}
-	}
-	return n
-}
-
-func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	action := r.Header.Get("x-acs-action")
-	q := r.URL.Query()
-	if err := f.checkWire(r, body, action, q); err != nil {
-		f.t.Errorf("%s %s: %v", f.product, action, err)
-		writeJSON(w, http.StatusBadRequest, map[string]any{"RequestId": "FAKE", "Code": "IncompleteSignature", "Message": err.Error()})
-		return
-	}
-	c := fakeCall{Action: action, Query: q}
-	f.mu.Lock()
-	f.calls = append(f.calls, c)
-	n := 0
-	for _, x := range f.calls {
-		if x.Action == action {
-			n++
-		}
-	}
-	hook := f.hook
-	f.mu.Unlock()
-	if hook != nil {
-		if status, fixture, ok := hook(c, n); ok {
-			writeJSON(w, status, f.load(fixture))
-			return
-		}
-	}
-	status, answer := f.answer(action, q)
-	writeJSON(w, status, answer)
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err)
-	}
-	w.Header().Set("Content-Type", "application/json;charset=utf-8")
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
-}
-
-// checkWire checks the request as the V2 SDK sends it.
-func (f *fakeAPI) checkWire(r *http.Request, body []byte, action string, q url.Values) error {
+// check: Describe* operations of this product only, in the test's
+// region, with parameters the fake implements.
+func (f *fakeAPI) check(action string, q url.Values) error {
+	allowed, ok := fakeParams[action]
 	switch {
-	case r.Method != http.MethodPost:
-		return fmt.Errorf("method %s, want POST", r.Method)
-	case r.URL.Path != "/":
-		return fmt.Errorf("path %q, want /", r.URL.Path)
-	case action == "":
-		return fmt.Errorf("no x-acs-action header")
 	case !strings.HasPrefix(action, "Describe"):
 		return fmt.Errorf("action %s: only Describe* operations may be called", action)
-	case q.Has("Action") || q.Has("Version"):
-		return fmt.Errorf("Action/Version in the query string (signature v1 RPC), want the x-acs-* headers")
-	case r.Header.Get("x-acs-version") != f.version:
-		return fmt.Errorf("x-acs-version %q, want %q", r.Header.Get("x-acs-version"), f.version)
+	case !ok || (f.product == "vpc") != slices.Contains(vpcActions, action):
+		return fmt.Errorf("unexpected action %s", action)
 	case q.Get("RegionId") != testRegion:
 		return fmt.Errorf("RegionId %q, want %q", q.Get("RegionId"), testRegion)
-	case len(body) != 0:
-		return fmt.Errorf("unexpected body %q", body)
 	}
-	sum := sha256.Sum256(body)
-	if got := r.Header.Get("x-acs-content-sha256"); got != hex.EncodeToString(sum[:]) {
-		return fmt.Errorf("x-acs-content-sha256 %q does not hash the body", got)
-	}
-	return f.checkSignature(r, q)
-}
-
-// checkSignature verifies ACS3-HMAC-SHA256 (Alibaba Cloud's V3 request
-// signature, which the darabonba client computes).
-func (f *fakeAPI) checkSignature(r *http.Request, q url.Values) error {
-	const alg = "ACS3-HMAC-SHA256"
-	rest, ok := strings.CutPrefix(r.Header.Get("Authorization"), alg+" ")
-	if !ok {
-		return fmt.Errorf("Authorization %q: want %s", r.Header.Get("Authorization"), alg)
-	}
-	fields := map[string]string{}
-	for _, kv := range strings.Split(rest, ",") {
-		k, v, _ := strings.Cut(strings.TrimSpace(kv), "=")
-		fields[k] = v
-	}
-	if fields["Credential"] != f.keyID {
-		return fmt.Errorf("credential %q, want %q", fields["Credential"], f.keyID)
-	}
-	signed := strings.Split(fields["SignedHeaders"], ";")
-	for _, h := range []string{"host", "x-acs-action", "x-acs-content-sha256", "x-acs-date", "x-acs-signature-nonce", "x-acs-version"} {
-		if !slices.Contains(signed, h) {
-			return fmt.Errorf("header %s not signed (SignedHeaders %q)", h, fields["SignedHeaders"])
-		}
-	}
-	var headers strings.Builder
-	for _, h := range signed {
-		v := r.Header.Get(h)
-		if h == "host" {
-			v = r.Host
-		}
-		headers.WriteString(h + ":" + strings.TrimSpace(v) + "\n")
-	}
-	var query []string
-	for _, k := range slices.Sorted(func(yield func(string) bool) {
-		for k := range q {
-			if !yield(k) {
-				return
-			}
-		}
-	}) {
-		query = append(query, k+"="+url.QueryEscape(q.Get(k)))
-	}
-	cq := strings.NewReplacer("+", "%20", "*", "%2A", "%7E", "~").Replace(strings.Join(query, "&"))
-	canonical := r.Method + "\n/\n" + cq + "\n" + headers.String() + "\n" + fields["SignedHeaders"] + "\n" + r.Header.Get("x-acs-content-sha256")
-	h := sha256.Sum256([]byte(canonical))
-	mac := hmac.New(sha256.New, []byte(f.secret))
-	mac.Write([]byte(alg + "\n" + hex.EncodeToString(h[:])))
-	if want := hex.EncodeToString(mac.Sum(nil)); !hmac.Equal([]byte(want), []byte(fields["Signature"])) {
-		return fmt.Errorf("signature does not verify with the test secret")
-	}
-	return nil
-}
-
-// load reads a fixture as generic JSON (numbers kept as written).
-func (f *fakeAPI) load(rel string) map[string]any {
-	b, err := os.ReadFile(filepath.Join("testdata", rel))
-	if err != nil {
-		f.t.Errorf("fixture: %v", err)
-		return map[string]any{"RequestId": "FAKE", "Code": "InternalError", "Message": err.Error()}
-	}
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.UseNumber()
-	var m map[string]any
-	if err := d.Decode(&m); err != nil {
-		f.t.Fatalf("fixture %s: %v", rel, err)
-	}
-	return m
-}
-
-func exists(rel string) bool {
-	_, err := os.Stat(filepath.Join("testdata", rel))
-	return err == nil
+	return cloudfake.AllowedParams(q, allowed)
 }
 
 // The parameters each operation may get; the reader must not depend on a
@@ -263,22 +98,6 @@ func invalid(code, msg string) (int, map[string]any) {
 }
 
 func (f *fakeAPI) answer(action string, q url.Values) (int, map[string]any) {
-	allowed, ok := fakeParams[action]
-	if !ok || (f.product == "vpc") != slices.Contains(vpcActions, action) {
-		f.t.Errorf("%s: unexpected action %s", f.product, action)
-		return invalid("InvalidAction.NotFound", "Specified api is not found, please check your url and method.")
-	}
-	for k := range q {
-		if !slices.ContainsFunc(allowed, func(a string) bool {
-			if p, ok := strings.CutSuffix(a, "*"); ok {
-				_, err := strconv.Atoi(strings.TrimPrefix(k, p))
-				return strings.HasPrefix(k, p) && err == nil
-			}
-			return a == k
-		}) {
-			f.t.Errorf("%s: parameter %s is not implemented by the fake", action, k)
-		}
-	}
 	list := func(name string) []string { // NetworkInterfaceId.1, .2, …
 		var out []string
 		for i := 1; q.Has(name + "." + strconv.Itoa(i)); i++ {

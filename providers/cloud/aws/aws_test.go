@@ -50,10 +50,10 @@ func targetRoutes() map[string][]reply {
 		"DescribeNetworkInterfaces Filter:network-interface-id=eni-db,eni-web0,eni-web1 NextToken=enis-page-2": ok("describe_network_interfaces_ids_page2.xml"),
 		"DescribeNetworkInterfaces Filter:addresses.private-ip-address=10.0.1.50":                              ok("describe_network_interfaces_ip.xml"),
 		// A declared group that does not exist: dropped, asked again.
-		"DescribeSecurityGroups GroupId=sg-app,sg-db,sg-declared,sg-nonexistent,sg-ssh,sg-web": {{http.StatusBadRequest, "error_group_not_found_nonexistent.xml"}},
+		"DescribeSecurityGroups GroupId=sg-app,sg-db,sg-declared,sg-nonexistent,sg-ssh,sg-web": {{Status: http.StatusBadRequest, File: "error_group_not_found_nonexistent.xml"}},
 		"DescribeSecurityGroups GroupId=sg-app,sg-db,sg-declared,sg-ssh,sg-web":                ok("describe_security_groups.xml"),
 		// Groups referenced by rules: sg-gone was deleted.
-		"DescribeSecurityGroups GroupId=sg-bastion,sg-gone":                                 {{http.StatusBadRequest, "error_group_not_found_gone.xml"}},
+		"DescribeSecurityGroups GroupId=sg-bastion,sg-gone":                                 {{Status: http.StatusBadRequest, File: "error_group_not_found_gone.xml"}},
 		"DescribeSecurityGroups GroupId=sg-bastion":                                         ok("describe_security_groups_referenced.xml"),
 		"DescribeSecurityGroupRules Filter:group-id=" + groups:                              ok("describe_security_group_rules_page1.xml"),
 		"DescribeSecurityGroupRules Filter:group-id=" + groups + " NextToken=rules-page-2":  ok("describe_security_group_rules_page2.xml"),
@@ -72,7 +72,7 @@ func dbRoutes() map[string][]reply {
 	return map[string][]reply{
 		"DescribeNetworkInterfaces Filter:addresses.private-ip-address=10.0.3.30":            ok("describe_network_interfaces_db.xml"),
 		"DescribeSecurityGroups GroupId=sg-db":                                               ok("describe_security_groups_db.xml"),
-		"DescribeSecurityGroups GroupId=sg-gone,sg-web":                                      {{http.StatusBadRequest, "error_group_not_found_gone.xml"}},
+		"DescribeSecurityGroups GroupId=sg-gone,sg-web":                                      {{Status: http.StatusBadRequest, File: "error_group_not_found_gone.xml"}},
 		"DescribeSecurityGroups GroupId=sg-web":                                              ok("describe_security_groups_web.xml"),
 		"DescribeSecurityGroupRules Filter:group-id=sg-db,sg-web":                            ok("describe_security_group_rules_page1.xml"),
 		"DescribeSecurityGroupRules Filter:group-id=sg-db,sg-web NextToken=rules-page-2":     ok("describe_security_group_rules_page2.xml"),
@@ -95,7 +95,7 @@ func TestReadListsMembers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fake.assertEachRouteOnce()
+	fake.AssertEachRouteOnce()
 	var ids []string
 	for _, ifc := range got.Interfaces {
 		ids = append(ids, ifc.ID)
@@ -119,7 +119,7 @@ func allRoutes() map[string][]reply {
 		"DescribeNetworkInterfaces":                           ok("describe_network_interfaces_all_page1.xml"),
 		"DescribeNetworkInterfaces NextToken=all-enis-page-2": ok("describe_network_interfaces_all_page2.xml"),
 		"DescribeSecurityGroups":                              ok("describe_security_groups_all.xml"),
-		"DescribeSecurityGroups GroupId=sg-gone":              {{http.StatusBadRequest, "error_group_not_found_gone.xml"}},
+		"DescribeSecurityGroups GroupId=sg-gone":              {{Status: http.StatusBadRequest, File: "error_group_not_found_gone.xml"}},
 		"DescribeSecurityGroupRules":                          ok("describe_security_group_rules_page1.xml"),
 		"DescribeSecurityGroupRules NextToken=rules-page-2":   ok("describe_security_group_rules_page2.xml"),
 		"DescribeManagedPrefixLists PrefixListId=pl-office":   ok("describe_managed_prefix_lists.xml"),
@@ -257,11 +257,11 @@ func TestReadTargets(t *testing.T) {
 	if diff := cmp.Diff(wantSnapshot(false), got, cmpOpts); diff != "" {
 		t.Errorf("snapshot (-want +got):\n%s", diff)
 	}
-	fake.assertEachRouteOnce()
+	fake.AssertEachRouteOnce()
 
 	// Every request was signed with the environment's key for EC2 in the
 	// region, and asked only for actions of RequiredActions.
-	requests, keyIDs, scopes := fake.seen()
+	requests, keyIDs, scopes := fake.Seen()
 	for i, req := range requests {
 		action, _, _ := strings.Cut(req, " ")
 		if !slices.Contains(RequiredActions, "ec2:"+action) {
@@ -298,7 +298,7 @@ func TestReadAll(t *testing.T) {
 	if diff := cmp.Diff(wantSnapshot(true), got, cmpOpts); diff != "" {
 		t.Errorf("snapshot (-want +got):\n%s", diff)
 	}
-	fake.assertEachRouteOnce()
+	fake.AssertEachRouteOnce()
 }
 
 func TestResolve(t *testing.T) {
@@ -367,10 +367,10 @@ func declaredSnapshot() *cloud.Snapshot {
 
 func TestThrottlingIsRetried(t *testing.T) {
 	for _, first := range []reply{
-		{http.StatusServiceUnavailable, "error_request_limit_exceeded.xml"},
-		{http.StatusBadRequest, "error_throttling.xml"},
+		{Status: http.StatusServiceUnavailable, File: "error_request_limit_exceeded.xml"},
+		{Status: http.StatusBadRequest, File: "error_throttling.xml"},
 	} {
-		t.Run(first.file, func(t *testing.T) {
+		t.Run(first.File, func(t *testing.T) {
 			isolateEnv(t)
 			staticCredentials(t)
 			fake, srv := newFake(t, throttleRoutes(first))
@@ -380,13 +380,13 @@ func TestThrottlingIsRetried(t *testing.T) {
 			}
 			// One operation, retried after the throttling answer.
 			key := "DescribeSecurityGroups GroupId=sg-declared"
-			if ops, n := fake.operations(key), fake.attempts(key); ops != 1 || n < 2 {
+			if ops, n := fake.Operations(key), fake.Attempts(key); ops != 1 || n < 2 {
 				t.Errorf("DescribeSecurityGroups: %d operations, %d attempts; want 1 operation retried", ops, n)
 			}
 			if diff := cmp.Diff(declaredSnapshot(), got, cmpOpts); diff != "" {
 				t.Errorf("snapshot (-want +got):\n%s", diff)
 			}
-			fake.assertEachRouteOnce()
+			fake.AssertEachRouteOnce()
 		})
 	}
 }
@@ -395,14 +395,14 @@ func TestThrottlingGivesUpAfterMaxAttempts(t *testing.T) {
 	isolateEnv(t)
 	staticCredentials(t)
 	fake, srv := newFake(t, map[string][]reply{
-		"DescribeSecurityGroups GroupId=sg-declared": {{http.StatusServiceUnavailable, "error_request_limit_exceeded.xml"}},
+		"DescribeSecurityGroups GroupId=sg-declared": {{Status: http.StatusServiceUnavailable, File: "error_request_limit_exceeded.xml"}},
 	})
 	_, err := Read(context.Background(), Config{Region: region, Endpoint: srv.URL, MaxAttempts: 3}, Scope{Groups: []string{"sg-declared"}})
 	var ae smithy.APIError
 	if !errors.As(err, &ae) || ae.ErrorCode() != "RequestLimitExceeded" {
 		t.Fatalf("error %v, want RequestLimitExceeded", err)
 	}
-	if n := fake.attempts("DescribeSecurityGroups GroupId=sg-declared"); n != 3 {
+	if n := fake.Attempts("DescribeSecurityGroups GroupId=sg-declared"); n != 3 {
 		t.Errorf("DescribeSecurityGroups made %d times, want MaxAttempts = 3", n)
 	}
 }
@@ -412,7 +412,7 @@ func TestUnauthorizedNamesTheAction(t *testing.T) {
 	staticCredentials(t)
 	fake, srv := newFake(t, map[string][]reply{
 		"DescribeSecurityGroups GroupId=sg-declared":             ok("describe_security_groups_declared.xml"),
-		"DescribeSecurityGroupRules Filter:group-id=sg-declared": {{http.StatusForbidden, "error_unauthorized_operation.xml"}},
+		"DescribeSecurityGroupRules Filter:group-id=sg-declared": {{Status: http.StatusForbidden, File: "error_unauthorized_operation.xml"}},
 	})
 	_, err := Read(context.Background(), Config{Region: region, Endpoint: srv.URL}, Scope{Groups: []string{"sg-declared"}})
 	var pe *PermissionError
@@ -425,7 +425,7 @@ func TestUnauthorizedNamesTheAction(t *testing.T) {
 	if want := "ec2:DescribeSecurityGroupRules is not allowed for this principal"; !strings.Contains(err.Error(), want) {
 		t.Errorf("error %q does not say %q", err, want)
 	}
-	fake.assertEachRouteOnce()
+	fake.AssertEachRouteOnce()
 	// A refusal is final: the retryer does not retry it.
 	if newRetryer(DefaultMaxAttempts).IsErrorRetryable(pe.Err) {
 		t.Error("UnauthorizedOperation is retried")
@@ -436,7 +436,7 @@ func TestRejectedCredentials(t *testing.T) {
 	isolateEnv(t)
 	staticCredentials(t)
 	_, srv := newFake(t, map[string][]reply{
-		"DescribeSecurityGroups GroupId=sg-declared": {{http.StatusUnauthorized, "error_auth_failure.xml"}},
+		"DescribeSecurityGroups GroupId=sg-declared": {{Status: http.StatusUnauthorized, File: "error_auth_failure.xml"}},
 	})
 	_, err := Read(context.Background(), Config{Region: region, Endpoint: srv.URL}, Scope{Groups: []string{"sg-declared"}})
 	var ce *CredentialsError
@@ -457,7 +457,7 @@ func TestMissingCredentials(t *testing.T) {
 			t.Errorf("error %q does not say %q", err, want)
 		}
 	}
-	if requests, _, _ := fake.seen(); len(requests) != 0 {
+	if requests, _, _ := fake.Seen(); len(requests) != 0 {
 		t.Errorf("requests made without credentials: %q", requests)
 	}
 }
@@ -494,7 +494,7 @@ func TestEndpointFromEnvironment(t *testing.T) {
 	if diff := cmp.Diff(declaredSnapshot(), got, cmpOpts); diff != "" {
 		t.Errorf("snapshot (-want +got):\n%s", diff)
 	}
-	fake.assertEachRouteOnce()
+	fake.AssertEachRouteOnce()
 }
 
 func TestProfile(t *testing.T) {
@@ -519,7 +519,7 @@ func TestProfile(t *testing.T) {
 	if got.Region != region {
 		t.Errorf("region %q, want the profile's %q", got.Region, region)
 	}
-	_, keyIDs, _ := fake.seen()
+	_, keyIDs, _ := fake.Seen()
 	for _, k := range keyIDs {
 		if k != "AKIAPROFILETEST" {
 			t.Errorf("request signed by %s, want the profile's key", k)
@@ -548,8 +548,8 @@ func TestAssumeRole(t *testing.T) {
 	if _, err := Read(context.Background(), Config{Region: region, Endpoint: srv.URL, AssumeRoleARN: roleARN}, Scope{Groups: []string{"sg-declared"}}); err != nil {
 		t.Fatal(err)
 	}
-	fake.assertEachRouteOnce()
-	requests, keyIDs, scopes := fake.seen()
+	fake.AssertEachRouteOnce()
+	requests, keyIDs, scopes := fake.Seen()
 	for i, req := range requests {
 		want := "ASIATESTASSUMEDROLE"
 		if strings.HasPrefix(req, "AssumeRole ") {
@@ -564,7 +564,7 @@ func TestAssumeRole(t *testing.T) {
 func TestAssumeRoleDenied(t *testing.T) {
 	isolateEnv(t)
 	staticCredentials(t)
-	_, srv := newFake(t, map[string][]reply{assumeRoleKey(): {{http.StatusForbidden, "sts_access_denied.xml"}}})
+	_, srv := newFake(t, map[string][]reply{assumeRoleKey(): {{Status: http.StatusForbidden, File: "sts_access_denied.xml"}}})
 	t.Setenv("AWS_ENDPOINT_URL_STS", srv.URL)
 
 	_, err := Read(context.Background(), Config{Region: region, Endpoint: srv.URL, AssumeRoleARN: roleARN}, Scope{Groups: []string{"sg-declared"}})

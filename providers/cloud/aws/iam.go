@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/aws/smithy-go"
@@ -28,6 +29,14 @@ var RequiredActions = []string{
 // RequiredActions. EC2's Describe actions support no resource-level
 // permissions, so the resource is "*".
 func LeastPrivilegePolicy() string {
+	return PolicyDocument("PortcheckReadCloudFilters", RequiredActions)
+}
+
+// PolicyDocument is an IAM policy document (JSON) with one statement
+// allowing actions on every resource, for read-only Describe actions that
+// support no resource-level permissions (EC2's here, ELBv2's in
+// providers/lb/elbv2).
+func PolicyDocument(sid string, actions []string) string {
 	type statement struct {
 		Sid      string
 		Effect   string
@@ -37,15 +46,7 @@ func LeastPrivilegePolicy() string {
 	doc := struct {
 		Version   string
 		Statement []statement
-	}{
-		Version: "2012-10-17",
-		Statement: []statement{{
-			Sid:      "PortcheckReadCloudFilters",
-			Effect:   "Allow",
-			Action:   append([]string(nil), RequiredActions...),
-			Resource: "*",
-		}},
-	}
+	}{"2012-10-17", []statement{{sid, "Allow", slices.Clone(actions), "*"}}}
 	b, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {
 		panic(err) // a fixed document always marshals

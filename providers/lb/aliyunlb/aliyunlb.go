@@ -15,7 +15,6 @@
 package aliyunlb
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -43,20 +42,7 @@ var RequiredActions = []string{
 // LeastPrivilegePolicy is a RAM policy document (JSON) allowing exactly
 // RequiredActions.
 func LeastPrivilegePolicy() string {
-	type statement struct {
-		Effect   string   `json:"Effect"`
-		Action   []string `json:"Action"`
-		Resource string   `json:"Resource"`
-	}
-	doc := struct {
-		Version   string      `json:"Version"`
-		Statement []statement `json:"Statement"`
-	}{"1", []statement{{"Allow", slices.Clone(RequiredActions), "*"}}}
-	b, err := json.MarshalIndent(doc, "", "  ")
-	if err != nil {
-		panic(err) // plain strings: cannot fail
-	}
-	return string(b)
+	return aliyun.PolicyDocument(RequiredActions)
 }
 
 // Config says where and how to call the APIs.

@@ -32,11 +32,11 @@ const (
 func w(n int) *int { return &n }
 
 func slbConfig(f *fakeAPI) Config {
-	return Config{Region: testRegion, SLBEndpoint: f.srv.URL, MaxAttempts: 3}
+	return Config{Region: testRegion, SLBEndpoint: f.URL(), MaxAttempts: 3}
 }
 
 func albConfig(f *fakeAPI) Config {
-	return Config{Region: testRegion, ALBEndpoint: f.srv.URL, MaxAttempts: 3}
+	return Config{Region: testRegion, ALBEndpoint: f.URL(), MaxAttempts: 3}
 }
 
 func wantSLB() *lb.Facts {
@@ -75,7 +75,7 @@ func TestReadSLB(t *testing.T) {
 	if d := cmp.Diff(wantSLB(), got); d != "" {
 		t.Errorf("facts (-want +got):\n%s", d)
 	}
-	if n := f.count("DescribeHealthStatus"); n != 1 {
+	if n := f.Count("DescribeHealthStatus", nil); n != 1 {
 		t.Errorf("DescribeHealthStatus called %d times, want once per load balancer", n)
 	}
 	// The checklist's questions: the new port is healthy on web-1, web-2
@@ -130,10 +130,10 @@ func TestReadALB(t *testing.T) {
 		t.Errorf("facts (-want +got):\n%s", d)
 	}
 	// 4 servers in pages of 2; the listener report in two pages.
-	if n := f.count("ListServerGroupServers"); n != 4 {
+	if n := f.Count("ListServerGroupServers", nil); n != 4 {
 		t.Errorf("ListServerGroupServers called %d times, want 2 pages for %s and 1 each for the others", n, sgp9090)
 	}
-	if n := f.count("GetListenerHealthStatus"); n != 2 {
+	if n := f.Count("GetListenerHealthStatus", nil); n != 2 {
 		t.Errorf("GetListenerHealthStatus called %d times, want 2 pages", n)
 	}
 	if p := lb.Find(got, lb.Target{IDs: []string{"172.16.1.12"}, Port: 9090}, sgp9090); p.Verdict != lb.VerdictDraining || !p.Deregistered(true) {
@@ -147,7 +147,7 @@ func TestReadALB(t *testing.T) {
 func TestPermissionNamesTheRAMAction(t *testing.T) {
 	testEnv(t)
 	f := newFake(t, "slb")
-	f.setHook(func(c call, n int) (int, string, bool) {
+	f.SetHook(func(c call, n int) (int, string, bool) {
 		if c.Action == "DescribeHealthStatus" {
 			return http.StatusForbidden, "errors/Forbidden.RAM.json", true
 		}
@@ -163,7 +163,7 @@ func TestPermissionNamesTheRAMAction(t *testing.T) {
 func TestThrottlingIsRetried(t *testing.T) {
 	testEnv(t)
 	f := newFake(t, "alb")
-	f.setHook(func(c call, n int) (int, string, bool) {
+	f.SetHook(func(c call, n int) (int, string, bool) {
 		if c.Action == "ListServerGroupServers" && n == 1 {
 			return http.StatusBadRequest, "errors/Throttling.json", true
 		}
@@ -173,8 +173,8 @@ func TestThrottlingIsRetried(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got.Pools) != 1 || len(got.Pools[0].Members) != 1 || f.count("ListServerGroupServers") != 2 {
-		t.Errorf("facts %+v after %d calls", got, f.count("ListServerGroupServers"))
+	if len(got.Pools) != 1 || len(got.Pools[0].Members) != 1 || f.Count("ListServerGroupServers", nil) != 2 {
+		t.Errorf("facts %+v after %d calls", got, f.Count("ListServerGroupServers", nil))
 	}
 }
 

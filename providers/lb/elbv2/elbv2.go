@@ -16,7 +16,6 @@ package elbv2
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -44,21 +43,7 @@ var RequiredActions = []string{
 // RequiredActions. ELBv2's Describe actions support no resource-level
 // permissions, so the resource is "*".
 func LeastPrivilegePolicy() string {
-	type statement struct {
-		Sid      string
-		Effect   string
-		Action   []string
-		Resource string
-	}
-	doc := struct {
-		Version   string
-		Statement []statement
-	}{"2012-10-17", []statement{{"PortcheckReadTargetHealth", "Allow", slices.Clone(RequiredActions), "*"}}}
-	b, err := json.MarshalIndent(doc, "", "  ")
-	if err != nil {
-		panic(err) // a fixed document always marshals
-	}
-	return string(b) + "\n"
+	return cloudaws.PolicyDocument("PortcheckReadTargetHealth", RequiredActions)
 }
 
 // Config says how to reach the ELBv2 API.

@@ -78,7 +78,7 @@ func TestReadByARNFollowsPages(t *testing.T) {
 	if d := cmp.Diff(wantFacts(), got); d != "" {
 		t.Errorf("facts (-want +got):\n%s", d)
 	}
-	requests, keys := fake.seen()
+	requests, keys, _ := fake.Seen()
 	if len(requests) != 5 {
 		t.Errorf("requests %q, want 2 pages and 3 health calls", requests)
 	}
@@ -131,7 +131,7 @@ func TestReadByNameAndARN(t *testing.T) {
 func TestTargetGroupNotFound(t *testing.T) {
 	isolateEnv(t)
 	staticCredentials(t, testKeyID, testSecret)
-	notFound := []reply{{http.StatusBadRequest, "error_target_group_not_found.xml"}}
+	notFound := []reply{{Status: http.StatusBadRequest, File: "error_target_group_not_found.xml"}}
 	_, srv := newFake(t, map[string][]reply{
 		"DescribeTargetGroups Names=web-9090,web-9091": notFound,
 		"DescribeTargetGroups Names=web-9090":          ok("describe_target_groups_web9090.xml"),
@@ -152,7 +152,7 @@ func TestThrottlingIsRetried(t *testing.T) {
 	staticCredentials(t, testKeyID, testSecret)
 	fake, srv := newFake(t, map[string][]reply{
 		"DescribeTargetGroups TargetGroupArns=" + tg9090: ok("describe_target_groups_web9090.xml"),
-		health(tg9090): {{http.StatusBadRequest, "error_throttling.xml"}, {http.StatusBadRequest, "error_throttling.xml"}, {http.StatusOK, "describe_target_health_web9090.xml"}},
+		health(tg9090): {{Status: http.StatusBadRequest, File: "error_throttling.xml"}, {Status: http.StatusBadRequest, File: "error_throttling.xml"}, {Status: http.StatusOK, File: "describe_target_health_web9090.xml"}},
 	})
 	got, err := Read(context.Background(), Config{Region: region, Endpoint: srv.URL}, Scope{TargetGroups: []string{tg9090}})
 	if err != nil {
@@ -161,7 +161,7 @@ func TestThrottlingIsRetried(t *testing.T) {
 	if len(got.Pools) != 1 || len(got.Pools[0].Members) != 3 {
 		t.Errorf("facts %+v", got)
 	}
-	if a, o := fake.attempts(health(tg9090)), fake.operations(health(tg9090)); a != 3 || o != 1 {
+	if a, o := fake.Attempts(health(tg9090)), fake.Operations(health(tg9090)); a != 3 || o != 1 {
 		t.Errorf("%d attempts in %d operations, want 3 in 1", a, o)
 	}
 }
@@ -170,13 +170,13 @@ func TestThrottlingGivesUp(t *testing.T) {
 	isolateEnv(t)
 	staticCredentials(t, testKeyID, testSecret)
 	fake, srv := newFake(t, map[string][]reply{
-		"DescribeTargetGroups TargetGroupArns=" + tg9090: {{http.StatusBadRequest, "error_throttling.xml"}},
+		"DescribeTargetGroups TargetGroupArns=" + tg9090: {{Status: http.StatusBadRequest, File: "error_throttling.xml"}},
 	})
 	_, err := Read(context.Background(), Config{Region: region, Endpoint: srv.URL, MaxAttempts: 2}, Scope{TargetGroups: []string{tg9090}})
 	if err == nil || !strings.Contains(err.Error(), "Throttling") {
 		t.Fatalf("error %v, want the throttling error", err)
 	}
-	if a := fake.attempts("DescribeTargetGroups TargetGroupArns=" + tg9090); a != 2 {
+	if a := fake.Attempts("DescribeTargetGroups TargetGroupArns=" + tg9090); a != 2 {
 		t.Errorf("%d attempts, want MaxAttempts 2", a)
 	}
 }
@@ -186,7 +186,7 @@ func TestAccessDeniedNamesTheAction(t *testing.T) {
 	staticCredentials(t, testKeyID, testSecret)
 	_, srv := newFake(t, map[string][]reply{
 		"DescribeTargetGroups TargetGroupArns=" + tg9090: ok("describe_target_groups_web9090.xml"),
-		health(tg9090): {{http.StatusForbidden, "error_access_denied.xml"}},
+		health(tg9090): {{Status: http.StatusForbidden, File: "error_access_denied.xml"}},
 	})
 	_, err := Read(context.Background(), Config{Region: region, Endpoint: srv.URL}, Scope{TargetGroups: []string{tg9090}})
 	var pe *cloudaws.PermissionError
@@ -246,7 +246,7 @@ func TestProfileAndAssumeRole(t *testing.T) {
 	if got.Region != region {
 		t.Errorf("region %q, want the profile's", got.Region)
 	}
-	requests, keys := fake.seen()
+	requests, keys, _ := fake.Seen()
 	for i, req := range requests {
 		want := "ASIATESTASSUMEDROLE"
 		if strings.HasPrefix(req, "AssumeRole") {
