@@ -12,7 +12,6 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/hcl/v2/json"
 )
 
@@ -321,15 +320,15 @@ func parseAll(names []string, srcs map[string][]byte) []parsed {
 	out := make([]parsed, len(names))
 	parallelFor(len(names), func(i int) {
 		name := names[i]
+		if !isJSONName(name) {
+			out[i].file, out[i].diags = parseNative(name, srcs[name])
+			return
+		}
 		if d := checkSource(name, srcs[name]); d != nil {
 			out[i].file, out[i].diags = printableSource(srcs[name]), d
 			return
 		}
-		if isJSONName(name) {
-			out[i].file, out[i].diags = json.Parse(srcs[name], name)
-		} else {
-			out[i].file, out[i].diags = hclsyntax.ParseConfig(srcs[name], name, hcl.InitialPos)
-		}
+		out[i].file, out[i].diags = json.Parse(srcs[name], name)
 	})
 	return out
 }

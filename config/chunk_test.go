@@ -1,0 +1,194 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+)
+
+// dumpBody writes every block, attribute and range of a syntax tree, so
+// two trees can be compared as text.
+func dumpBody(b *strings.Builder, body *hclsyntax.Body, indent string) {
+	fmt.Fprintf(b, "%sbody %s end %s\n", indent, body.SrcRange, body.EndRange)
+	names := make([]string, 0, len(body.Attributes))
+	for n := range body.Attributes {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		a := body.Attributes[n]
+		fmt.Fprintf(b, "%s  attr %s %s name %s expr %s %T\n", indent, n, a.SrcRange, a.NameRange, a.Expr.Range(), a.Expr)
+	}
+	for _, blk := range body.Blocks {
+		fmt.Fprintf(b, "%s  block %s %q %s %v { %s } %s\n", indent, blk.Type, blk.Labels, blk.TypeRange, blk.LabelRanges, blk.OpenBraceRange, blk.CloseBraceRange)
+		dumpBody(b, blk.Body, indent+"    ")
+	}
+}
+
+func dumpFile(f *hcl.File) string {
+	var b strings.Builder
+	dumpBody(&b, f.Body.(*hclsyntax.Body), "")
+	return b.String()
+}
+
+// chunkSources are native-syntax files with every construct a cut must
+// not fall inside: the fixtures, and a file of the awkward cases.
+func chunkSources(t testing.TB) map[string][]byte {
+	out := map[string][]byte{}
+	for _, pattern := range []string{"testdata/valid/*.pc.hcl", "testdata/valid/*/*.pc.hcl", "testdata/errors/*.pc.hcl"} {
+		names, _ := filepath.Glob(pattern)
+		for _, name := range names {
+			src, err := os.ReadFile(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[name] = src
+		}
+	}
+	out["awkward.pc.hcl"] = []byte(`# a comment {
+// another }
+/* a block comment
+}
+host "x" {
+*/
+locals {
+  heredoc = <<EOT
+}
+host "inside" {
+  address = "${local.a}"
+}
+EOT
+  indented = <<-EOT
+    }
+    EOT
+  template = "a ${ {b = "}"}.b } %{ if true }{%{ endif } $${ %%{ \" }"
+  list = [
+    1,
+    2,
+  ]
+  nested = { a = [{
+    b = 1
+  }] }
+}
+
+host "h" {
+  address = "10.0.0.1"
+}
+endpoint "e" {
+  host = host.h
+  port = 80
+}
+`)
+	return out
+}
+
+// TestChunkedParseMatchesWhole cuts every source at every line the scan
+// allows: whenever the pieces parse without a diagnostic, the tree must be
+// the whole file's, range for range, and the file must have parsed whole
+// without an error too; a file with errors is never taken in pieces.
+func TestChunkedParseMatchesWhole(t *testing.T) {
+	cut := 0
+	for name, src := range chunkSources(t) {
+		whole, diags := hclsyntax.ParseConfig(src, name, hcl.InitialPos)
+		f := parseChunked(name, src, 1)
+		if f == nil {
+			if name == "awkward.pc.hcl" {
+				t.Errorf("%s was not cut; its cases are the point", name)
+			}
+			continue
+		}
+		cut++
+		if diags.HasErrors() {
+			t.Errorf("%s: taken in pieces, but parsing it whole gives %v", name, diags)
+			continue
+		}
+		if got, want := dumpFile(f), dumpFile(whole); got != want {
+			t.Errorf("%s: the tree parsed in pieces differs:\n--- pieces\n%s\n--- whole\n%s", name, got, want)
+		}
+		for off := 0; off < len(src); off += 7 {
+			if got, want := f.Nav.(navigation).ContextString(off), whole.Nav.(interface{ ContextString(int) string }).ContextString(off); got != want {
+				t.Errorf("%s: context at byte %d = %q, want %q", name, off, got, want)
+				break
+			}
+		}
+	}
+	if cut < 10 {
+		t.Errorf("only %d sources were cut into pieces; the test no longer tests the cut", cut)
+	}
+}
+
+// TestChunkedLoadSameDiagnostics loads every fixture directory with every
+// file cut at every line and whole: the configuration and the
+// diagnostics (with their ranges) must be the same.
+func TestChunkedLoadSameDiagnostics(t *testing.T) {
+	srcs := chunkSources(t)
+	load := func(minFile, target int) map[string]string {
+		defer func(m, tg int) { chunkMinFile, chunkTarget = m, tg }(chunkMinFile, chunkTarget)
+		chunkMinFile, chunkTarget = minFile, target
+		out := map[string]string{}
+		for name, src := range srcs {
+			cfg, diags := LoadSources(map[string][]byte{name: src}, Options{})
+			var b strings.Builder
+			for _, d := range diags {
+				fmt.Fprintf(&b, "%s %v %s: %s\n", where(rangeOr(d.Subject)), d.Severity, d.Summary, d.Detail)
+			}
+			if err := WriteDiagnostics(&b, cfg.Files, diags, false, 0); err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range cfg.Endpoints {
+				fmt.Fprintf(&b, "endpoint %s %+v %s %s\n", e.Name, e.Ports, e.DeclRange, e.PortsRange)
+			}
+			for _, h := range cfg.Hosts {
+				fmt.Fprintf(&b, "host %s %v %s\n", h.Name, h.Addresses, h.DeclRange)
+			}
+			out[name] = b.String()
+		}
+		return out
+	}
+	whole, cut := load(1<<30, 1<<30), load(0, 1)
+	for name := range srcs {
+		if whole[name] != cut[name] {
+			t.Errorf("%s: loading in pieces differs:\n--- pieces\n%s\n--- whole\n%s", name, cut[name], whole[name])
+		}
+	}
+}
+
+func rangeOr(r *hcl.Range) hcl.Range {
+	if r == nil {
+		return hcl.Range{}
+	}
+	return *r
+}
+
+// FuzzChunkedParse: whatever the scan makes of the input, pieces that
+// parse cleanly are the whole file's tree.
+func FuzzChunkedParse(f *testing.F) {
+	for _, src := range chunkSources(f) {
+		f.Add(src)
+	}
+	f.Fuzz(func(t *testing.T, src []byte) {
+		if len(src) > 4096 || checkText("f.pc.hcl", src) != nil {
+			return
+		}
+		if _, at := nativeNesting(src, "f.pc.hcl", hcl.InitialPos, lexConfig, 0); at != nil {
+			return // the whole file is refused before parsing
+		}
+		c := parseChunked("f.pc.hcl", src, 1)
+		if c == nil {
+			return
+		}
+		whole, diags := hclsyntax.ParseConfig(src, "f.pc.hcl", hcl.InitialPos)
+		if diags.HasErrors() {
+			t.Fatalf("taken in pieces, but parsing it whole gives %v", diags)
+		}
+		if got, want := dumpFile(c), dumpFile(whole); got != want {
+			t.Fatalf("the tree parsed in pieces differs:\n--- pieces\n%s\n--- whole\n%s", got, want)
+		}
+	})
+}
