@@ -85,6 +85,23 @@ endpoint "e" {
   port = 80
 }
 `)
+	// A fleet: endpoints before and after the hosts they name, decode
+	// errors inside endpoint pieces (their context line names the
+	// endpoint), a duplicate name across pieces, a comment between them.
+	var fleet strings.Builder
+	for i := range 40 {
+		fmt.Fprintf(&fleet, "endpoint \"e%d\" {\n  host = host.h%d\n  port = var.base + %d\n}\n\n", i, i%3, i)
+		if i == 20 {
+			fleet.WriteString("# hosts in the middle\nvariable \"base\" {\n  default = 8000\n}\nhost \"h0\" {\n  address = \"10.0.0.1\"\n}\nhost \"h1\" {\n  address = \"10.0.0.2\"\n}\n\n")
+		}
+	}
+	fleet.WriteString("endpoint \"e7\" {\n  host = host.h1\n  port = 70000\n}\n")
+	out["fleet.pc.hcl"] = []byte(fleet.String())
+	// The same with a syntax error in a late piece: the load starts over
+	// whole, and the error is the whole parse's.
+	out["fleet_broken.pc.hcl"] = []byte(strings.Replace(fleet.String(), "endpoint \"e33\" {\n  host = host.h0\n", "endpoint \"e33\" {\n  host = = host.h0\n", 1))
+	// A piece that starts like an endpoint but is not only endpoints.
+	out["fleet_mixed.pc.hcl"] = []byte(fleet.String() + "endpoint \"z\" {\n  host = host.h0\n  port = 1\n}\nhost \"h2\" {\n  address = \"10.0.0.3\"\n}\n")
 	return out
 }
 
@@ -96,7 +113,7 @@ func TestChunkedParseMatchesWhole(t *testing.T) {
 	cut := 0
 	for name, src := range chunkSources(t) {
 		whole, diags := hclsyntax.ParseConfig(src, name, hcl.InitialPos)
-		f := parseChunked(name, src, 1)
+		f, _ := parseChunked(name, src, 1, false)
 		if f == nil {
 			if name == "awkward.pc.hcl" {
 				t.Errorf("%s was not cut; its cases are the point", name)
@@ -112,7 +129,7 @@ func TestChunkedParseMatchesWhole(t *testing.T) {
 			t.Errorf("%s: the tree parsed in pieces differs:\n--- pieces\n%s\n--- whole\n%s", name, got, want)
 		}
 		for off := 0; off < len(src); off += 7 {
-			if got, want := f.Nav.(navigation).ContextString(off), whole.Nav.(interface{ ContextString(int) string }).ContextString(off); got != want {
+			if got, want := f.Nav.(*navigation).ContextString(off), whole.Nav.(interface{ ContextString(int) string }).ContextString(off); got != want {
 				t.Errorf("%s: context at byte %d = %q, want %q", name, off, got, want)
 				break
 			}
@@ -179,7 +196,7 @@ func FuzzChunkedParse(f *testing.F) {
 		if _, at := nativeNesting(src, "f.pc.hcl", hcl.InitialPos, lexConfig, 0); at != nil {
 			return // the whole file is refused before parsing
 		}
-		c := parseChunked("f.pc.hcl", src, 1)
+		c, _ := parseChunked("f.pc.hcl", src, 1, false)
 		if c == nil {
 			return
 		}
@@ -191,4 +208,28 @@ func FuzzChunkedParse(f *testing.F) {
 			t.Fatalf("the tree parsed in pieces differs:\n--- pieces\n%s\n--- whole\n%s", got, want)
 		}
 	})
+}
+
+// TestDeferredPieces: endpoint pieces are left for later and decoded
+// there; one that does not parse makes the load start over whole.
+func TestDeferredPieces(t *testing.T) {
+	srcs := chunkSources(t)
+	f, deferred := parseChunked("fleet.pc.hcl", srcs["fleet.pc.hcl"], 1, true)
+	if f == nil || len(deferred) < 30 {
+		t.Fatalf("fleet.pc.hcl: %d pieces left for later, want one per endpoint", len(deferred))
+	}
+	for _, b := range f.Body.(*hclsyntax.Body).Blocks {
+		if b.Type == "endpoint" {
+			t.Errorf("endpoint %q parsed before the declarations", b.Labels)
+		}
+	}
+	defer func(m, tg int) { chunkMinFile, chunkTarget = m, tg }(chunkMinFile, chunkTarget)
+	chunkMinFile, chunkTarget = 0, 1
+	cfg, _, ok := loadSourcesOnce(map[string][]byte{"fleet.pc.hcl": srcs["fleet.pc.hcl"]}, Options{}, true)
+	if !ok || len(cfg.Endpoints) != 40 {
+		t.Errorf("fleet.pc.hcl in pieces: ok=%v, %d endpoints; want 40", ok, len(cfg.Endpoints))
+	}
+	if _, _, ok := loadSourcesOnce(map[string][]byte{"b.pc.hcl": srcs["fleet_broken.pc.hcl"]}, Options{}, true); ok {
+		t.Error("fleet_broken.pc.hcl: a piece with a syntax error did not start the load over")
+	}
 }
