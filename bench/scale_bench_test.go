@@ -261,3 +261,54 @@ func BenchmarkProcessPlan100k(b *testing.B) {
 	}
 	b.ReportMetric(float64(peak)/mb, "peak-RSS-MB")
 }
+
+// BenchmarkFleetLoadPlanRange10k: the same 10,000 ports as ten endpoints
+// of a 1,000-port range each, against BenchmarkFleetLoadPlan10kPorts (one
+// endpoint per port): what a port of a range costs next to an endpoint.
+func BenchmarkFleetLoadPlanRange10k(b *testing.B) {
+	var hcl strings.Builder
+	hcl.WriteString("host \"srv\" {\n  address = \"10.0.0.5\"\n  netns   = \"pc-bench\"\n}\n\n")
+	for i := range 10 {
+		fmt.Fprintf(&hcl, "endpoint \"r%d\" {\n  host = host.srv\n  port = \"%d-%d\"\n}\n\n", i, 20000+1000*i, 20999+1000*i)
+	}
+	benchLoadPlan(b, hcl.String(), 10, 30000)
+}
+
+func BenchmarkFleetLoadPlan10kPorts(b *testing.B) {
+	var hcl strings.Builder
+	hcl.WriteString("host \"srv\" {\n  address = \"10.0.0.5\"\n  netns   = \"pc-bench\"\n}\n\n")
+	for i := range 10000 {
+		fmt.Fprintf(&hcl, "endpoint \"p%d\" {\n  host = host.srv\n  port = %d\n}\n\n", i, 20000+i)
+	}
+	benchLoadPlan(b, hcl.String(), 10000, 30000)
+}
+
+func benchLoadPlan(b *testing.B, src string, endpoints, checks int) {
+	files := map[string][]byte{"fleet.pc.hcl": []byte(src)}
+	env := runner.Environment{GOOS: "linux"}
+	b.ReportAllocs()
+	var peak uint64
+	var live uint64
+	for b.Loop() {
+		peak = max(peak, peakHeap(func() {
+			cfg, diags := config.LoadSources(files, config.Options{})
+			if diags.HasErrors() {
+				b.Fatal(diags)
+			}
+			plan, err := runner.BuildPlan(cfg, runner.PlanOptions{Env: env})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if n, _, _ := plan.Counts(); len(plan.Endpoints) != endpoints || n != checks {
+				b.Fatalf("planned %d checks on %d endpoints", n, len(plan.Endpoints))
+			}
+			runtime.GC()
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			live = ms.HeapAlloc
+			runtime.KeepAlive(plan)
+		}))
+	}
+	b.ReportMetric(float64(peak)/mb, "peak-heap-MB")
+	b.ReportMetric(float64(live)/mb, "plan-heap-MB")
+}
