@@ -12,7 +12,6 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/hcl/v2/json"
 )
 
@@ -175,6 +174,18 @@ type loader struct {
 }
 
 func loadSources(srcs map[string][]byte, opts Options) (*Config, hcl.Diagnostics) {
+	if cfg, diags, ok := loadSourcesOnce(srcs, opts, true); ok {
+		return cfg, diags
+	}
+	// A piece parsed late held something unexpected: everything again,
+	// every file parsed whole, so diagnostics are those of a whole parse.
+	cfg, diags, _ := loadSourcesOnce(srcs, opts, false)
+	return cfg, diags
+}
+
+// loadSourcesOnce loads the files, parsing large ones in pieces when
+// pieces is set (chunk.go); ok is false when that has to be undone.
+func loadSourcesOnce(srcs map[string][]byte, opts Options, pieces bool) (*Config, hcl.Diagnostics, bool) {
 	l := &loader{
 		parser:    hclparse.NewParser(),
 		vars:      map[string]*variableDecl{},
@@ -192,8 +203,8 @@ func loadSources(srcs map[string][]byte, opts Options) (*Config, hcl.Diagnostics
 	sort.Strings(names)
 
 	var diags hcl.Diagnostics
-	var files []*hcl.File
-	for i, p := range parseAll(names, srcs) {
+	var files []parsedFile
+	for i, p := range parseAll(names, srcs, pieces) {
 		diags = append(diags, p.diags...)
 		if p.file == nil {
 			continue
@@ -202,24 +213,30 @@ func loadSources(srcs map[string][]byte, opts Options) (*Config, hcl.Diagnostics
 		// its diagnostic can show the line.
 		l.parser.AddFile(names[i], p.file)
 		if p.file.Body != nil {
-			files = append(files, p.file)
+			files = append(files, p)
 		}
 	}
 	l.cfg.Files = l.parser.Files()
 	// A syntax error leaves a partial tree; decoding it would only add
 	// follow-on errors about things that are really fine.
 	if diags.HasErrors() {
-		return l.cfg, diags
+		return l.cfg, diags, true
 	}
 
-	var varBlocks, localBlocks, hostBlocks, endpointBlocks, providerBlocks, sgBlocks hcl.Blocks
+	var varBlocks, localBlocks, hostBlocks, providerBlocks, sgBlocks hcl.Blocks
+	var endpoints []endpointItem
 	for _, f := range files {
-		content, d := f.Body.Content(rootSchema)
+		content, d := f.file.Body.Content(rootSchema)
 		diags = append(diags, d...)
 		if content == nil {
 			continue
 		}
+		deferred := f.deferred
 		for _, b := range content.Blocks {
+			// Pieces parsed later keep their place among the blocks.
+			for len(deferred) > 0 && deferred[0].pos.Byte < b.DefRange.Start.Byte {
+				endpoints, deferred = append(endpoints, endpointItem{later: deferred[0]}), deferred[1:]
+			}
 			switch b.Type {
 			case "variable":
 				varBlocks = append(varBlocks, b)
@@ -228,12 +245,15 @@ func loadSources(srcs map[string][]byte, opts Options) (*Config, hcl.Diagnostics
 			case "host":
 				hostBlocks = append(hostBlocks, b)
 			case "endpoint":
-				endpointBlocks = append(endpointBlocks, b)
+				endpoints = append(endpoints, endpointItem{block: b})
 			case "provider":
 				providerBlocks = append(providerBlocks, b)
 			case "security_group":
 				sgBlocks = append(sgBlocks, b)
 			}
+		}
+		for _, c := range deferred {
+			endpoints = append(endpoints, endpointItem{later: c})
 		}
 	}
 
@@ -243,9 +263,13 @@ func loadSources(srcs map[string][]byte, opts Options) (*Config, hcl.Diagnostics
 	diags = append(diags, l.declareHosts(hostBlocks)...)
 	diags = append(diags, l.declareProviders(providerBlocks)...)
 	diags = append(diags, l.declareSecurityGroups(sgBlocks)...)
-	diags = append(diags, l.declareEndpoints(endpointBlocks)...)
+	d, ok := l.declareEndpoints(endpoints)
+	if !ok {
+		return nil, nil, false
+	}
+	diags = append(diags, d...)
 	l.cfg.Files = l.parser.Files() // now including -var-file files
-	return l.cfg, diags
+	return l.cfg, diags, true
 }
 
 func (l *loader) declareHosts(blocks hcl.Blocks) hcl.Diagnostics {
@@ -268,12 +292,57 @@ func (l *loader) declareHosts(blocks hcl.Blocks) hcl.Diagnostics {
 	return diags
 }
 
+// endpointItem is an endpoint block, or a piece of a file of endpoint
+// blocks still to be parsed (chunk.go).
+type endpointItem struct {
+	block *hcl.Block
+	later *deferredChunk
+}
+
 // declareEndpoints decodes endpoints in parallel: each reads only the
 // finished variables, locals and hosts, and writes only its own Endpoint.
 // Names are checked first, in order, so duplicates are reported the same
-// way every time.
-func (l *loader) declareEndpoints(blocks hcl.Blocks) hcl.Diagnostics {
+// way every time. Pieces of endpoint blocks are parsed here, a few at a
+// time, and their trees dropped once decoded; ok is false when one held
+// something else (the load starts again without pieces).
+func (l *loader) declareEndpoints(items []endpointItem) (hcl.Diagnostics, bool) {
 	s := l.scope(rootVar, rootLocal, rootHost)
+	seen := map[string]hcl.Range{}
+	var diags hcl.Diagnostics
+	window := max(runtime.GOMAXPROCS(0), 2)
+	for len(items) > 0 {
+		// The blocks up to the window's last piece, in file order.
+		n, pieces := 0, 0
+		for n < len(items) && (items[n].later == nil || pieces < window) {
+			if items[n].later != nil {
+				pieces++
+			}
+			n++
+		}
+		batch := items[:n]
+		items = items[n:]
+		parsed := make([]hcl.Blocks, len(batch))
+		oks := make([]bool, len(batch))
+		parallelFor(len(batch), func(i int) {
+			if c := batch[i].later; c != nil {
+				parsed[i], oks[i] = c.blocks()
+			} else {
+				parsed[i], oks[i] = hcl.Blocks{batch[i].block}, true
+			}
+		})
+		var blocks hcl.Blocks
+		for i := range batch {
+			if !oks[i] {
+				return nil, false
+			}
+			blocks = append(blocks, parsed[i]...)
+		}
+		diags = append(diags, l.declareEndpointBlocks(blocks, s, seen)...)
+	}
+	return diags, true
+}
+
+func (l *loader) declareEndpointBlocks(blocks hcl.Blocks, s *scope, seen map[string]hcl.Range) hcl.Diagnostics {
 	type result struct {
 		pre   hcl.Diagnostics // name checks
 		skip  bool
@@ -281,7 +350,6 @@ func (l *loader) declareEndpoints(blocks hcl.Blocks) hcl.Diagnostics {
 		diags hcl.Diagnostics
 	}
 	results := make([]result, len(blocks))
-	seen := map[string]hcl.Range{}
 	for i, b := range blocks {
 		name := b.Labels[0]
 		results[i].pre = checkName("endpoint", b)
@@ -308,28 +376,23 @@ func (l *loader) declareEndpoints(blocks hcl.Blocks) hcl.Diagnostics {
 	return diags
 }
 
-type parsed struct {
-	file  *hcl.File
-	diags hcl.Diagnostics
-}
-
 // parseAll parses the files in parallel: lexing is most of the time a large
 // configuration takes to load, and files are independent. The results are
 // registered with the hclparse.Parser in name order afterwards, since the
 // Parser itself is not safe for concurrent use.
-func parseAll(names []string, srcs map[string][]byte) []parsed {
-	out := make([]parsed, len(names))
+func parseAll(names []string, srcs map[string][]byte, pieces bool) []parsedFile {
+	out := make([]parsedFile, len(names))
 	parallelFor(len(names), func(i int) {
 		name := names[i]
+		if !isJSONName(name) {
+			out[i] = parseNative(name, srcs[name], pieces)
+			return
+		}
 		if d := checkSource(name, srcs[name]); d != nil {
 			out[i].file, out[i].diags = printableSource(srcs[name]), d
 			return
 		}
-		if isJSONName(name) {
-			out[i].file, out[i].diags = json.Parse(srcs[name], name)
-		} else {
-			out[i].file, out[i].diags = hclsyntax.ParseConfig(srcs[name], name, hcl.InitialPos)
-		}
+		out[i].file, out[i].diags = json.Parse(srcs[name], name)
 	})
 	return out
 }

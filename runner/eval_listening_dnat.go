@@ -49,7 +49,7 @@ func (v *verifier) followDNAT(ctx context.Context, e *EndpointPlan, c *Check, no
 	var d firewall.Decision
 	for _, t := range c.Targets {
 		dst := t.Address
-		for _, src := range dnatSources(e, c, t, dst) {
+		for _, src := range dnatSources(e, c, t, dst, v.sourceFor) {
 			p := firewall.Packet{Src: src, Dst: dst, Proto: firewall.ProtoTCP, SPort: ephemeralPort, DPort: uint16(t.Port)}
 			if t.Protocol == "udp" {
 				p.Proto = firewall.ProtoUDP
@@ -159,13 +159,13 @@ func (v *verifier) followDNAT(ctx context.Context, e *EndpointPlan, c *Check, no
 // dnatSources are the clients whose packets are judged for a DNAT: each
 // vantage host's (as L2 judges them), else one documentation address
 // standing for any client.
-func dnatSources(e *EndpointPlan, l1 *Check, t providers.Target, dst netip.Addr) []netip.Addr {
+func dnatSources(e *EndpointPlan, l1 *Check, t providers.Target, dst netip.Addr, sourceFor sourceFunc) []netip.Addr {
 	var out []netip.Addr
 	for _, c := range e.Checks {
 		if c.Layer != providers.LayerFirewall || c.Sources.IsValid() || c.Target != t || c.Skip != "" || c.Error != "" {
 			continue
 		}
-		if src, err := vantageSource(c, dst); err == nil && !containsAddr(out, src) {
+		if src, err := vantageSource(c, dst, sourceFor); err == nil && !containsAddr(out, src) {
 			out = append(out, src)
 		}
 	}

@@ -94,6 +94,7 @@ type verifier struct {
 	snapshots map[string]*snapshot        // L1 socket tables, one per host namespace per run
 	filters   map[string]*filterSnapshot  // L2 packet filters, likewise
 	clouds    map[cloudKey]*cloudSnapshot // L6 reads, one per provider and target
+	routes    sync.Map                    // routeKey -> *route: sources, one lookup per run
 	groups    []*config.SecurityGroup     // declared security groups (L6 drift)
 }
 

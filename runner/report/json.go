@@ -1,7 +1,9 @@
 package report
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math"
 
@@ -80,21 +82,71 @@ type JSONSummary struct {
 	EndpointsIncomplete int `json:"endpoints_incomplete"`
 }
 
-// JSON collects results and writes the report at Finish.
+// JSON writes the report as it goes: the head at Start, each endpoint as
+// soon as it and every endpoint before it have finished, the summary at
+// Finish. The bytes are those of JSONReport encoded whole (indented by two
+// spaces, HTML not escaped), but no endpoint's results or evidence are
+// held after it is written: at fleet scale the whole document was most of
+// the memory a run took.
 type JSON struct {
 	W     io.Writer
-	order *inPlanOrder
-	doc   JSONReport
+	order *inPlanOrder[[]byte]
+	// wrote counts the endpoints written; err is the first write error,
+	// returned by Finish.
+	wrote int
+	err   error
+}
+
+// jsonHead is JSONReport's encoding up to its endpoints array.
+var jsonHead = fmt.Sprintf("{\n  \"version\": %d,\n  \"endpoints\": [", JSONVersion)
+
+// jsonTail is what follows the endpoints: JSONReport's fields after them.
+type jsonTail struct {
+	Summary     JSONSummary `json:"summary"`
+	ExitCode    int         `json:"exit_code"`
+	Interrupted bool        `json:"interrupted,omitempty"`
 }
 
 func (j *JSON) Start(p *runner.Plan) {
-	j.order = newInPlanOrder(p)
-	j.doc = JSONReport{Version: JSONVersion, Endpoints: []JSONEndpoint{}}
+	j.order = newInPlanOrder[[]byte](p)
+	j.write([]byte(jsonHead))
 }
 
 func (j *JSON) Endpoint(er *runner.EndpointResult) {
-	for _, r := range j.order.add(er) {
-		j.doc.Endpoints = append(j.doc.Endpoints, EndpointJSON(r))
+	for _, b := range j.order.add(er, encodeEndpoint(er)) {
+		j.writeEndpoint(b)
+	}
+}
+
+// encodeEndpoint is one element of the endpoints array, indented as it is
+// inside the whole document.
+func encodeEndpoint(er *runner.EndpointResult) []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("    ", "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(EndpointJSON(er)); err != nil {
+		// Evidence is plain data; a value JSON cannot encode is a bug,
+		// reported in the document rather than dropped.
+		buf.Reset()
+		b, _ := json.Marshal(err.Error())
+		fmt.Fprintf(&buf, "{\"name\": %q, \"error\": %s}", er.Plan.Endpoint.Name, b)
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+}
+
+func (j *JSON) writeEndpoint(b []byte) {
+	if j.wrote > 0 {
+		j.write([]byte(","))
+	}
+	j.write([]byte("\n    "))
+	j.write(b)
+	j.wrote++
+}
+
+func (j *JSON) write(b []byte) {
+	if j.err == nil {
+		_, j.err = j.W.Write(b)
 	}
 }
 
@@ -136,16 +188,28 @@ func EndpointJSON(er *runner.EndpointResult) JSONEndpoint {
 }
 
 func (j *JSON) Finish(sum runner.Summary) (int, error) {
-	for _, r := range j.order.rest() {
-		j.doc.Endpoints = append(j.doc.Endpoints, EndpointJSON(r))
+	for _, b := range j.order.rest() {
+		j.writeEndpoint(b)
 	}
-	j.doc.Summary = JSONSummary{Endpoints: sum.Finished, Passed: sum.Passed, Drifted: sum.Drifted, Failed: sum.Failed,
-		Skipped: sum.Skipped, Errors: sum.Errors, Unchecked: sum.Unchecked, Checks: sum.Checks,
-		EndpointsOK: sum.EndpointsOK, EndpointsDrifted: sum.EndpointsDrifted, EndpointsFailed: sum.EndpointsFailed, EndpointsIncomplete: sum.EndpointsIncomplete}
-	j.doc.ExitCode = sum.ExitCode()
-	j.doc.Interrupted = sum.Interrupted
-	enc := json.NewEncoder(j.W)
+	if j.wrote > 0 {
+		j.write([]byte("\n  "))
+	}
+	tail := jsonTail{
+		Summary: JSONSummary{Endpoints: sum.Finished, Passed: sum.Passed, Drifted: sum.Drifted, Failed: sum.Failed,
+			Skipped: sum.Skipped, Errors: sum.Errors, Unchecked: sum.Unchecked, Checks: sum.Checks,
+			EndpointsOK: sum.EndpointsOK, EndpointsDrifted: sum.EndpointsDrifted, EndpointsFailed: sum.EndpointsFailed, EndpointsIncomplete: sum.EndpointsIncomplete},
+		ExitCode:    sum.ExitCode(),
+		Interrupted: sum.Interrupted,
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
-	return sum.ExitCode(), enc.Encode(j.doc)
+	if err := enc.Encode(tail); err != nil && j.err == nil {
+		j.err = err
+	}
+	// "{\n  \"summary\": …" continues the document after "],".
+	j.write([]byte("],\n"))
+	j.write(bytes.TrimPrefix(buf.Bytes(), []byte("{\n")))
+	return sum.ExitCode(), j.err
 }

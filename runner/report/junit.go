@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bytes"
 	"encoding/xml"
 	"fmt"
 	"io"
@@ -12,10 +13,42 @@ import (
 
 // JUnit writes one testsuite per endpoint and one testcase per check, the
 // shape CI systems (GitLab, Jenkins, GitHub test reporters) read.
+//
+// The document's head counts every test, so nothing can be written before
+// the run ends; each suite is kept encoded (its share of the output), not
+// as results with their evidence.
 type JUnit struct {
 	W      io.Writer
-	order  *inPlanOrder
-	suites []junitSuite
+	order  *inPlanOrder[encodedSuite]
+	suites []encodedSuite
+}
+
+// encodedSuite is a testsuite element, indented as it is inside the
+// document, with the counts the head sums.
+type encodedSuite struct {
+	xml                              []byte
+	tests, failures, errors, skipped int
+	seconds                          float64
+}
+
+func encodeSuite(s junitSuite) encodedSuite {
+	var buf bytes.Buffer
+	enc := xml.NewEncoder(&buf)
+	enc.Indent("  ", "  ")
+	err := enc.EncodeElement(s, xml.StartElement{Name: xml.Name{Local: "testsuite"}})
+	if err == nil {
+		err = enc.Close()
+	}
+	if err != nil {
+		// Only text from our own results goes in; an error here is a bug,
+		// kept visible in the report instead of a suite silently missing.
+		buf.Reset()
+		enc = xml.NewEncoder(&buf)
+		enc.Indent("  ", "  ")
+		_ = enc.EncodeElement(junitSuite{Name: s.Name, Tests: 1, Errors: 1, SystemErr: "encoding the suite: " + err.Error()}, xml.StartElement{Name: xml.Name{Local: "testsuite"}})
+		s.Tests, s.Errors = s.Tests+1, s.Errors+1
+	}
+	return encodedSuite{xml: buf.Bytes(), tests: s.Tests, failures: s.Failures, errors: s.Errors, skipped: s.Skipped, seconds: s.seconds}
 }
 
 type junitSuites struct {
@@ -67,12 +100,10 @@ type junitMessage struct {
 	Text    string `xml:",chardata"`
 }
 
-func (j *JUnit) Start(p *runner.Plan) { j.order = newInPlanOrder(p) }
+func (j *JUnit) Start(p *runner.Plan) { j.order = newInPlanOrder[encodedSuite](p) }
 
 func (j *JUnit) Endpoint(er *runner.EndpointResult) {
-	for _, r := range j.order.add(er) {
-		j.suites = append(j.suites, junitEndpoint(r))
-	}
+	j.suites = append(j.suites, j.order.add(er, encodeSuite(junitEndpoint(er)))...)
 }
 
 // caseName is "L4 connectivity from client to 10.0.0.5:8080".
@@ -138,35 +169,58 @@ func junitEndpoint(er *runner.EndpointResult) junitSuite {
 func seconds(f float64) string { return fmt.Sprintf("%.3f", f) }
 
 func (j *JUnit) Finish(sum runner.Summary) (int, error) {
-	for _, r := range j.order.rest() {
-		j.suites = append(j.suites, junitEndpoint(r))
-	}
+	j.suites = append(j.suites, j.order.rest()...)
 	if sum.Interrupted {
 		for _, e := range j.order.unfinished() {
-			j.suites = append(j.suites, junitInterrupted(e))
+			j.suites = append(j.suites, encodeSuite(junitInterrupted(e)))
 		}
 	}
-	doc := junitSuites{Name: "portcheck verify", Suites: j.suites}
+	doc := junitSuites{Name: "portcheck verify"}
 	if sum.Interrupted {
 		doc.Name = "portcheck verify (interrupted)"
 	}
 	var total float64
 	for _, s := range j.suites {
-		doc.Tests += s.Tests
-		doc.Failures += s.Failures
-		doc.Errors += s.Errors
-		doc.Skipped += s.Skipped
+		doc.Tests += s.tests
+		doc.Failures += s.failures
+		doc.Errors += s.errors
+		doc.Skipped += s.skipped
 		total += s.seconds
 	}
 	doc.Time = seconds(total)
-	if _, err := io.WriteString(j.W, xml.Header); err != nil {
-		return sum.ExitCode(), err
-	}
-	enc := xml.NewEncoder(j.W)
+	// The head is the document without its suites: "<testsuites …>" and,
+	// when there are none, its end tag on the same line.
+	var head bytes.Buffer
+	enc := xml.NewEncoder(&head)
 	enc.Indent("", "  ")
 	if err := enc.Encode(doc); err != nil {
 		return sum.ExitCode(), err
 	}
-	_, err := io.WriteString(j.W, "\n")
-	return sum.ExitCode(), err
+	start, end, _ := bytes.Cut(head.Bytes(), []byte("</testsuites>"))
+	w := &errWriter{w: j.W}
+	w.write([]byte(xml.Header))
+	w.write(start)
+	for _, s := range j.suites {
+		w.write([]byte("\n"))
+		w.write(s.xml)
+	}
+	if len(j.suites) > 0 {
+		w.write([]byte("\n"))
+	}
+	w.write([]byte("</testsuites>"))
+	w.write(end)
+	w.write([]byte("\n"))
+	return sum.ExitCode(), w.err
+}
+
+// errWriter keeps the first write error and skips the writes after it.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) write(b []byte) {
+	if e.err == nil {
+		_, e.err = e.w.Write(b)
+	}
 }

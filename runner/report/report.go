@@ -46,28 +46,32 @@ func (m Multi) Finish(sum runner.Summary) (int, error) {
 
 // inPlanOrder re-orders endpoints that finish in any order into plan order,
 // releasing each as soon as all before it are done, so streaming output is
-// deterministic.
-type inPlanOrder struct {
+// deterministic. What it holds back is whatever the reporter keeps of an
+// endpoint (T): the JSON and JUnit reporters keep the encoded bytes, not
+// the results with their evidence, so an endpoint that finishes late does
+// not pin every later endpoint's evidence in memory.
+type inPlanOrder[T any] struct {
 	plan    *runner.Plan
 	index   map[*runner.EndpointPlan]int
-	pending map[int]*runner.EndpointResult
-	seen    map[int]bool
+	pending map[int]T
+	seen    []bool
 	next    int
 }
 
-func newInPlanOrder(p *runner.Plan) *inPlanOrder {
-	o := &inPlanOrder{plan: p, index: map[*runner.EndpointPlan]int{}, pending: map[int]*runner.EndpointResult{}, seen: map[int]bool{}}
+func newInPlanOrder[T any](p *runner.Plan) *inPlanOrder[T] {
+	o := &inPlanOrder[T]{plan: p, index: make(map[*runner.EndpointPlan]int, len(p.Endpoints)), pending: map[int]T{}, seen: make([]bool, len(p.Endpoints))}
 	for i, e := range p.Endpoints {
 		o.index[e] = i
 	}
 	return o
 }
 
-// add stores er and returns the results now ready, in order.
-func (o *inPlanOrder) add(er *runner.EndpointResult) []*runner.EndpointResult {
-	o.pending[o.index[er.Plan]] = er
-	o.seen[o.index[er.Plan]] = true
-	var out []*runner.EndpointResult
+// add stores what is kept of er and returns what is now ready, in order.
+func (o *inPlanOrder[T]) add(er *runner.EndpointResult, kept T) []T {
+	i := o.index[er.Plan]
+	o.pending[i] = kept
+	o.seen[i] = true
+	var out []T
 	for {
 		r, ok := o.pending[o.next]
 		if !ok {
@@ -80,8 +84,8 @@ func (o *inPlanOrder) add(er *runner.EndpointResult) []*runner.EndpointResult {
 }
 
 // rest returns what is still held back (after an interruption), in order.
-func (o *inPlanOrder) rest() []*runner.EndpointResult {
-	var out []*runner.EndpointResult
+func (o *inPlanOrder[T]) rest() []T {
+	var out []T
 	for i := o.next; len(o.pending) > 0; i++ {
 		if r, ok := o.pending[i]; ok {
 			out = append(out, r)
@@ -93,7 +97,7 @@ func (o *inPlanOrder) rest() []*runner.EndpointResult {
 
 // unfinished lists the planned endpoints no result arrived for (an
 // interrupted run), in plan order.
-func (o *inPlanOrder) unfinished() []*runner.EndpointPlan {
+func (o *inPlanOrder[T]) unfinished() []*runner.EndpointPlan {
 	var out []*runner.EndpointPlan
 	for i, e := range o.plan.Endpoints {
 		if !o.seen[i] {

@@ -26,7 +26,7 @@ type Text struct {
 	// endpoint, and the on-call reader wants to see each layer).
 	Ladder bool
 
-	order *inPlanOrder
+	order *inPlanOrder[*runner.EndpointResult]
 	used  map[string]bool
 	// afterLine is set when the last thing printed was a one-line
 	// endpoint, so a following ladder is set apart by a blank line.
@@ -34,12 +34,12 @@ type Text struct {
 }
 
 func (t *Text) Start(p *runner.Plan) {
-	t.order = newInPlanOrder(p)
+	t.order = newInPlanOrder[*runner.EndpointResult](p)
 	t.used = map[string]bool{}
 }
 
 func (t *Text) Endpoint(er *runner.EndpointResult) {
-	for _, r := range t.order.add(er) {
+	for _, r := range t.order.add(er, er) {
 		t.endpoint(r)
 	}
 }
