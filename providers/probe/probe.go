@@ -89,6 +89,9 @@ type Outcome struct {
 	// kernel can pick the target port as the source port, and the socket
 	// then "connects" (TCP) or hears its own datagram (UDP) with no peer.
 	SelfConnects int `json:"self_connects,omitempty"`
+	// Timing is how the waits were chosen (scheduled TCP probes with an
+	// unanswered attempt): adaptive from the host's round trips, or not.
+	Timing *Timing `json:"timing,omitempty"`
 }
 
 // maxSelfConnects bounds how many fresh sockets a probe tries when each one
