@@ -28,7 +28,7 @@ func (v *verifier) serverFirewallHint(ctx context.Context, e *EndpointPlan, c *C
 		return
 	}
 	dst := c.Target.Address
-	src, err := firewall.SourceFor(c.Exec.Netns, dst)
+	src, err := (&v.sources).sourceFor(c.Exec.Netns, dst)
 	if err != nil {
 		return
 	}

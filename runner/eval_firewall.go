@@ -112,7 +112,7 @@ func (v *verifier) runFirewall(ctx context.Context, ep *config.Endpoint, c *Chec
 	if fs.err != nil {
 		return errorResult(c, "reading the packet filter", fs.err)
 	}
-	packets, err := firewallPackets(c, ep.Expect.Firewall, fs.snap.Evaluator())
+	packets, err := firewallPackets(&v.sources, c, ep.Expect.Firewall, fs.snap.Evaluator())
 	if err != nil {
 		return errorResult(c, "building the packet to judge", err)
 	}
@@ -126,7 +126,7 @@ func (v *verifier) runFirewall(ctx context.Context, ep *config.Endpoint, c *Chec
 
 // firewallPackets builds the packets a check judges: the one a vantage
 // host sends, or one per stretch of a declared source range.
-func firewallPackets(c *Check, fw *config.ExpectFirewall, ev *firewall.Evaluator) ([]firewall.Packet, error) {
+func firewallPackets(sc *sourceCache, c *Check, fw *config.ExpectFirewall, ev *firewall.Evaluator) ([]firewall.Packet, error) {
 	dst := c.Target.Address
 	proto := firewall.ProtoTCP
 	if c.Target.Protocol == "udp" {
@@ -136,7 +136,7 @@ func firewallPackets(c *Check, fw *config.ExpectFirewall, ev *firewall.Evaluator
 		return firewall.Packet{Src: src, Dst: dst, Proto: proto, SPort: ephemeralPort, DPort: uint16(c.Target.Port)}
 	}
 	if !c.Sources.IsValid() {
-		src, err := vantageSource(c, dst)
+		src, err := vantageSource(sc, c, dst)
 		if err != nil {
 			return nil, err
 		}
@@ -163,9 +163,9 @@ func firewallPackets(c *Check, fw *config.ExpectFirewall, ev *firewall.Evaluator
 
 // vantageSource is the address the vantage host sends from: its own route
 // lookup when it can be entered here, else its declared address.
-func vantageSource(c *Check, dst netip.Addr) (netip.Addr, error) {
+func vantageSource(sc *sourceCache, c *Check, dst netip.Addr) (netip.Addr, error) {
 	if c.FromExec != nil {
-		return firewall.SourceFor(c.FromExec.Netns, dst)
+		return sc.sourceFor(c.FromExec.Netns, dst)
 	}
 	if a, ok := sameFamily(c.FromAddrs, dst); ok {
 		return a, nil

@@ -273,7 +273,7 @@ func TestFirewallPacketsFilterBeforeSplitting(t *testing.T) {
 	}{{22, false}, {80, true}} {
 		c := &Check{Layer: providers.LayerFirewall, Name: "firewall", Sources: netip.MustParsePrefix("0.0.0.0/0"),
 			Target: providers.Target{Address: netip.MustParseAddr("10.0.0.1"), Port: tt.port, Protocol: "tcp"}}
-		pkts, err := firewallPackets(c, nil, snap.Evaluator())
+		pkts, err := firewallPackets(nil, c, nil, snap.Evaluator())
 		if (err != nil) != tt.wantError {
 			t.Errorf("tcp/%d: %d packets, error %v; want an error: %v", tt.port, len(pkts), err, tt.wantError)
 		}

@@ -165,7 +165,7 @@ func dnatSources(e *EndpointPlan, l1 *Check, t providers.Target, dst netip.Addr)
 		if c.Layer != providers.LayerFirewall || c.Sources.IsValid() || c.Target != t || c.Skip != "" || c.Error != "" {
 			continue
 		}
-		if src, err := vantageSource(c, dst); err == nil && !containsAddr(out, src) {
+		if src, err := vantageSource(nil, c, dst); err == nil && !containsAddr(out, src) {
 			out = append(out, src)
 		}
 	}

@@ -103,6 +103,7 @@ func Verify(ctx context.Context, plan *Plan, opts Options, emit func(*EndpointRe
 type verifier struct {
 	opts      Options
 	slots     chan struct{} // Parallelism: checks other than L4 probes at once
+	sources   sourceCache   // vantage source addresses, looked up once per run
 	obs       Observers
 	hosts     map[string]*hostFacts   // server-side facts, one source per host
 	servers   map[string]*config.Host // the server hosts, by hostKey

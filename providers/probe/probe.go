@@ -38,7 +38,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/portcheck/portcheck/internal/netns"
 	"github.com/portcheck/portcheck/providers"
 )
 
@@ -182,7 +181,7 @@ func socket(exec providers.Exec, ep endpoint, typ int) (*os.File, unix.Sockaddr,
 	ns := providers.NetnsPath(exec.Netns)
 	var fd = -1
 	var sa unix.Sockaddr
-	err := netns.Do(ns, func() error {
+	err := inNetns(ns, func() error {
 		// A zone names an interface of the vantage, so resolve it in there.
 		var err error
 		if sa, err = sockaddr(ep); err != nil {

@@ -123,7 +123,7 @@ func (s *Scheduler) host(exec providers.Exec, a netip.Addr) *hostTiming {
 	defer s.mu.Unlock()
 	h := s.hosts[k]
 	if h == nil {
-		h = &hostTiming{cwnd: initialWindow, ssthresh: float64(s.max), max: float64(s.max), freed: make(chan struct{}), watchers: map[*watcher]struct{}{}}
+		h = &hostTiming{cwnd: initialWindow, ssthresh: float64(s.max), max: float64(s.max), watchers: map[*watcher]struct{}{}}
 		s.hosts[k] = h
 	}
 	return h
@@ -142,7 +142,7 @@ type hostTiming struct {
 	ssthresh float64
 	max      float64
 	inflight int
-	freed    chan struct{} // closed and replaced when a slot frees
+	queue    []*slotWaiter // probes waiting for a slot, in order
 	// lossy: the host dropped something a retry then got answered; from then
 	// on silence is judged on the declared timeout only, since a rate
 	// limiter drops answers for longer than a round trip.
@@ -158,29 +158,63 @@ type hostTiming struct {
 // when the host's timing changes (its first sample, or loss).
 type watcher struct{ rearm func() }
 
+// acquire waits for a slot in the host's window, first come first served.
 func (h *hostTiming) acquire(ctx context.Context) error {
-	for {
-		h.mu.Lock()
-		if h.inflight < max(1, int(h.cwnd)) {
-			h.inflight++
-			h.mu.Unlock()
-			return nil
-		}
-		freed := h.freed
+	h.mu.Lock()
+	if len(h.queue) == 0 && h.inflight < h.window() {
+		h.inflight++
 		h.mu.Unlock()
-		select {
-		case <-freed:
-		case <-ctx.Done():
+		return nil
+	}
+	w := &slotWaiter{ready: make(chan struct{})}
+	h.queue = append(h.queue, w)
+	h.mu.Unlock()
+	select {
+	case <-w.ready:
+		return nil
+	case <-ctx.Done():
+		h.mu.Lock()
+		if w.granted {
+			h.mu.Unlock()
+			h.release()
 			return ctx.Err()
 		}
+		for i, q := range h.queue {
+			if q == w {
+				h.queue = append(h.queue[:i], h.queue[i+1:]...)
+				break
+			}
+		}
+		h.mu.Unlock()
+		return ctx.Err()
+	}
+}
+
+// slotWaiter is a probe queued for a slot; a freed slot goes to the first
+// one (one wake-up per slot, not one per waiter).
+type slotWaiter struct {
+	ready   chan struct{}
+	granted bool
+}
+
+func (h *hostTiming) window() int { return max(1, int(h.cwnd)) }
+
+// grant hands free slots to queued probes. Called with h.mu held.
+func (h *hostTiming) grant() {
+	for len(h.queue) > 0 && h.inflight < h.window() {
+		w := h.queue[0]
+		h.queue[0] = nil
+		h.queue = h.queue[1:]
+		w.granted = true
+		h.inflight++
+		close(w.ready)
 	}
 }
 
 func (h *hostTiming) release() {
 	h.mu.Lock()
 	h.inflight--
-	close(h.freed)
-	h.freed = make(chan struct{})
+	h.grant()
 	h.mu.Unlock()
 }
 
@@ -233,24 +267,31 @@ func (h *hostTiming) pace(ctx context.Context) error {
 	return nil
 }
 
-// answered records an answer to attempt i after rtt. retransmitted is true
-// when the answer came after an earlier silent attempt of the same probe.
-func (h *hostTiming) answered(rtt time.Duration, retransmitted bool) {
+// answered records an answer. kernelRTT is the kernel's measure of the
+// round trip (0 when it has none, as for a RST); seen is the time until
+// this goroutine saw the answer, which adds the scheduler's delay. loss
+// is set when the answer came to a retransmission.
+func (h *hostTiming) answered(kernelRTT, seen time.Duration, loss bool) {
 	if h == nil {
 		return
 	}
 	h.mu.Lock()
 	first := h.est.Samples == 0
-	loss := retransmitted || rtt >= synRetransmit
-	if !loss {
-		h.est.Sample(rtt) // Karn: never time an answer a retransmission may have drawn
-		h.grow()
-	}
 	var rearm []*watcher
-	if loss {
+	switch {
+	case loss:
 		rearm = h.lose()
-	} else if first {
-		rearm = h.watching()
+	case kernelRTT > 0:
+		h.est.Sample(kernelRTT)
+	case seen < synRetransmit:
+		// No kernel measure: our own, which only errs long (a safe error).
+		h.est.Sample(seen)
+	}
+	if !loss {
+		h.grow()
+		if first && h.est.Samples > 0 {
+			rearm = h.watching()
+		}
 	}
 	h.mu.Unlock()
 	for _, w := range rearm {
@@ -279,6 +320,7 @@ func (h *hostTiming) grow() {
 		h.cwnd += 1 / h.cwnd
 	}
 	h.cwnd = min(h.cwnd, h.max)
+	h.grant()
 }
 
 // lose halves the window, marks the host lossy and widens its send gap

@@ -67,7 +67,9 @@ func tcpProbe(ctx context.Context, exec providers.Exec, t providers.Target, p Pa
 		if a.answered {
 			if out.State == StateOpen || out.State == StateRefused {
 				// The target's own TCP stack answered: a round trip of the path.
-				h.answered(a.rtt, len(waits) > 0)
+				// An answer that came only to a resent SYN, or after an
+				// earlier attempt went unanswered, means a probe was lost.
+				h.answered(a.kernelRTT, a.rtt, a.retrans || len(waits) > 0)
 			}
 			if len(waits) > 0 {
 				out.Timing = timingOf(h, p.Timeout, waits)
@@ -104,9 +106,11 @@ func counted(waits []attemptWait, h *hostTiming) int {
 
 // attemptResult is what one connect saw.
 type attemptResult struct {
-	answered bool
-	rtt      time.Duration
-	wait     attemptWait
+	answered  bool
+	rtt       time.Duration // from connect to this goroutine seeing the answer
+	kernelRTT time.Duration // the kernel's SYN to SYN-ACK time (open only; 0 unknown)
+	retrans   bool          // the kernel resent the SYN within this attempt
+	wait      attemptWait
 }
 
 // tcpAttempt makes one connect; answered false means it timed out.
@@ -139,13 +143,17 @@ func tcpAttempt(ctx context.Context, exec providers.Exec, ep endpoint, declared 
 		}
 		// When the host's timing changes while this attempt waits (its first
 		// answer arrives, or it turns lossy), the wait follows the new timeout.
-		unwatch := h.watch(func() {
+		rearm := func() {
 			to, _ := h.timeout(attempt, declared)
 			f.SetDeadline(attemptDeadline(ctx, start, to))
 			if ctx.Err() != nil {
 				f.SetDeadline(aLongTimeAgo)
 			}
-		})
+		}
+		unwatch := h.watch(rearm)
+		if to, _ := h.timeout(attempt, declared); to != timeout {
+			rearm() // the timing changed before the watch was in place
+		}
 		var soerr int
 		var gerr error
 		done := func(fd uintptr) bool {
@@ -225,6 +233,18 @@ func tcpAttempt(ctx context.Context, exec providers.Exec, ep endpoint, declared 
 		return res, err
 	}
 	res.rtt = time.Since(start)
+	// The kernel's own account of the handshake: whether it had to resend
+	// the SYN (an answer to the resent one is loss, and no round trip), and
+	// for a completed one its measured round trip, free of the delay before
+	// this goroutine ran.
+	rc.Control(func(fd uintptr) {
+		if ti, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO); err == nil {
+			res.retrans = ti.Total_retrans > 0 || ti.Retransmits > 0
+			if fail == 0 && ti.Rtt > 0 {
+				res.kernelRTT = time.Duration(ti.Rtt) * time.Microsecond
+			}
+		}
+	})
 	if fail == 0 {
 		var self bool
 		rc.Control(func(fd uintptr) { self = selfConnected(int(fd)) })
