@@ -152,6 +152,9 @@ type hostTiming struct {
 	gap       time.Duration // pause between sends to this host
 	nextSend  time.Time
 	watchers  map[*watcher]struct{}
+	// lastAnswered is the latest send time of an answered probe: silence
+	// older than it is not an answer stuck in a queue.
+	lastAnswered time.Time
 }
 
 // watcher is an attempt waiting on an adaptive deadline; rearm is called
@@ -267,15 +270,28 @@ func (h *hostTiming) pace(ctx context.Context) error {
 	return nil
 }
 
-// answered records an answer. kernelRTT is the kernel's measure of the
+// answeredSince reports whether a probe sent after t has been answered.
+func (h *hostTiming) answeredSince(t time.Time) bool {
+	if h == nil {
+		return true
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.lastAnswered.After(t)
+}
+
+// answered records an answer to a SYN sent at sent. kernelRTT is the kernel's measure of the
 // round trip (0 when it has none, as for a RST); seen is the time until
 // this goroutine saw the answer, which adds the scheduler's delay. loss
 // is set when the answer came to a retransmission.
-func (h *hostTiming) answered(kernelRTT, seen time.Duration, loss bool) {
+func (h *hostTiming) answered(sent time.Time, kernelRTT, seen time.Duration, loss bool) {
 	if h == nil {
 		return
 	}
 	h.mu.Lock()
+	if sent.After(h.lastAnswered) {
+		h.lastAnswered = sent
+	}
 	first := h.est.Samples == 0
 	var rearm []*watcher
 	switch {
@@ -299,9 +315,10 @@ func (h *hostTiming) answered(kernelRTT, seen time.Duration, loss bool) {
 	}
 }
 
-// silent records a probe that ended with no answer: it neither grows nor
-// shrinks the window by much; it frees its slot (release) and lets the
-// window grow as for an answer, since silence is no sign of congestion.
+// silent records an attempt that went unanswered. The window grows as for
+// an answer: silence is no sign of congestion (a retry that is answered
+// is, see lose), and a host that drops everything then has its ports
+// probed side by side instead of ten at a time.
 func (h *hostTiming) silent() {
 	if h == nil {
 		return

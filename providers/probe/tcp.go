@@ -43,7 +43,8 @@ func tcpProbe(ctx context.Context, exec providers.Exec, t providers.Target, p Pa
 		out.Attempts = attempt + 1
 		// A fresh socket per attempt: within one attempt the kernel already
 		// retransmits the SYN on its own schedule (1s, 3s, ...).
-		a, err := tcpAttempt(ctx, exec, ep, p.Timeout, attempt, h, &out)
+		last := counted(waits, h)+1 >= need
+		a, err := tcpAttempt(ctx, exec, ep, p.Timeout, attempt, last, h, &out)
 		if err == errSelfConnect {
 			// The kernel picked the target port as the source port and the
 			// socket met itself (simultaneous open): no peer answered. A new
@@ -69,7 +70,7 @@ func tcpProbe(ctx context.Context, exec providers.Exec, t providers.Target, p Pa
 				// The target's own TCP stack answered: a round trip of the path.
 				// An answer that came only to a resent SYN, or after an
 				// earlier attempt went unanswered, means a probe was lost.
-				h.answered(a.kernelRTT, a.rtt, a.retrans || len(waits) > 0)
+				h.answered(a.sent, a.kernelRTT, a.rtt, a.retrans || len(waits) > 0)
 			}
 			if len(waits) > 0 {
 				out.Timing = timingOf(h, p.Timeout, waits)
@@ -77,8 +78,8 @@ func tcpProbe(ctx context.Context, exec providers.Exec, t providers.Target, p Pa
 			return out, nil
 		}
 		waits = append(waits, a.wait)
+		h.silent()
 	}
-	h.silent()
 	out.State = StateFiltered
 	out.Timing = timingOf(h, p.Timeout, waits)
 	out.Detail = filteredDetail(waits, p.Timeout, out.Timing)
@@ -110,11 +111,12 @@ type attemptResult struct {
 	rtt       time.Duration // from connect to this goroutine seeing the answer
 	kernelRTT time.Duration // the kernel's SYN to SYN-ACK time (open only; 0 unknown)
 	retrans   bool          // the kernel resent the SYN within this attempt
+	sent      time.Time     // when the SYN left
 	wait      attemptWait
 }
 
 // tcpAttempt makes one connect; answered false means it timed out.
-func tcpAttempt(ctx context.Context, exec providers.Exec, ep endpoint, declared time.Duration, attempt int, h *hostTiming, out *Outcome) (attemptResult, error) {
+func tcpAttempt(ctx context.Context, exec providers.Exec, ep endpoint, declared time.Duration, attempt int, last bool, h *hostTiming, out *Outcome) (attemptResult, error) {
 	var res attemptResult
 	f, sa, err := socket(exec, ep, unix.SOCK_STREAM)
 	if err != nil {
@@ -126,6 +128,7 @@ func tcpAttempt(ctx context.Context, exec providers.Exec, ep endpoint, declared 
 		return res, err
 	}
 	start := time.Now()
+	res.sent = start
 	var cerr error
 	rc.Control(func(fd uintptr) {
 		cerr = unix.Connect(int(fd), sa)
@@ -196,6 +199,17 @@ func tcpAttempt(ctx context.Context, exec providers.Exec, ep endpoint, declared 
 			if d := attemptDeadline(ctx, start, to); time.Now().Before(d) {
 				timeout, adaptive = to, ad
 				f.SetDeadline(d)
+				continue
+			}
+			// The last attempt's silence counts on an adaptive wait only
+			// when a probe sent to the host after this SYN was answered:
+			// on a first-in first-out path (a slow link, a queue) this
+			// port's answer would have come first. Without that it waits
+			// on, a step at a time, up to the declared timeout.
+			if adaptive && last && !h.answeredSince(start) {
+				next := min(time.Since(start)+to, declared)
+				timeout, adaptive = next, next < declared
+				f.SetDeadline(attemptDeadline(ctx, start, next))
 				continue
 			}
 			break
