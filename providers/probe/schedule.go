@@ -123,7 +123,7 @@ func (s *Scheduler) host(exec providers.Exec, a netip.Addr) *hostTiming {
 	defer s.mu.Unlock()
 	h := s.hosts[k]
 	if h == nil {
-		h = &hostTiming{cwnd: initialWindow, ssthresh: float64(s.max), max: float64(s.max), watchers: map[*watcher]struct{}{}}
+		h = &hostTiming{exec: exec, addr: a.Unmap(), cwnd: initialWindow, ssthresh: float64(s.max), max: float64(s.max), watchers: map[*watcher]struct{}{}}
 		s.hosts[k] = h
 	}
 	return h
@@ -155,6 +155,15 @@ type hostTiming struct {
 	// lastAnswered is the latest send time of an answered probe: silence
 	// older than it is not an answer stuck in a queue.
 	lastAnswered time.Time
+	// A timing probe (nmap's "timing ping"): a SYN to a port of the host
+	// that answered before, sent when a silent attempt waits for a later
+	// answer and no probe is left to give one (the end of a run).
+	exec        providers.Exec
+	addr        netip.Addr
+	pingPort    int
+	pingRefused bool
+	pinging     bool
+	lastPing    time.Time
 }
 
 // watcher is an attempt waiting on an adaptive deadline; rearm is called
@@ -270,6 +279,18 @@ func (h *hostTiming) pace(ctx context.Context) error {
 	return nil
 }
 
+// answeredPort remembers a port for timing probes, a refused one first.
+func (h *hostTiming) answeredPort(port uint16, state string) {
+	if h == nil {
+		return
+	}
+	h.mu.Lock()
+	if h.pingPort == 0 || (state == StateRefused && !h.pingRefused) {
+		h.pingPort, h.pingRefused = int(port), state == StateRefused
+	}
+	h.mu.Unlock()
+}
+
 // answeredSince reports whether a probe sent after t has been answered.
 func (h *hostTiming) answeredSince(t time.Time) bool {
 	if h == nil {
@@ -278,6 +299,42 @@ func (h *hostTiming) answeredSince(t time.Time) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.lastAnswered.After(t)
+}
+
+// ping sends one timing probe when none is in flight and the last was
+// sent before t: its answer, if any, is a later probe answered. It prefers
+// a port that answered with RST, so no service sees a connection.
+func (h *hostTiming) ping(t time.Time, declared time.Duration) {
+	if h == nil {
+		return
+	}
+	h.mu.Lock()
+	if h.pinging || h.pingPort == 0 || h.lastPing.After(t) {
+		h.mu.Unlock()
+		return
+	}
+	h.pinging = true
+	h.lastPing = time.Now()
+	port := h.pingPort
+	h.mu.Unlock()
+	go func() {
+		defer func() {
+			h.mu.Lock()
+			h.pinging = false
+			h.mu.Unlock()
+		}()
+		ep, err := parseTarget(providers.Target{Address: h.addr, Port: port, Protocol: "tcp"})
+		if err != nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), declared)
+		defer cancel()
+		var out Outcome
+		a, err := tcpAttempt(ctx, h.exec, ep, declared, 0, false, nil, &out)
+		if err == nil && a.answered && (out.State == StateOpen || out.State == StateRefused) {
+			h.answered(a.sent, a.kernelRTT, a.rtt, a.retrans)
+		}
+	}()
 }
 
 // answered records an answer to a SYN sent at sent. kernelRTT is the kernel's measure of the

@@ -71,6 +71,7 @@ func tcpProbe(ctx context.Context, exec providers.Exec, t providers.Target, p Pa
 				// An answer that came only to a resent SYN, or after an
 				// earlier attempt went unanswered, means a probe was lost.
 				h.answered(a.sent, a.kernelRTT, a.rtt, a.retrans || len(waits) > 0)
+				h.answeredPort(ep.ap.Port(), out.State)
 			}
 			if len(waits) > 0 {
 				out.Timing = timingOf(h, p.Timeout, waits)
@@ -207,6 +208,7 @@ func tcpAttempt(ctx context.Context, exec providers.Exec, ep endpoint, declared 
 			// port's answer would have come first. Without that it waits
 			// on, a step at a time, up to the declared timeout.
 			if adaptive && last && !h.answeredSince(start) {
+				h.ping(start, declared)
 				next := min(time.Since(start)+to, declared)
 				timeout, adaptive = next, next < declared
 				f.SetDeadline(attemptDeadline(ctx, start, next))
