@@ -8,12 +8,19 @@ import (
 
 	"github.com/portcheck/portcheck/config"
 	"github.com/portcheck/portcheck/providers"
+	"github.com/portcheck/portcheck/providers/probe"
 )
 
 // Options tune a verify run.
 type Options struct {
-	// Parallelism bounds how many endpoints run at once (default 10).
+	// Parallelism bounds how many checks other than L4 probes run at once
+	// (default 10). L4 probes are scheduled apart (see MaxProbes).
 	Parallelism int
+	// MaxProbes caps the L4 probes in flight (default probe.DefaultMaxProbes,
+	// never more than RLIMIT_NOFILE leaves room for). Within it each target
+	// host's congestion window and RTT estimate set the pace and the waits.
+	// Unused when Observers.Probe is set.
+	MaxProbes int
 	// AllLayers runs layers above a failed one instead of marking them
 	// "blocked by L<n>".
 	AllLayers bool
@@ -37,8 +44,17 @@ func Verify(ctx context.Context, plan *Plan, opts Options, emit func(*EndpointRe
 	if opts.CloudRead == nil {
 		opts.CloudRead = ReadCloud
 	}
+	// Endpoints wait on their L4 probes in the probe scheduler's windows, so
+	// enough of them run at once to fill those; everything else they do
+	// waits for one of Parallelism slots.
+	workers := opts.Parallelism
+	if opts.Observers.Probe == nil {
+		s := probe.NewScheduler(opts.MaxProbes)
+		opts.Observers.Probe = s.Probe
+		workers = max(workers, s.Max())
+	}
 	opts.Observers = opts.Observers.withDefaults()
-	v := &verifier{opts: opts, obs: opts.Observers, hosts: map[string]*hostFacts{}, servers: map[string]*config.Host{}, snapshots: map[string]*snapshot{}, filters: map[string]*filterSnapshot{}, clouds: map[cloudKey]*cloudSnapshot{}, groups: plan.SecurityGroups}
+	v := &verifier{opts: opts, slots: make(chan struct{}, opts.Parallelism), obs: opts.Observers, hosts: map[string]*hostFacts{}, servers: map[string]*config.Host{}, snapshots: map[string]*snapshot{}, filters: map[string]*filterSnapshot{}, clouds: map[cloudKey]*cloudSnapshot{}, groups: plan.SecurityGroups}
 	for _, e := range plan.Endpoints {
 		v.servers[hostKey(e.Server)] = e.Endpoint.Host
 	}
@@ -48,8 +64,7 @@ func Verify(ctx context.Context, plan *Plan, opts Options, emit func(*EndpointRe
 	jobs := make(chan *EndpointPlan)
 	results := make(chan *EndpointResult)
 	var wg sync.WaitGroup
-	workers := min(opts.Parallelism, len(plan.Endpoints))
-	for range workers {
+	for range min(workers, len(plan.Endpoints)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -87,6 +102,7 @@ func Verify(ctx context.Context, plan *Plan, opts Options, emit func(*EndpointRe
 
 type verifier struct {
 	opts      Options
+	slots     chan struct{} // Parallelism: checks other than L4 probes at once
 	obs       Observers
 	hosts     map[string]*hostFacts   // server-side facts, one source per host
 	servers   map[string]*config.Host // the server hosts, by hostKey
@@ -115,7 +131,7 @@ func (v *verifier) endpoint(ctx context.Context, e *EndpointPlan) *EndpointResul
 			r = &Result{Check: c, Status: StatusSkip, Summary: fmt.Sprintf("blocked by L%d %s", int(b.Check.Layer), b.Check.Name)}
 		} else {
 			t0 := time.Now()
-			r = v.run(ctx, e, c)
+			r = v.runSlot(ctx, e, c)
 			if ended(ctx) {
 				return nil // an observation cut short by Ctrl-C is no result
 			}
@@ -148,6 +164,20 @@ func blocker(done []*Result, c *Check) *Result {
 		}
 	}
 	return nil
+}
+
+// runSlot runs a check; all but L4 probes (which the probe scheduler
+// paces) first take one of the Parallelism slots.
+func (v *verifier) runSlot(ctx context.Context, e *EndpointPlan, c *Check) *Result {
+	if c.Layer != providers.LayerConnectivity {
+		select {
+		case v.slots <- struct{}{}:
+			defer func() { <-v.slots }()
+		case <-ctx.Done():
+			return &Result{Check: c, Status: StatusError, Summary: ctx.Err().Error()}
+		}
+	}
+	return v.run(ctx, e, c)
 }
 
 // run observes and evaluates one check through its layer's entry.

@@ -106,6 +106,7 @@ endpoint "x" {
 		{"unknown command", []string{"frobnicate"}, 2, "", "unknown command"},
 		{"no command", nil, 2, "", "Usage"},
 		{"bad parallelism", []string{"verify", "-parallelism", "0", good}, 2, "", "at least 1"},
+		{"bad max-probes", []string{"verify", "-max-probes", "0", good}, 2, "", "-max-probes must be at least 1"},
 		{"diagnose open", []string{"diagnose", fmt.Sprintf("127.0.0.1:%d", open)}, 0, "3 checks: 3 passed", ""},
 		{"diagnose refused", []string{"diagnose", "-all-layers", fmt.Sprintf("127.0.0.1:%d", closed)}, 1, "refused", ""},
 		{"diagnose closed", []string{"diagnose", fmt.Sprintf("127.0.0.1:%d", closed), "-closed"}, 0, "everything as declared", ""},

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/portcheck/portcheck/config"
+	"github.com/portcheck/portcheck/providers/probe"
 	"github.com/portcheck/portcheck/runner"
 	"github.com/portcheck/portcheck/runner/report"
 )
@@ -21,6 +22,7 @@ type outputFlags struct {
 	json        bool
 	junit       string
 	parallelism int
+	maxProbes   int
 	allLayers   bool
 	verbose     bool
 	ladder      bool // text: passing endpoints as a ladder too (diagnose)
@@ -30,7 +32,8 @@ type outputFlags struct {
 func (o *outputFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&o.json, "json", false, "write the versioned JSON report (see README) on stdout instead of text")
 	fs.StringVar(&o.junit, "junit", "", "also write a JUnit XML report to this file")
-	fs.IntVar(&o.parallelism, "parallelism", 10, "endpoints verified at once")
+	fs.IntVar(&o.parallelism, "parallelism", 10, "checks other than L4 probes run at once")
+	fs.IntVar(&o.maxProbes, "max-probes", probe.DefaultMaxProbes, "L4 probes in flight at most (each host's congestion window grows up to it; capped by the open-file limit)")
 	fs.BoolVar(&o.allLayers, "all-layers", false, "run layers above a failed one instead of marking them blocked")
 	fs.BoolVar(&o.verbose, "v", false, "also show where passing checks were declared")
 }
@@ -51,6 +54,10 @@ func cmdVerify(args []string, stdout, stderr io.Writer) int {
 	}
 	if of.parallelism < 1 {
 		fmt.Fprintln(stderr, "portcheck verify: -parallelism must be at least 1")
+		return exitUsage
+	}
+	if of.maxProbes < 1 {
+		fmt.Fprintln(stderr, "portcheck verify: -max-probes must be at least 1")
 		return exitUsage
 	}
 	cfg := cf.load(path, stderr)
@@ -95,7 +102,7 @@ func verifyConfig(cfg *config.Config, env runner.Environment, targets []string, 
 	var done atomic.Int64
 	stopProgress := progress(stderr, len(plan.Endpoints), &done)
 	reps.Start(plan)
-	sum := runner.Verify(ctx, plan, runner.Options{Parallelism: of.parallelism, AllLayers: of.allLayers, Observers: of.observers}, func(er *runner.EndpointResult) {
+	sum := runner.Verify(ctx, plan, runner.Options{Parallelism: of.parallelism, MaxProbes: of.maxProbes, AllLayers: of.allLayers, Observers: of.observers}, func(er *runner.EndpointResult) {
 		done.Add(1)
 		reps.Endpoint(er)
 	})

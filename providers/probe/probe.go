@@ -38,7 +38,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/portcheck/portcheck/internal/netns"
 	"github.com/portcheck/portcheck/providers"
 )
 
@@ -89,6 +88,9 @@ type Outcome struct {
 	// kernel can pick the target port as the source port, and the socket
 	// then "connects" (TCP) or hears its own datagram (UDP) with no peer.
 	SelfConnects int `json:"self_connects,omitempty"`
+	// Timing is how the waits were chosen (scheduled TCP probes with an
+	// unanswered attempt): adaptive from the host's round trips, or not.
+	Timing *Timing `json:"timing,omitempty"`
 }
 
 // maxSelfConnects bounds how many fresh sockets a probe tries when each one
@@ -179,7 +181,7 @@ func socket(exec providers.Exec, ep endpoint, typ int) (*os.File, unix.Sockaddr,
 	ns := providers.NetnsPath(exec.Netns)
 	var fd = -1
 	var sa unix.Sockaddr
-	err := netns.Do(ns, func() error {
+	err := inNetns(ns, func() error {
 		// A zone names an interface of the vantage, so resolve it in there.
 		var err error
 		if sa, err = sockaddr(ep); err != nil {
