@@ -62,9 +62,9 @@ func rules(eps []*config.Endpoint, probes []probe, o Options) RuleFile {
 	verify := "portcheck verify -target endpoint.{{ $labels.endpoint }} names the layer that broke."
 	g := RuleGroup{Name: o.Job, Rules: []Rule{
 		{
-			Alert: "PortcheckProbeFailed",
-			Expr:  "probe_success" + sel(`expected="open"`) + " == 0",
-			For:   "2m",
+			Alert:  "PortcheckProbeFailed",
+			Expr:   "probe_success" + sel(`expected="open"`) + " == 0",
+			For:    "2m",
 			Labels: map[string]string{"severity": "critical"},
 			Annotations: map[string]string{
 				"summary":     "endpoint.{{ $labels.endpoint }}: the {{ $labels.check }} probe of {{ $labels.instance }} fails",
