@@ -18,11 +18,6 @@ import (
 	"github.com/portcheck/portcheck/internal/netns"
 )
 
-func TestMain(m *testing.M) {
-	lab.MaybeServe()
-	os.Exit(m.Run())
-}
-
 // End to end with the real programs: the HCL of a lab (a server with one
 // port up and one dropped by nft, probed from a client namespace) is
 // exported; Debian's blackbox_exporter runs in the client namespace with
