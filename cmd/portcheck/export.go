@@ -30,7 +30,7 @@ func cmdExport(args []string, stdout, stderr io.Writer) int {
 	cf.register(fs)
 	dir := fs.String("o", ".", "directory to write blackbox.yml, scrape_configs.yml and rules.yml into")
 	exporter := fs.String("exporter", blackbox.DefaultExporter, "blackbox_exporter's host:port as Prometheus reaches it (the scrape's __address__)")
-	from := fs.String("from", "", "the HCL host blackbox_exporter runs on (default: this machine, i.e. endpoints without `from`)")
+	from := fs.String("from", "", "the `HOST` (HCL host name) blackbox_exporter runs on; exports the endpoints whose from includes it (default: this machine, the endpoints declared without from)")
 	job := fs.String("job", blackbox.DefaultJob, "Prometheus job name")
 	interval := fs.Duration("scrape-interval", 0, "the job's scrape_interval (default: Prometheus's global)")
 	timeout := fs.Duration("scrape-timeout", 0, "the job's scrape_timeout (default: Prometheus's global, at most the interval)")
