@@ -41,6 +41,8 @@ Commands:
   audit PATH        cloud security groups: drift from the declarations and findings (Markdown or -json)
   backup DIR        save the firewall (nftables, iptables, firewalld config) into DIR/<UTC time>/
   restore BACKUPDIR verify a backup and restore it (shows the plan; changes nothing without --yes)
+  export blackbox PATH  blackbox.yml, a Prometheus scrape_configs fragment and alert rules from the endpoints
+  import FILE...    HCL from an ip:port:service batch file, an nmap XML scan or a host:port list
   version           print the version
 
 Exit codes: 0 everything as declared; 1 a check failed or drifted; 2 usage or config error.
@@ -78,6 +80,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdBackup(rest, stdout, stderr)
 	case "restore":
 		return cmdRestore(rest, stdout, stderr)
+	case "export":
+		return cmdExport(rest, stdout, stderr)
+	case "import":
+		return cmdImport(rest, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "portcheck", version)
 		return exitOK

@@ -1,0 +1,110 @@
+# Imported from testdata/batch.txt, testdata/nmap.xml.
+
+host "web1_example_com" {
+  address = "10.0.0.5"
+}
+
+host "host_10_0_0_6" {
+  address = "10.0.0.6"
+}
+
+host "host_10_0_0_7" {
+  address = "10.0.0.7"
+}
+
+host "host___1" {
+  address = "::1"
+}
+
+host "host_2001_db8__5" {
+  address = "2001:db8::5"
+}
+
+host "db_example_com" {
+  address = "2001:db8::7"
+}
+
+endpoint "ssh_web1_example_com" {
+  host  = host.web1_example_com
+  port  = 22
+  state = "open"
+}
+
+endpoint "http_web1_example_com" {
+  host  = host.web1_example_com
+  port  = 80
+  state = "open"
+}
+
+endpoint "https_web1_example_com" {
+  host  = host.web1_example_com
+  port  = 443
+  state = "open"
+}
+
+endpoint "ssh_10_0_0_6" {
+  host  = host.host_10_0_0_6
+  port  = 22
+  state = "open"
+}
+
+endpoint "domain_53" {
+  host  = host.host_10_0_0_6
+  port  = 53
+  state = "open"
+}
+
+endpoint "domain_53_udp" {
+  host     = host.host_10_0_0_6
+  port     = 53
+  protocol = "udp"
+  state    = "open"
+}
+
+endpoint "postgresql_10_0_0_6" {
+  host  = host.host_10_0_0_6
+  port  = 5432
+  state = "open"
+}
+
+endpoint "http-proxy" {
+  host  = host.host_10_0_0_6
+  port  = 8080
+  state = "open"
+}
+
+endpoint "http-alt_8080" {
+  host  = host.host_10_0_0_7
+  port  = 8080
+  state = "open"
+}
+
+endpoint "http-alt_8081" {
+  host  = host.host_10_0_0_7
+  port  = 8081
+  state = "open"
+}
+
+endpoint "http___1" {
+  host  = host.host___1
+  port  = 80
+  state = "open"
+}
+
+endpoint "https_2001_db8__5" {
+  host  = host.host_2001_db8__5
+  port  = 443
+  state = "open"
+}
+
+endpoint "ssh_db_example_com" {
+  host  = host.db_example_com
+  port  = 22
+  state = "open"
+}
+
+endpoint "postgresql_db_example_com" {
+  host  = host.db_example_com
+  port  = 5432
+  state = "open"
+}
