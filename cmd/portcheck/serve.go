@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,11 +9,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
-
-	"github.com/hashicorp/hcl/v2"
 
 	"github.com/portcheck/portcheck/config"
 	"github.com/portcheck/portcheck/internal/exporter"
@@ -49,19 +44,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 
-	load := func() (*runner.Plan, error) {
-		cfg, diags := cf.read(path)
-		if diags.HasErrors() {
-			var b bytes.Buffer
-			var files map[string]*hcl.File
-			if cfg != nil {
-				files = cfg.Files
-			}
-			config.WriteDiagnostics(&b, files, diags, false, 0)
-			return nil, errors.New(strings.TrimSpace(b.String()))
-		}
-		return runner.BuildPlan(cfg, runner.PlanOptions{Env: runner.CurrentEnvironment()})
-	}
+	load := exporter.HCLLoader(path, config.Options{Vars: cf.vars, VarFiles: cf.varFiles, Env: os.Environ()})
 	x, err := exporter.New(exporter.Options{Load: load, Interval: *interval, MaxTimeout: *timeout, MaxConcurrent: *maxConcurrent,
 		Verify: runner.Options{Parallelism: *parallelism}, Logger: log})
 	if err != nil {
