@@ -42,6 +42,10 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "portcheck serve: -parallelism and -max-concurrent must be at least 1")
 		return exitUsage
 	}
+	if err := exporter.ValidateWebConfig(*webConfig); err != nil {
+		fmt.Fprintf(stderr, "portcheck serve: %v\n", err)
+		return exitUsage
+	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 
 	load := exporter.HCLLoader(path, config.Options{Vars: cf.vars, VarFiles: cf.varFiles, Env: os.Environ()})
@@ -56,14 +60,15 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "portcheck serve: -listen: %v\n", err)
 		return exitUsage
 	}
-	return serve(x, ln, *webConfig, log, stderr)
-}
-
-// serve runs the exporter until SIGINT or SIGTERM; SIGHUP reloads the
-// configuration.
-func serve(x *exporter.Exporter, ln net.Listener, webConfig string, log *slog.Logger, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	defer ln.Close()
+	return serve(ctx, x, ln, *webConfig, log, stderr)
+}
+
+// serve runs the exporter until ctx ends (SIGINT or SIGTERM); SIGHUP
+// reloads the configuration.
+func serve(ctx context.Context, x *exporter.Exporter, ln net.Listener, webConfig string, log *slog.Logger, stderr io.Writer) int {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)

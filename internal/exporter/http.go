@@ -102,16 +102,26 @@ func (x *Exporter) serveLanding(w http.ResponseWriter, _ *http.Request) {
 // web configuration file ("" = plain HTTP, no auth). It returns when the
 // server is shut down (http.ErrServerClosed) or fails.
 func Serve(ln net.Listener, srv *http.Server, webConfig string, log *slog.Logger) error {
-	if webConfig != "" {
-		if err := web.Validate(webConfig); err != nil {
-			return fmt.Errorf("-web.config.file %s: %w", webConfig, err)
-		}
+	if err := ValidateWebConfig(webConfig); err != nil {
+		return err
 	}
 	err := web.Serve(ln, srv, &web.FlagConfig{WebConfigFile: &webConfig}, log)
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}
 	return err
+}
+
+// ValidateWebConfig checks an exporter-toolkit web configuration file
+// (TLS files readable, basic-auth hashes valid); "" is plain HTTP.
+func ValidateWebConfig(path string) error {
+	if path == "" {
+		return nil
+	}
+	if err := web.Validate(path); err != nil {
+		return fmt.Errorf("-web.config.file %s: %w", path, err)
+	}
+	return nil
 }
 
 var (
