@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/portcheck/portcheck/runner"
 )
 
@@ -78,6 +80,9 @@ type runResult struct {
 	results    map[string]*runner.EndpointResult // by endpoint address, endpoint.NAME
 	start, end time.Time
 	complete   bool // every endpoint finished before the run's deadline
+	// families are the results' series, gathered once when the run ended
+	// (a scrape then costs encoding only); results are dropped then.
+	families []*dto.MetricFamily
 }
 
 // New loads the configuration once; a configuration that does not load is
@@ -184,6 +189,15 @@ func (x *Exporter) runAll(parent context.Context) {
 		x.log.Warn("run did not finish within the interval; unfinished endpoints show portcheck_endpoint_finished 0",
 			"finished", sum.Finished, "planned", sum.Planned, "interval", x.opts.Interval)
 	}
+	fams, err := gatherRun(rr)
+	if err != nil {
+		// Series that cannot be exposed are a bug in this package; say
+		// so instead of serving a partial run as if it were whole.
+		x.log.Error("rendering the run's metrics", "err", err)
+		rr.complete, fams = false, nil
+	}
+	// Scrapes serve the rendered series; the results are not kept twice.
+	rr.families, rr.results = fams, nil
 	x.mu.Lock()
 	x.last = rr
 	x.mu.Unlock()

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/portcheck/portcheck/runner"
@@ -26,9 +27,11 @@ const timeoutOffset = 500 * time.Millisecond
 func (x *Exporter) Handler() http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		healthCollector{x}, lastRunCollector{x})
+		healthCollector{x})
+	// The last run's series are gathered once per run, not per scrape.
+	g := prometheus.Gatherers{reg, prometheus.GathererFunc(x.lastRunFamilies)}
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(x.log.Handler(), slog.LevelError)}))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(x.log.Handler(), slog.LevelError)}))
 	mux.HandleFunc("GET /probe", x.serveProbe)
 	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Healthy") })
 	mux.HandleFunc("GET /{$}", x.serveLanding)
@@ -153,7 +156,7 @@ var (
 type healthCollector struct{ x *Exporter }
 
 func (c healthCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descReloadOK, descReloadOKAt, descReloads, descReloadFails, descEndpoints, descInFlight, descProbeRuns} {
+	for _, d := range []*prometheus.Desc{descReloadOK, descReloadOKAt, descReloads, descReloadFails, descEndpoints, descInFlight, descProbeRuns, descLastRunOK, descLastRunAt, descLastRunDuration} {
 		ch <- d
 	}
 }
@@ -170,25 +173,42 @@ func (c healthCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- gauge(descEndpoints, float64(len(x.cur.Load().plan.Endpoints)))
 	ch <- gauge(descInFlight, float64(x.inFlight.Load()))
 	ch <- prometheus.MustNewConstMetric(descProbeRuns, prometheus.CounterValue, float64(x.probeRuns.Load()))
+	x.mu.Lock()
+	rr := x.last
+	x.mu.Unlock()
+	if rr != nil {
+		ch <- gauge(descLastRunOK, b2f(rr.complete))
+		ch <- gauge(descLastRunAt, float64(rr.end.UnixNano())/1e9)
+		ch <- gauge(descLastRunDuration, rr.end.Sub(rr.start).Seconds())
+	}
 }
 
-// lastRunCollector is the last interval run: its health and every
-// endpoint's results. The endpoint series are unchecked (no Describe):
-// which ones exist depends on the configuration and the run.
-type lastRunCollector struct{ x *Exporter }
+// lastRunFamilies is what /metrics shows of the last interval run,
+// gathered when the run ended.
+func (x *Exporter) lastRunFamilies() ([]*dto.MetricFamily, error) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.last == nil {
+		return nil, nil
+	}
+	return x.last.families, nil
+}
+
+// gatherRun renders a run's series once.
+func gatherRun(rr *runResult) ([]*dto.MetricFamily, error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(lastRunCollector{rr})
+	return reg.Gather()
+}
+
+// lastRunCollector is an interval run's results. The endpoint series are unchecked (no Describe): which ones
+// exist depends on the configuration and the run.
+type lastRunCollector struct{ rr *runResult }
 
 func (c lastRunCollector) Describe(chan<- *prometheus.Desc) {}
 
 func (c lastRunCollector) Collect(ch chan<- prometheus.Metric) {
-	c.x.mu.Lock()
-	rr := c.x.last
-	c.x.mu.Unlock()
-	if rr == nil {
-		return
-	}
-	ch <- gauge(descLastRunOK, b2f(rr.complete))
-	ch <- gauge(descLastRunAt, float64(rr.end.UnixNano())/1e9)
-	ch <- gauge(descLastRunDuration, rr.end.Sub(rr.start).Seconds())
+	rr := c.rr
 	for _, e := range rr.cfg.plan.Endpoints {
 		if er := rr.results[e.Name()]; er != nil {
 			endpointMetrics(er, ch)
