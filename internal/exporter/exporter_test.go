@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"runtime"
 	"strings"
 	"sync"
@@ -32,7 +33,7 @@ type localServe struct {
 	port int // the loopback HTTP server's port
 }
 
-func newLocalServe(t *testing.T, slow time.Duration, opts exporter.Options) *localServe {
+func newLocalServe(t testing.TB, slow time.Duration, opts exporter.Options) *localServe {
 	t.Helper()
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
@@ -58,7 +59,7 @@ func newLocalServe(t *testing.T, slow time.Duration, opts exporter.Options) *loc
 // write replaces the configuration: one endpoint, on the HTTP server's
 // port, with an http check whose timeout outlasts a slow server; extra is
 // appended verbatim (broken HCL for the reload tests).
-func (ls *localServe) write(t *testing.T, name, extra string) {
+func (ls *localServe) write(t testing.TB, name, extra string) {
 	t.Helper()
 	writeHCL(t, ls.dir, fmt.Sprintf(`
 host "here" {
@@ -160,6 +161,8 @@ func TestProbeBadInput(t *testing.T) {
 		{"empty target", "/probe?target=", nil, 400, "missing parameter target"},
 		{"bad timeout header", "/probe?target=endpoint.web", http.Header{"X-Prometheus-Scrape-Timeout-Seconds": {"soon"}}, 400, `invalid X-Prometheus-Scrape-Timeout-Seconds "soon"`},
 		{"negative timeout header", "/probe?target=endpoint.web", http.Header{"X-Prometheus-Scrape-Timeout-Seconds": {"-1"}}, 400, "want a positive number of seconds"},
+		{"NaN timeout header", "/probe?target=endpoint.web", http.Header{"X-Prometheus-Scrape-Timeout-Seconds": {"NaN"}}, 400, "want a positive number of seconds"},
+		{"infinite timeout header", "/probe?target=endpoint.web", http.Header{"X-Prometheus-Scrape-Timeout-Seconds": {"+Inf"}}, 400, "want a positive number of seconds"},
 		{"POST is not a scrape", "", nil, 405, ""},
 		{"known target", "/probe?target=endpoint.web", nil, 200, `portcheck_endpoint_diagnosis{cause="ok",endpoint="web",layer=""} 1`},
 		{"short name", "/probe?target=web", nil, 200, `portcheck_endpoint_ok{endpoint="web"} 1`},
@@ -367,4 +370,31 @@ func TestConcurrentScrapesShareOneRun(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// FuzzProbeRequest: any target and timeout header get 200 (a declared
+// endpoint), 400 with a message, or 503; never a panic or a 500.
+func FuzzProbeRequest(f *testing.F) {
+	for _, seed := range [][2]string{{"endpoint.web", "10"}, {"web", ""}, {"endpoint.nope", "1"}, {"", "NaN"}, {"endpoint.", "-0"}, {"endpoint.web\x00", "1e400"}, {"%zz", "0x10"}} {
+		f.Add(seed[0], seed[1])
+	}
+	ls := newLocalServe(f, 0, exporter.Options{MaxTimeout: 2 * time.Second})
+	h := ls.exp.Handler()
+	f.Fuzz(func(t *testing.T, target, timeout string) {
+		req := httptest.NewRequest("GET", "/probe?target="+url.QueryEscape(target), nil)
+		if timeout != "" {
+			req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", timeout)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		switch w.Code {
+		case 200, 503:
+		case 400:
+			if strings.TrimSpace(w.Body.String()) == "" {
+				t.Errorf("400 without a message for target %q timeout %q", target, timeout)
+			}
+		default:
+			t.Errorf("target %q timeout %q: %d %s", target, timeout, w.Code, w.Body.String())
+		}
+	})
 }

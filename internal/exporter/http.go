@@ -78,7 +78,7 @@ func scrapeTimeout(r *http.Request, max time.Duration) (time.Duration, error) {
 		return max, nil
 	}
 	s, err := strconv.ParseFloat(h, 64)
-	if err != nil || s <= 0 || s > 1e6 {
+	if err != nil || !(s > 0 && s <= 1e6) { // also NaN
 		return 0, fmt.Errorf("invalid X-Prometheus-Scrape-Timeout-Seconds %q: want a positive number of seconds", h)
 	}
 	t := time.Duration(s * float64(time.Second))

@@ -226,7 +226,7 @@ func (sl *serveLab) waitQuery(t *testing.T, prom, query, want string) {
 	}
 }
 
-func serveHTTP(t *testing.T, ln net.Listener, delay time.Duration) {
+func serveHTTP(t testing.TB, ln net.Listener, delay time.Duration) {
 	srv := &http.Server{ErrorLog: log.New(io.Discard, "", 0), Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(delay)
 		fmt.Fprint(w, "ok")
@@ -235,7 +235,7 @@ func serveHTTP(t *testing.T, ln net.Listener, delay time.Duration) {
 	t.Cleanup(func() { srv.Close() })
 }
 
-func writeHCL(t *testing.T, dir, src string) {
+func writeHCL(t testing.TB, dir, src string) {
 	t.Helper()
 	if err := os.WriteFile(filepath.Join(dir, "lab.pc.hcl"), []byte(src), 0o644); err != nil {
 		t.Fatal(err)
