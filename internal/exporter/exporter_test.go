@@ -21,6 +21,7 @@ import (
 
 	"github.com/portcheck/portcheck/config"
 	"github.com/portcheck/portcheck/internal/exporter"
+	"github.com/portcheck/portcheck/runner"
 )
 
 // localServe serves the exporter on loopback for a configuration of
@@ -397,4 +398,57 @@ func FuzzProbeRequest(f *testing.F) {
 			t.Errorf("target %q timeout %q: %d %s", target, timeout, w.Code, w.Body.String())
 		}
 	})
+}
+
+// Labels stay bounded: checks over several addresses, and the L2 checks
+// of declared source ranges, fold into one series each, with the worst
+// status; no address becomes a label value.
+func TestFoldedSeriesCarryNoAddresses(t *testing.T) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveHTTP(t, ln, 0)
+	port := ln.Addr().(*net.TCPAddr).Port
+	dir := t.TempDir()
+	// 127.0.0.2 is this machine's too, with nothing on the port: refused.
+	writeHCL(t, dir, fmt.Sprintf(`
+host "here" {
+  addresses = ["127.0.0.1", "127.0.0.2"]
+  local     = true
+}
+endpoint "two" {
+  host = host.here
+  port = %d
+  expect {
+    firewall {
+      allow_from = ["10.9.0.0/24", "10.9.1.0/24"]
+    }
+  }
+}
+`, port))
+	x, err := exporter.New(exporter.Options{Load: exporter.HCLLoader(dir, config.Options{}), Logger: testLogger(),
+		Verify: runner.Options{AllLayers: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(x.Handler())
+	defer srv.Close()
+	code, body := get(t, srv.URL+"/probe?target=endpoint.two", nil)
+	if code != 200 {
+		t.Fatalf("%d %s", code, body)
+	}
+	if v := value(t, body, "portcheck_check_status", map[string]string{"check": "connectivity", "from": "local", "status": "fail"}); v != 1 {
+		t.Errorf("folded L4 (one address open, one refused) is not fail:\n%s", body)
+	}
+	value(t, body, "portcheck_check_duration_seconds", map[string]string{"check": "firewall", "from": "(allow_from)"})
+	for _, m := range families(t, body) {
+		for _, s := range m.Metric {
+			for _, l := range s.Label {
+				if strings.Contains(l.GetValue(), "127.0.0") || strings.Contains(l.GetValue(), "10.9.") || strings.Contains(l.GetValue(), fmt.Sprint(port)) {
+					t.Errorf("%s has an address as a label value: %s=%q", m.GetName(), l.GetName(), l.GetValue())
+				}
+			}
+		}
+	}
 }
