@@ -43,6 +43,7 @@ Commands:
   restore BACKUPDIR verify a backup and restore it (shows the plan; changes nothing without --yes)
   export blackbox PATH  blackbox.yml, a Prometheus scrape_configs fragment and alert rules from the endpoints
   import FILE...    HCL from an ip:port:service batch file, an nmap XML scan or a host:port list
+  serve PATH        Prometheus exporter: every layer re-verified on an interval or per scrape (/probe?target=endpoint.NAME)
   version           print the version
 
 Exit codes: 0 everything as declared; 1 a check failed or drifted; 2 usage or config error.
@@ -84,6 +85,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdExport(rest, stdout, stderr)
 	case "import":
 		return cmdImport(rest, stdout, stderr)
+	case "serve":
+		return cmdServe(rest, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "portcheck", version)
 		return exitOK
