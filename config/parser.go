@@ -212,7 +212,7 @@ func loadSources(srcs map[string][]byte, opts Options) (*Config, hcl.Diagnostics
 		return l.cfg, diags
 	}
 
-	var varBlocks, localBlocks, hostBlocks, endpointBlocks, providerBlocks, sgBlocks hcl.Blocks
+	var varBlocks, localBlocks, hostBlocks, endpointBlocks, providerBlocks, sgBlocks, changeBlocks, attBlocks hcl.Blocks
 	for _, f := range files {
 		content, d := f.Body.Content(rootSchema)
 		diags = append(diags, d...)
@@ -233,6 +233,10 @@ func loadSources(srcs map[string][]byte, opts Options) (*Config, hcl.Diagnostics
 				providerBlocks = append(providerBlocks, b)
 			case "security_group":
 				sgBlocks = append(sgBlocks, b)
+			case "change":
+				changeBlocks = append(changeBlocks, b)
+			case "attestation":
+				attBlocks = append(attBlocks, b)
 			}
 		}
 	}
@@ -244,6 +248,7 @@ func loadSources(srcs map[string][]byte, opts Options) (*Config, hcl.Diagnostics
 	diags = append(diags, l.declareProviders(providerBlocks)...)
 	diags = append(diags, l.declareSecurityGroups(sgBlocks)...)
 	diags = append(diags, l.declareEndpoints(endpointBlocks)...)
+	diags = append(diags, l.declareChanges(changeBlocks, attBlocks)...)
 	l.cfg.Files = l.parser.Files() // now including -var-file files
 	return l.cfg, diags
 }
