@@ -41,6 +41,8 @@ Commands:
   audit PATH        cloud security groups: drift from the declarations and findings (Markdown or -json)
   backup DIR        save the firewall (nftables, iptables, firewalld config) into DIR/<UTC time>/
   restore BACKUPDIR verify a backup and restore it (shows the plan; changes nothing without --yes)
+  change report PATH  the Markdown change record of change blocks (-phase pre|post)
+  plan|verify -phase pre|post PATH  a port change's nine steps: the runbook, and the gate
   version           print the version
 
 Exit codes: 0 everything as declared; 1 a check failed or drifted; 2 usage or config error.
@@ -78,6 +80,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdBackup(rest, stdout, stderr)
 	case "restore":
 		return cmdRestore(rest, stdout, stderr)
+	case "change":
+		return cmdChange(rest, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "portcheck", version)
 		return exitOK
