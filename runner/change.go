@@ -172,12 +172,24 @@ func verifyChange(ctx context.Context, c *config.Change, phase Phase, opts Chang
 		}
 	}
 	results := runProbes(ctx, probes, opts.Verify)
+	// The backup is looked for once: the rollback step judges it, the
+	// firewall step's undo restores it.
+	var backup *StepCheck
+	if hasRollback(c) {
+		b := backupCheck(ctx, c, c.Step(config.StepRollback).Rollback, opts.Env)
+		backup = &b
+	}
 	for _, st := range c.Steps {
 		sr := &StepResult{Step: st}
 		switch st.Mode {
 		case config.ModeSkip:
 			sr.Status, sr.Summary = StepSkipped, st.Reason
 		case config.ModeAttest:
+			if phase == PhasePre {
+				// An attestation says a step was done: that is the post phase's question.
+				sr.Status, sr.Summary = StepNotInPhase, "attested after the window: "+st.Reason
+				break
+			}
 			judgeAttestation(sr, c, opts.Now())
 		default:
 			for _, p := range probes {
@@ -185,7 +197,11 @@ func verifyChange(ctx context.Context, c *config.Change, phase Phase, opts Chang
 					sr.Checks = append(sr.Checks, probeCheck(p, results[p]))
 				}
 			}
-			sr.Checks = append(sr.Checks, observeStep(ctx, c, st, phase, opts)...)
+			if st.Name == config.StepRollback {
+				sr.Checks = append(sr.Checks, *backup)
+			} else {
+				sr.Checks = append(sr.Checks, observeStep(ctx, c, st, phase, opts)...)
+			}
 			settle(sr, phase)
 			if phase == PhasePost {
 				for _, p := range probes {
@@ -193,7 +209,7 @@ func verifyChange(ctx context.Context, c *config.Change, phase Phase, opts Chang
 						sr.Rollback = append(sr.Rollback, rollbackHint(results[p])...)
 					}
 				}
-				sr.Rollback = append(sr.Rollback, stepRollback(c, st, opts.Env)...)
+				sr.Rollback = append(sr.Rollback, stepRollback(c, st, backup)...)
 			}
 		}
 		cr.Steps = append(cr.Steps, sr)
