@@ -468,6 +468,14 @@ func probeCheck(p *layerProbe, er *EndpointResult) StepCheck {
 		sc.Summary = firstSummary(er.Results)
 	case p.invert && sc.Status == StatusFail:
 		sc.Summary = "still there: " + strings.Join(sums, "; ")
+		// No layer writes the command that takes a thing away; say what.
+		port := p.plan.Endpoint.Ports.From
+		switch p.layer {
+		case providers.LayerListening:
+			sc.Commands = []string{fmt.Sprintf("stop or reconfigure what still listens on port %d (%s)", port, strings.Join(sums, "; "))}
+		case providers.LayerCloud:
+			sc.Commands = []string{fmt.Sprintf("revoke or narrow the rule that still allows port %d (%s)", port, strings.Join(sums, "; "))}
+		}
 	default:
 		sc.Summary = strings.Join(sums, "; ")
 	}

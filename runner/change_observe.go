@@ -109,13 +109,9 @@ func lbChecks(ctx context.Context, c *config.Change, x *config.LoadBalancerStep,
 		pools = x.Pools
 	}
 	healthy := func(t lb.Target, what string) StepCheck {
-		p := lb.Find(facts, t, pools...)
+		p, ok := backendHealthy(facts, t, pools, x.File != "")
 		sc := StepCheck{What: what, Evidence: p, Summary: strings.Join(p.Evidence, "; "), Status: StatusPass}
-		ok := p.Healthy()
-		if x.File != "" && p.Verdict == lb.VerdictRegistered && len(p.NotIn) == 0 && len(p.MissingPools) == 0 && onlyUnreported(p) {
-			// A configuration file reports no health: the backend is
-			// there, and that is all that can be judged. Said, not hidden.
-			ok = true
+		if ok && x.File != "" && p.Verdict == lb.VerdictRegistered {
 			sc.Summary += " (assumption: a configuration file does not report health; the backend is registered, its health is not judged)"
 		}
 		if !ok {
@@ -139,6 +135,32 @@ func lbChecks(ctx context.Context, c *config.Change, x *config.LoadBalancerStep,
 		sc.Commands = lbDeregister(x, oldT)
 	}
 	return append(out, sc)
+}
+
+// backendHealthy: the backend is healthy in at least one pool read (a
+// port move often means a new target group: the old group need not have
+// it) and in no pool in another state; every pool asked about was read.
+// A configuration file reports no health, so there registered counts.
+func backendHealthy(f *lb.Facts, t lb.Target, pools []string, file bool) (lb.Presence, bool) {
+	all := lb.Find(f, t, pools...)
+	if len(all.MissingPools) > 0 || len(all.Unresolved) > 0 || len(all.In) == 0 {
+		return all, false
+	}
+	for _, m := range all.In {
+		switch m.Member.State {
+		case lb.StateHealthy:
+		case lb.StateRegistered:
+			if !file {
+				return all, false
+			}
+		default:
+			return all, false
+		}
+	}
+	if file && len(pools) > 0 && len(all.NotIn) > 0 {
+		return all, false // a named backend section without the server
+	}
+	return all, true
 }
 
 // onlyUnreported: every membership is registered with its health not
