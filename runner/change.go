@@ -9,6 +9,7 @@ import (
 
 	"github.com/portcheck/portcheck/config"
 	"github.com/portcheck/portcheck/providers"
+	"github.com/portcheck/portcheck/providers/firewall"
 )
 
 // Phase of a port change: pre (before the window: the old port serves,
@@ -157,6 +158,11 @@ type layerProbe struct {
 	// rollback: a probe of the state before the window, judged only for
 	// its fix hint, which undoes the step.
 	rollback bool
+	// byPolicyOK: the old port is "no longer accepted" when only a base
+	// chain's accept policy lets it in: the step asks that no rule for it
+	// be left over, and a host whose filter accepts every port by default
+	// has none (the summary says so).
+	byPolicyOK bool
 }
 
 func verifyChange(ctx context.Context, c *config.Change, phase Phase, opts ChangeOptions) *ChangeResult {
@@ -386,6 +392,7 @@ func layerProbes(c *config.Change, st *config.ChangeStep, phase Phase, env Envir
 		} else {
 			add(to, allow(to), providers.LayerFirewall, "new port "+portName(to)+" accepted from "+srcText, false, "", sourced)
 			add(from, deny(from), providers.LayerFirewall, "old port "+portName(from)+" no longer accepted from "+srcText, false, "", sourced)
+			out[len(out)-1].byPolicyOK = true
 		}
 	case config.StepSELinux:
 		if phase == PhasePost {
@@ -437,8 +444,14 @@ func probeCheck(p *layerProbe, er *EndpointResult) StepCheck {
 	}
 	sc.Status = StatusPass
 	var sums []string
+	var notes []string
 	for _, r := range er.Results {
 		st := r.Status
+		if p.byPolicyOK && st == StatusFail && acceptedByPolicy(r) {
+			st = StatusPass
+			seen, _, _ := strings.Cut(r.Summary, ", but ")
+			notes = appendNew(notes, "no rule for it is left: "+seen+" (the chain accepts every port by default)")
+		}
 		if p.invert {
 			switch {
 			case st == StatusPass:
@@ -464,6 +477,8 @@ func probeCheck(p *layerProbe, er *EndpointResult) StepCheck {
 	switch {
 	case sc.Status == StatusPass && p.invert:
 		sc.Summary = "gone: " + firstSummary(er.Results)
+	case sc.Status == StatusPass && len(notes) > 0:
+		sc.Summary = strings.Join(notes, "; ")
 	case sc.Status == StatusPass:
 		sc.Summary = firstSummary(er.Results)
 	case p.invert && sc.Status == StatusFail:
@@ -480,6 +495,22 @@ func probeCheck(p *layerProbe, er *EndpointResult) StepCheck {
 		sc.Summary = strings.Join(sums, "; ")
 	}
 	return sc
+}
+
+// acceptedByPolicy: every packet the check judged was accepted, and by a
+// base chain's policy, not by a rule.
+func acceptedByPolicy(r *Result) bool {
+	ev, ok := r.Evidence.(*FirewallEvidence)
+	if !ok || ev == nil || len(ev.Judged) == 0 {
+		return false
+	}
+	for _, j := range ev.Judged {
+		d := j.Decision
+		if d.Seen() != firewall.Accept || (d.Rule != nil && d.Rule.Policy == "") {
+			return false
+		}
+	}
+	return true
 }
 
 // worse orders statuses for a step: error over fail over drift over skip

@@ -96,7 +96,7 @@ change "nginx_to_9090" {
 	}{
 		// Both ports listen in the document: the old one is a leftover.
 		{config.StepAppConfig, runner.StepNotDone, "old port 8080/tcp no longer listening: still there", "stop or reconfigure what still listens on port 8080"},
-		{config.StepFirewall, runner.StepNotDone, "tcp/9090 from 10.102.68.1 is dropped by inet filter input handle 2", "9090"},
+		{config.StepFirewall, runner.StepNotDone, "tcp/9090 from 10.102.68.1 is dropped by inet filter input handle 2", "nft insert rule inet filter input position 2 ip saddr 10.102.68.1/32 tcp dport 9090 accept"},
 		{config.StepSELinux, runner.StepNotDone, "9090/tcp is websm_port_t, not http_port_t", "semanage port -m -t http_port_t -p tcp 9090"},
 	}
 	for _, tt := range tests {
@@ -111,6 +111,12 @@ change "nginx_to_9090" {
 		}
 		if cmds := strings.Join(s.Commands(), "\n"); !strings.Contains(cmds, tt.command) {
 			t.Errorf("%s: commands %q lack %q", tt.step, cmds, tt.command)
+		}
+	}
+	// The old port meets only input's accept policy: no rule is left over.
+	for _, c := range r.Steps[1].Checks {
+		if strings.Contains(c.What, "old port 8080/tcp") && (c.Status != runner.StatusPass || !strings.Contains(c.Summary, "no rule for it is left")) {
+			t.Errorf("old port check: %s %s, want pass: no rule left", c.Status, c.Summary)
 		}
 	}
 	if o := r.FirstOpen(); o == nil || o.Step.Name != config.StepAppConfig {
