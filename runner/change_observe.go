@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -132,7 +133,7 @@ func lbChecks(ctx context.Context, c *config.Change, x *config.LoadBalancerStep,
 	if !p.Deregistered(x.AllowDraining) {
 		sc.Status = StatusFail
 		sc.Summary = "still there: " + firstNonEmpty(sc.Summary, string(p.Verdict))
-		sc.Commands = lbDeregister(x, oldT)
+		sc.Commands = lbDeregister(withPools(x, p), oldT)
 	}
 	return append(out, sc)
 }
@@ -172,6 +173,22 @@ func onlyUnreported(p lb.Presence) bool {
 		}
 	}
 	return len(p.In) > 0
+}
+
+// withPools narrows the step's pools to those that still have the
+// target, so a deregister command names only them.
+func withPools(x *config.LoadBalancerStep, p lb.Presence) *config.LoadBalancerStep {
+	if x.File != "" || len(p.In) == 0 {
+		return x
+	}
+	y := *x
+	y.Pools = nil
+	for _, m := range p.In {
+		if m.Pool != "" && !slices.Contains(y.Pools, m.Pool) {
+			y.Pools = append(y.Pools, m.Pool)
+		}
+	}
+	return &y
 }
 
 // lbRegister and lbDeregister say how to change the backend; the cloud
