@@ -414,6 +414,10 @@ func backupCheck(ctx context.Context, c *config.Change, x *config.RollbackStep, 
 	h := c.Endpoint.Host
 	what := fmt.Sprintf("firewall backup of host %s in %s taken before %s, restore dry run valid", h.Name, x.BackupDir, c.WindowStart.Format(time.RFC3339))
 	entries, err := os.ReadDir(x.BackupDir)
+	if errors.Is(err, os.ErrNotExist) {
+		// No backup directory is no backup: the step is not done yet.
+		return withBackupCommand(StepCheck{What: what, Status: StatusFail, Summary: "no backup: " + x.BackupDir + " does not exist"}, c, x)
+	}
 	if err != nil {
 		return withBackupCommand(errCheck(what, err), c, x)
 	}
