@@ -170,8 +170,8 @@ func (f *nmapFixture) verifyPhase(b *testing.B, allLayers bool) time.Duration {
 	return d
 }
 
-// report is the part of verify -json the harness checks.
-type report struct {
+// verifyReport is the part of verify -json the harness checks.
+type verifyReport struct {
 	Endpoints []struct {
 		Port      int `json:"port"`
 		Diagnosis struct {
@@ -207,7 +207,7 @@ func (f *nmapFixture) verify(b *testing.B, bin string, allLayers bool) time.Dura
 	if ee, ok := err.(*exec.ExitError); err != nil && !(ok && ee.ExitCode() == 1) {
 		b.Fatalf("portcheck %v: %v\n%s", args, err, stderr.String())
 	}
-	var rep report
+	var rep verifyReport
 	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
 		b.Fatalf("portcheck %v: JSON: %v\n%s", args, err, stderr.String())
 	}

@@ -28,3 +28,7 @@ const (
 	DefaultEphemeralFrom = 1024
 	DefaultEphemeralTo   = 65535
 )
+
+// DefaultChangeQueryTimeout bounds one question a change step asks a
+// service (a DNS query, a Prometheus targets read).
+const DefaultChangeQueryTimeout = 5 * time.Second

@@ -24,6 +24,9 @@ type Config struct {
 	Providers []*CloudProvider
 	// SecurityGroups are the declared cloud security groups.
 	SecurityGroups []*SecurityGroup
+	// Changes are the declared port changes (change blocks), with their
+	// attestations.
+	Changes []*Change
 }
 
 // Variable is a `variable "name" {}` block with its resolved value.

@@ -223,7 +223,7 @@ func loadSourcesOnce(srcs map[string][]byte, opts Options, pieces bool) (*Config
 		return l.cfg, diags, true
 	}
 
-	var varBlocks, localBlocks, hostBlocks, providerBlocks, sgBlocks hcl.Blocks
+	var varBlocks, localBlocks, hostBlocks, providerBlocks, sgBlocks, changeBlocks, attBlocks hcl.Blocks
 	var endpoints []endpointItem
 	for _, f := range files {
 		content, d := f.file.Body.Content(rootSchema)
@@ -250,6 +250,10 @@ func loadSourcesOnce(srcs map[string][]byte, opts Options, pieces bool) (*Config
 				providerBlocks = append(providerBlocks, b)
 			case "security_group":
 				sgBlocks = append(sgBlocks, b)
+			case "change":
+				changeBlocks = append(changeBlocks, b)
+			case "attestation":
+				attBlocks = append(attBlocks, b)
 			}
 		}
 		for _, c := range deferred {
@@ -268,6 +272,7 @@ func loadSourcesOnce(srcs map[string][]byte, opts Options, pieces bool) (*Config
 		return nil, nil, false
 	}
 	diags = append(diags, d...)
+	diags = append(diags, l.declareChanges(changeBlocks, attBlocks)...)
 	l.cfg.Files = l.parser.Files() // now including -var-file files
 	return l.cfg, diags, true
 }

@@ -14,6 +14,8 @@ var rootSchema = &hcl.BodySchema{
 		{Type: "endpoint", LabelNames: []string{"name"}},
 		{Type: "provider", LabelNames: []string{"type"}},
 		{Type: "security_group", LabelNames: []string{"name"}},
+		{Type: "change", LabelNames: []string{"name"}},
+		{Type: "attestation", LabelNames: []string{"change", "step"}},
 	},
 }
 

@@ -44,6 +44,8 @@ Commands:
   export blackbox PATH  blackbox.yml, a Prometheus scrape_configs fragment and alert rules from the endpoints
   import FILE...    HCL from an ip:port:service batch file, an nmap XML scan or a host:port list
   serve PATH        Prometheus exporter: every layer re-verified on an interval or per scrape (/probe?target=endpoint.NAME)
+  change report PATH  the Markdown change record of change blocks (-phase pre|post)
+  plan|verify -phase pre|post PATH  a port change's nine steps: the runbook, and the gate
   version           print the version
 
 Exit codes: 0 everything as declared; 1 a check failed or drifted; 2 usage or config error.
@@ -87,6 +89,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdImport(rest, stdout, stderr)
 	case "serve":
 		return cmdServe(rest, stdout, stderr)
+	case "change":
+		return cmdChange(rest, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "portcheck", version)
 		return exitOK

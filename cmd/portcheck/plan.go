@@ -16,6 +16,8 @@ func cmdPlan(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&targets, "target", "plan only this endpoint, e.g. -target endpoint.web (repeatable)")
 	var ff factsFlags
 	ff.register(fs)
+	var pf phaseFlags
+	pf.register(fs)
 	path, code, ok := parsePath(fs, args, stderr)
 	if !ok {
 		return code
@@ -27,6 +29,9 @@ func cmdPlan(args []string, stdout, stderr io.Writer) int {
 	env := runner.CurrentEnvironment()
 	if !ff.apply("plan", &env, nil, stderr) {
 		return exitUsage
+	}
+	if pf.phase != "" {
+		return planChanges(cfg, pf, env, cf.noColor, stdout, stderr)
 	}
 	plan, err := runner.BuildPlan(cfg, runner.PlanOptions{Targets: targets, Env: env})
 	if err != nil {

@@ -44,6 +44,9 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 		if n := len(cfg.Providers); n > 0 {
 			cloud = fmt.Sprintf(", %s, %s", count(n, "cloud provider"), count(len(cfg.SecurityGroups), "security group"))
 		}
+		if n := len(cfg.Changes); n > 0 {
+			cloud += ", " + count(n, "change")
+		}
 		fmt.Fprintf(stdout, "Success! Configuration %q is valid: %s, %s%s.\n", path,
 			count(len(cfg.Hosts), "host"), count(len(cfg.Endpoints), "endpoint"), cloud)
 	}

@@ -48,6 +48,8 @@ func cmdVerify(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&targets, "target", "verify only this endpoint, e.g. -target endpoint.web (repeatable)")
 	var ff factsFlags
 	ff.register(fs)
+	var pf phaseFlags
+	pf.register(fs)
 	path, code, ok := parsePath(fs, args, stderr)
 	if !ok {
 		return code
@@ -67,6 +69,9 @@ func cmdVerify(args []string, stdout, stderr io.Writer) int {
 	env := runner.CurrentEnvironment()
 	if !ff.apply("verify", &env, &of.observers, stderr) {
 		return exitUsage
+	}
+	if pf.phase != "" {
+		return verifyChanges(cfg, pf, env, of, cf.noColor, stdout, stderr)
 	}
 	return verifyConfig(cfg, env, targets, of, cf.noColor, stdout, stderr)
 }

@@ -241,6 +241,9 @@ type step struct {
 	title  string
 	detail []string
 	run    func(ctx context.Context, w io.Writer) error
+	// check validates the step's input with the tool's own no-commit mode
+	// (nft -c, *-restore --test); nil when the step has none.
+	check  func(ctx context.Context) error
 	atomic bool // a failure changes nothing
 }
 
@@ -335,6 +338,7 @@ func NewPlan(ctx context.Context, opts Options, b *Backup) (*Plan, error) {
 				title:  fmt.Sprintf("%s < %s", x.restore, x.file),
 				detail: []string{"replaces tables " + strings.Join(names, ", ")},
 				run:    restoreRun(p.Opts, x.restore, data),
+				check:  testRun(p.Opts, x.restore, data),
 			})
 			continue
 		}
@@ -362,7 +366,8 @@ func NewPlan(ctx context.Context, opts Options, b *Backup) (*Plan, error) {
 		if !have(x.restore) {
 			return nil, &MissingToolError{x.restore, "the legacy tables must be restored"}
 		}
-		s := step{run: restoreRun(p.Opts, x.restore, append(append([]byte{}, data...), reset.Bytes()...))}
+		input := append(append([]byte{}, data...), reset.Bytes()...)
+		s := step{run: restoreRun(p.Opts, x.restore, input), check: testRun(p.Opts, x.restore, input)}
 		if has {
 			s.title = fmt.Sprintf("%s < %s", x.restore, x.file)
 			s.detail = append(s.detail, "replaces tables "+strings.Join(names, ", "))
@@ -394,6 +399,10 @@ func NewPlan(ctx context.Context, opts Options, b *Backup) (*Plan, error) {
 				ts = append(ts, blk.Table.String())
 			}
 			s.detail = append(s.detail, fmt.Sprintf("load %s: table %s", NFTName, strings.Join(ts, ", table ")))
+		}
+		s.check = func(ctx context.Context) error {
+			_, err := p.Opts.run(ctx, script.Bytes(), "nft", "-c", "-f", "-")
+			return err
 		}
 		s.run = func(ctx context.Context, w io.Writer) error {
 			_, err := p.Opts.run(ctx, script.Bytes(), "nft", "-f", "-")

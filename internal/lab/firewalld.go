@@ -262,6 +262,11 @@ func startDaemon(cmd *exec.Cmd) (*daemon, error) {
 // stop sends SIGTERM and, if the daemon has not exited after grace,
 // SIGKILL to its whole process group.
 func (d *daemon) stop(grace time.Duration) {
+	select {
+	case <-d.done:
+		return // already stopped
+	default:
+	}
 	d.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-d.done:

@@ -24,7 +24,12 @@ import (
 type Server struct {
 	Dir string // its temp dir: configuration, logs, pid file
 	log string
+	d   *daemon
 }
+
+// Stop stops the server before the test ends (a test that restarts a
+// server with another configuration); stopping twice is harmless.
+func (s *Server) Stop() { s.d.stop(5 * time.Second) }
 
 // startServer runs argv inside h, logs to dir/log, and waits until addr
 // (host:port as seen inside h) accepts TCP connections.
@@ -42,6 +47,7 @@ func (h *Host) startServer(t testing.TB, name, dir, addr string, argv ...string)
 	if err != nil {
 		t.Fatalf("lab: start %s: %v", name, err)
 	}
+	s.d = d
 	t.Cleanup(func() { d.stop(5 * time.Second) })
 	t.Cleanup(func() {
 		if t.Failed() {

@@ -22,6 +22,10 @@ type JSONReport struct {
 	Summary     JSONSummary    `json:"summary"`
 	ExitCode    int            `json:"exit_code"`
 	Interrupted bool           `json:"interrupted,omitempty"`
+	// Phase and Changes (added in v1) are set by a change run (verify
+	// -phase): the changes' steps in that phase.
+	Phase   string       `json:"phase,omitempty"`
+	Changes []JSONChange `json:"changes,omitempty"`
 }
 
 type JSONEndpoint struct {
