@@ -14,10 +14,11 @@ import (
 	"github.com/zclconf/go-cty/cty"
 )
 
-func decodeHostBlock(block *hcl.Block, s *scope) (*Host, hcl.Diagnostics) {
+func decodeHostBlock(block *hcl.Block, s *scope) (*Host, *pendingBastion, hcl.Diagnostics) {
 	h := &Host{Name: block.Labels[0], DeclRange: block.DefRange}
 	var spec hostSpec
-	diags := decodeSpec(block.Body, &spec)
+	connBlock, rest, diags := splitConnection(block.Body)
+	diags = append(diags, decodeSpec(rest, &spec)...)
 
 	addr, addrSt, d := s.ipAddr(spec.Address, "address")
 	diags = append(diags, d...)
@@ -62,7 +63,24 @@ func decodeHostBlock(block *hcl.Block, s *scope) (*Host, hcl.Diagnostics) {
 		}
 		h.Local = &local
 	}
-	return h, diags
+
+	var pending *pendingBastion
+	if connBlock != nil {
+		var d hcl.Diagnostics
+		h.Connection, pending, d = decodeConnection(connBlock, h, s)
+		diags = append(diags, d...)
+		if localSt == valid && local {
+			diags = diags.Append(inContext(errorf(spec.Local.Range(), "Conflicting attributes",
+				"Host %q has a connection block, so its checks run on it over SSH; local = true contradicts that.", h.Name),
+				connBlock.DefRange))
+		}
+		// With a connection, netns names a namespace on that machine, not
+		// on this one: the collector enters it there.
+		if h.Netns != "" {
+			h.Connection.Netns, h.Netns = netns, ""
+		}
+	}
+	return h, pending, diags
 }
 
 func (s *scope) ipAddr(expr hcl.Expression, attr string) (netip.Addr, state, hcl.Diagnostics) {

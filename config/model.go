@@ -50,8 +50,11 @@ type Host struct {
 	Netns string
 	// Local is the explicit `local = true|false`; nil means not set, and the
 	// runner decides from the addresses (an address on this machine = local).
-	Local     *bool
-	DeclRange hcl.Range
+	Local *bool
+	// Connection is how the host is reached over SSH (its `connection`
+	// block); nil = this machine or one of its namespaces.
+	Connection *Connection
+	DeclRange  hcl.Range
 }
 
 // PortRange is an inclusive range; a single port has From == To.

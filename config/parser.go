@@ -281,6 +281,7 @@ func (l *loader) declareHosts(blocks hcl.Blocks) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	s := l.scope(rootVar, rootLocal)
 	s.denied = "A host block can only refer to var.* and local.*; hosts are decoded before the host object exists."
+	var bastions []*pendingBastion
 	for _, b := range blocks {
 		name := b.Labels[0]
 		diags = append(diags, checkName("host", b)...)
@@ -288,13 +289,16 @@ func (l *loader) declareHosts(blocks hcl.Blocks) hcl.Diagnostics {
 			diags = append(diags, duplicateDiag("host", name, first.DeclRange, b.DefRange))
 			continue
 		}
-		h, d := decodeHostBlock(b, s)
+		h, pending, d := decodeHostBlock(b, s)
 		diags = append(diags, d...)
+		if pending != nil {
+			bastions = append(bastions, pending)
+		}
 		l.hosts[name] = h
 		l.hostOK[name] = !d.HasErrors() && len(h.Addresses) > 0
 		l.cfg.Hosts = append(l.cfg.Hosts, h)
 	}
-	return diags
+	return append(diags, l.resolveBastions(bastions)...)
 }
 
 // endpointItem is an endpoint block, or a piece of a file of endpoint

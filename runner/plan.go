@@ -439,6 +439,9 @@ func (v vantage) plan(c *Check, env Environment) {
 // into skipped checks); a remote host is soft: its default checks are
 // skipped, declared ones are errors.
 func hostExec(h *config.Host, env Environment) (providers.Exec, unavailable) {
+	if h.Connection != nil {
+		return providers.Exec{Host: h.Name}, unavailable{"host reached over ssh (" + h.Connection.Target() + "): collecting facts over a connection block is not wired into verify in this version; collect there with `portcheck collect` and use verify -facts", true}
+	}
 	if h.Netns != "" {
 		exec := providers.Exec{Host: h.Name, Netns: h.Netns}
 		if env.GOOS != "linux" {
