@@ -69,11 +69,12 @@ func TestHostTimingWindow(t *testing.T) {
 		{do: "answer", window: 11, timeout: MinTimeout},
 		{do: "answer", window: 12, timeout: MinTimeout},
 		{do: "silent", window: 13, timeout: MinTimeout}, // silence is no congestion
-		{do: "loss", window: 6.5, lossy: true, timeout: declared, gapAtLeas: 5 * time.Millisecond},
+		// Loss: ssthresh to half (6.5), the window to the loss window.
+		{do: "loss", window: lossWindow, lossy: true, timeout: declared, gapAtLeas: 5 * time.Millisecond},
 		// Another loss within the same round trip window counts once.
-		{do: "loss", window: 6.5, lossy: true, timeout: declared, gapAtLeas: 5 * time.Millisecond},
-		// Above ssthresh the window grows by 1/cwnd.
-		{do: "answer", window: 6.5 + 1/6.5, lossy: true, timeout: declared},
+		{do: "loss", window: lossWindow, lossy: true, timeout: declared, gapAtLeas: 5 * time.Millisecond},
+		// Slow start back up to ssthresh, one per answer.
+		{do: "answer", window: lossWindow + 1, lossy: true, timeout: declared},
 	}
 	for i, s := range steps {
 		switch s.do {

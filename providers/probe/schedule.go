@@ -26,6 +26,9 @@ const (
 	// maxSendGap bounds the pause between two probes to one host that a
 	// lossy host earns (nmap's max-scan-delay).
 	maxSendGap = time.Second
+	// lossWindow is the window a host falls to on loss: two, so one
+	// filtered port's long wait does not stop every other probe to it.
+	lossWindow = 2
 )
 
 // Scheduler runs L4 probes for one verify run: per target host (as seen
@@ -230,6 +233,34 @@ func (h *hostTiming) release() {
 	h.mu.Unlock()
 }
 
+// requeue gives a retry's window slot back and queues for one again once
+// the host has shown loss. Without it every probe that started before the
+// loss keeps its slot through all its attempts, so the kernel's SYN
+// retransmissions of dozens of probes leave in one wave, and a rate
+// limiter with a small burst (nft "limit rate 20/second burst 5") answers
+// five of them each time: a closed port can lose every attempt and read as
+// filtered. Queued behind the halved window, retries leave a few at a time.
+// On a context error the probe holds a slot again (its caller releases one).
+func (h *hostTiming) requeue(ctx context.Context) error {
+	if h == nil {
+		return nil
+	}
+	h.mu.Lock()
+	lossy := h.lossy
+	h.mu.Unlock()
+	if !lossy {
+		return nil
+	}
+	h.release()
+	if err := h.acquire(ctx); err != nil {
+		h.mu.Lock()
+		h.inflight++
+		h.mu.Unlock()
+		return err
+	}
+	return nil
+}
+
 // timeout is the wait of attempt i (0-based); nil h means no scheduler:
 // the declared timeout, as before adaptive timing.
 func (h *hostTiming) timeout(attempt int, declared time.Duration) (time.Duration, bool) {
@@ -397,7 +428,7 @@ func (h *hostTiming) grow() {
 	h.grant()
 }
 
-// lose halves the window, marks the host lossy and widens its send gap
+// lose cuts the window to lossWindow, marks the host lossy and widens its send gap
 // (at most once per estimated round trip, so one burst of drops counts
 // once). It returns the waits to re-arm. Called with h.mu held.
 func (h *hostTiming) lose() []*watcher {
@@ -408,8 +439,13 @@ func (h *hostTiming) lose() []*watcher {
 		return nil
 	}
 	h.lastBoost = now
-	h.ssthresh = max(h.cwnd/2, 2)
-	h.cwnd = h.ssthresh
+	// TCP's answer to a retransmission timeout, which this is (the answer
+	// came only after a wait ran out): ssthresh to half the window, the
+	// window down to the loss window, and slow start back up from there.
+	// Halving alone leaves dozens of retries in flight, whose resent SYNs
+	// leave together and meet a rate limiter's burst all at once.
+	h.ssthresh = max(h.cwnd/2, lossWindow)
+	h.cwnd = lossWindow
 	h.gap = min(max(2*h.gap, 5*time.Millisecond), maxSendGap)
 	wasLossy := h.lossy
 	h.lossy = true

@@ -37,6 +37,11 @@ func tcpProbe(ctx context.Context, exec providers.Exec, t providers.Target, p Pa
 		if err := ctx.Err(); err != nil {
 			return out, err
 		}
+		if attempt > 0 {
+			if err := h.requeue(ctx); err != nil {
+				return out, err
+			}
+		}
 		if err := h.pace(ctx); err != nil {
 			return out, err
 		}
