@@ -38,6 +38,7 @@ Commands:
   diagnose ADDR:PORT  ad-hoc check of one port without HCL
   explain endpoint.NAME PATH  the full firewall walk of the endpoint's client packets and their replies
   collect           write this host's facts (sockets, firewall, SELinux) as a versioned JSON document
+  probe -stdio      the prober of a remote vantage point: L4 probes streamed on stdin/stdout (started by verify)
   audit PATH        cloud security groups: drift from the declarations and findings (Markdown or -json)
   backup DIR        save the firewall (nftables, iptables, firewalld config) into DIR/<UTC time>/
   restore BACKUPDIR verify a backup and restore it (shows the plan; changes nothing without --yes)
@@ -79,6 +80,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdAudit(rest, stdout, stderr)
 	case "collect":
 		return cmdCollect(rest, stdout, stderr)
+	case "probe":
+		return cmdProbe(rest, os.Stdin, stdout, stderr)
 	case "backup":
 		return cmdBackup(rest, stdout, stderr)
 	case "restore":
