@@ -21,9 +21,9 @@ func TestExplainChoosesClients(t *testing.T) {
 	server := &config.Host{Name: "web", Addresses: []netip.Addr{netip.MustParseAddr("10.0.0.1")}, Local: &yes}
 	client := &config.Host{Name: "client", Addresses: []netip.Addr{netip.MustParseAddr("10.0.0.2")}, Local: &no}
 	v6only := &config.Host{Name: "v6", Addresses: []netip.Addr{netip.MustParseAddr("fd00::9")}, Local: &no}
-	ep := &config.Endpoint{Name: "web", Host: server, Ports: config.PortRange{From: 8080, To: 8080}, Protocol: "tcp", From: []*config.Host{client, v6only}}
+	ep := &config.Endpoint{Name: "web", Host: server, Ports: config.SinglePort(8080), Protocol: "tcp", From: []*config.Host{client, v6only}}
 	ranged := *ep
-	ranged.Ports = config.PortRange{From: 8080, To: 8081}
+	ranged.Ports = config.PortSpan(8080, 8081)
 
 	input := &firewall.Chain{Name: "input", Type: "filter", Hook: firewall.HookInput, Policy: "drop", Rules: []*firewall.Rule{
 		fwRule(3, "tcp dport 8080 accept", firewall.VerdictAccept, tcp8080),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/portcheck/portcheck/config"
@@ -48,13 +49,15 @@ func Verify(ctx context.Context, plan *Plan, opts Options, emit func(*EndpointRe
 	// enough of them run at once to fill those; everything else they do
 	// waits for one of Parallelism slots.
 	workers := opts.Parallelism
+	probeWorkers := opts.Parallelism
 	if opts.Observers.Probe == nil {
 		s := probe.NewScheduler(opts.MaxProbes)
 		opts.Observers.Probe = s.Probe
 		workers = max(workers, s.Max())
+		probeWorkers = s.Max()
 	}
 	opts.Observers = opts.Observers.withDefaults()
-	v := &verifier{opts: opts, slots: make(chan struct{}, opts.Parallelism), obs: opts.Observers, hosts: map[string]*hostFacts{}, servers: map[string]*config.Host{}, snapshots: map[string]*snapshot{}, filters: map[string]*filterSnapshot{}, clouds: map[cloudKey]*cloudSnapshot{}, groups: plan.SecurityGroups}
+	v := &verifier{opts: opts, probeWorkers: probeWorkers, slots: make(chan struct{}, opts.Parallelism), obs: opts.Observers, hosts: map[string]*hostFacts{}, servers: map[string]*config.Host{}, snapshots: map[string]*snapshot{}, filters: map[string]*filterSnapshot{}, clouds: map[cloudKey]*cloudSnapshot{}, groups: plan.SecurityGroups}
 	for _, e := range plan.Endpoints {
 		v.servers[hostKey(e.Server)] = e.Endpoint.Host
 	}
@@ -101,47 +104,117 @@ func Verify(ctx context.Context, plan *Plan, opts Options, emit func(*EndpointRe
 }
 
 type verifier struct {
-	opts      Options
-	slots     chan struct{} // Parallelism: checks other than L4 probes at once
-	obs       Observers
-	hosts     map[string]*hostFacts   // server-side facts, one source per host
-	servers   map[string]*config.Host // the server hosts, by hostKey
-	mu        sync.Mutex
-	snapshots map[string]*snapshot        // L1 socket tables, one per host namespace per run
-	filters   map[string]*filterSnapshot  // L2 packet filters, likewise
-	clouds    map[cloudKey]*cloudSnapshot // L6 reads, one per provider and target
-	routes    sync.Map                    // routeKey -> *route: sources, one lookup per run
-	groups    []*config.SecurityGroup     // declared security groups (L6 drift)
+	opts Options
+	// probeWorkers is how many L4 checks of one endpoint are started at
+	// once: the probe scheduler's cap, which then paces them.
+	probeWorkers int
+	slots        chan struct{} // Parallelism: checks other than L4 probes at once
+	obs          Observers
+	hosts        map[string]*hostFacts   // server-side facts, one source per host
+	servers      map[string]*config.Host // the server hosts, by hostKey
+	mu           sync.Mutex
+	snapshots    map[string]*snapshot        // L1 socket tables, one per host namespace per run
+	filters      map[string]*filterSnapshot  // L2 packet filters, likewise
+	clouds       map[cloudKey]*cloudSnapshot // L6 reads, one per provider and target
+	routes       sync.Map                    // routeKey -> *route: sources, one lookup per run
+	groups       []*config.SecurityGroup     // declared security groups (L6 drift)
 }
 
-// endpoint runs one endpoint's checks in order; nil when cancelled midway.
+// endpoint runs one endpoint's checks a layer at a time; nil when
+// cancelled midway. The checks of one layer do not depend on each other
+// (a check is blocked only by a lower layer), so an endpoint of many ports
+// runs each layer's checks side by side: its L4 probes all go to the probe
+// scheduler at once, whose windows pace them, and the server-side layers
+// read the host's facts once (the snapshots are per run) and judge each
+// port from them. Results keep the plan's order.
 func (v *verifier) endpoint(ctx context.Context, e *EndpointPlan) *EndpointResult {
 	start := time.Now()
-	er := &EndpointResult{Plan: e}
-	for _, c := range e.Checks {
-		if ctx.Err() != nil {
+	er := &EndpointResult{Plan: e, Results: make([]*Result, 0, len(e.Checks))}
+	for i := 0; i < len(e.Checks); {
+		j := i + 1
+		for j < len(e.Checks) && e.Checks[j].Layer == e.Checks[i].Layer {
+			j++
+		}
+		layer := e.Checks[i:j]
+		results := make([]*Result, len(layer))
+		done := er.Results // the lower layers: what may block this one
+		one := func(k int) bool {
+			if ctx.Err() != nil {
+				return false
+			}
+			r := v.check(ctx, e, layer[k], done)
+			if r == nil {
+				return false
+			}
+			results[k] = r
+			return true
+		}
+		if !v.runLayer(len(layer), layer[0].Layer, one) {
 			return nil
 		}
-		var r *Result
-		if c.Error != "" {
-			r = &Result{Check: c, Status: StatusError, Summary: c.Error}
-		} else if c.Skip != "" {
-			r = &Result{Check: c, Status: StatusSkip, Summary: c.Skip}
-		} else if b := blocker(er.Results, c); b != nil && !v.opts.AllLayers {
-			r = &Result{Check: c, Status: StatusSkip, Summary: fmt.Sprintf("blocked by L%d %s", int(b.Check.Layer), b.Check.Name)}
-		} else {
-			t0 := time.Now()
-			r = v.runSlot(ctx, e, c)
-			if ended(ctx) {
-				return nil // an observation cut short by Ctrl-C is no result
-			}
-			r.Duration = time.Since(t0)
-		}
-		er.Results = append(er.Results, r)
+		er.Results = append(er.Results, results...)
+		i = j
 	}
 	er.Diagnosis = Diagnose(er.Results)
 	er.Duration = time.Since(start)
 	return er
+}
+
+// check decides one check against the lower layers' results: an error or
+// skip known ahead, blocked, or run. nil when cancelled.
+func (v *verifier) check(ctx context.Context, e *EndpointPlan, c *Check, done []*Result) *Result {
+	switch {
+	case c.Error != "":
+		return &Result{Check: c, Status: StatusError, Summary: c.Error}
+	case c.Skip != "":
+		return &Result{Check: c, Status: StatusSkip, Summary: c.Skip}
+	}
+	if b := blocker(done, c); b != nil && !v.opts.AllLayers {
+		return &Result{Check: c, Status: StatusSkip, Summary: fmt.Sprintf("blocked by L%d %s", int(b.Check.Layer), b.Check.Name)}
+	}
+	t0 := time.Now()
+	r := v.runSlot(ctx, e, c)
+	if ended(ctx) {
+		return nil // an observation cut short by Ctrl-C is no result
+	}
+	r.Duration = time.Since(t0)
+	return r
+}
+
+// runLayer calls one(k) for k in [0, n): inline for a single check, else
+// from a pool of workers: for L4 as many as the probe scheduler may have
+// in flight (it paces them), for the other layers Parallelism (their
+// slots bound them anyway). false when any call was cancelled.
+func (v *verifier) runLayer(n int, l providers.Layer, one func(k int) bool) bool {
+	if n == 1 {
+		return one(0)
+	}
+	workers := v.opts.Parallelism
+	if l == providers.LayerConnectivity {
+		workers = v.probeWorkers
+	}
+	workers = min(max(workers, 1), n)
+	var next atomic.Int64
+	var cancelled atomic.Bool
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				k := int(next.Add(1) - 1)
+				if k >= n || cancelled.Load() {
+					return
+				}
+				if !one(k) {
+					cancelled.Store(true)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return !cancelled.Load()
 }
 
 // blocker returns the failed lower-layer result that c depends on: a

@@ -29,16 +29,26 @@ type JSONReport struct {
 }
 
 type JSONEndpoint struct {
-	Name      string        `json:"name"`    // HCL label, "web"
-	Address   string        `json:"address"` // "endpoint.web", as -target takes it
-	Host      string        `json:"host"`
-	Port      int           `json:"port"`
-	PortEnd   int           `json:"port_end,omitempty"` // set for a port range
-	Protocol  string        `json:"protocol"`
-	State     string        `json:"state"` // declared: open | closed
-	Source    string        `json:"source"`
-	Diagnosis JSONDiagnosis `json:"diagnosis"`
-	Checks    []JSONCheck   `json:"checks"`
+	Name    string `json:"name"`    // HCL label, "web"
+	Address string `json:"address"` // "endpoint.web", as -target takes it
+	Host    string `json:"host"`
+	Port    int    `json:"port"`
+	PortEnd int    `json:"port_end,omitempty"` // set for a port range, and the last port of a list
+	// Ports (added in v1) are a port list's ranges, sorted and disjoint;
+	// set only when the ports are not one range (port..port_end then
+	// bounds them, with gaps).
+	Ports     []JSONPortRange `json:"ports,omitempty"`
+	Protocol  string          `json:"protocol"`
+	State     string          `json:"state"` // declared: open | closed
+	Source    string          `json:"source"`
+	Diagnosis JSONDiagnosis   `json:"diagnosis"`
+	Checks    []JSONCheck     `json:"checks"`
+}
+
+// JSONPortRange is one range of a port list; a single port has from == to.
+type JSONPortRange struct {
+	From int `json:"from"`
+	To   int `json:"to"`
 }
 
 type JSONDiagnosis struct {
@@ -158,7 +168,7 @@ func (j *JSON) write(b []byte) {
 func EndpointJSON(er *runner.EndpointResult) JSONEndpoint {
 	ep := er.Plan.Endpoint
 	e := JSONEndpoint{
-		Name: ep.Name, Address: er.Plan.Name(), Port: ep.Ports.From, Protocol: ep.Protocol,
+		Name: ep.Name, Address: er.Plan.Name(), Port: ep.Ports.First(), Protocol: ep.Protocol,
 		State: ep.State, Source: config.SourceOf(ep.DeclRange), Checks: []JSONCheck{},
 	}
 	if e.State == "" {
@@ -167,8 +177,14 @@ func EndpointJSON(er *runner.EndpointResult) JSONEndpoint {
 	if ep.Host != nil {
 		e.Host = ep.Host.Name
 	}
-	if ep.Ports.To > ep.Ports.From {
-		e.PortEnd = ep.Ports.To
+	if ep.Ports.Last() > ep.Ports.First() {
+		e.PortEnd = ep.Ports.Last()
+	}
+	if len(ep.Ports) > 1 {
+		e.Ports = make([]JSONPortRange, len(ep.Ports))
+		for i, r := range ep.Ports {
+			e.Ports[i] = JSONPortRange{From: r.From, To: r.To}
+		}
 	}
 	d := er.Diagnosis
 	e.Diagnosis = JSONDiagnosis{Layer: int(d.Layer), Cause: d.Cause, Summary: d.Summary, Hint: d.Hint, Incomplete: d.Incomplete}
