@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -59,6 +60,24 @@ type EndpointPlan struct {
 	// borrow the server's facts, e.g. L4's fix from its firewall).
 	Server         providers.Exec
 	ServerReadable bool
+
+	// fwByTarget indexes the L2 checks by target, built on first use: a
+	// DNAT lookup for each of many ports must not scan every check.
+	fwOnce     sync.Once
+	fwByTarget map[providers.Target][]*Check
+}
+
+// firewallChecks are the endpoint's L2 checks of target t.
+func (e *EndpointPlan) firewallChecks(t providers.Target) []*Check {
+	e.fwOnce.Do(func() {
+		e.fwByTarget = map[providers.Target][]*Check{}
+		for _, c := range e.Checks {
+			if c.Layer == providers.LayerFirewall {
+				e.fwByTarget[c.Target] = append(e.fwByTarget[c.Target], c)
+			}
+		}
+	})
+	return e.fwByTarget[t]
 }
 
 // Name is the Terraform-style address, "endpoint.web".

@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -137,7 +138,7 @@ func (v *verifier) endpoint(ctx context.Context, e *EndpointPlan) *EndpointResul
 		}
 		layer := e.Checks[i:j]
 		results := make([]*Result, len(layer))
-		done := er.Results // the lower layers: what may block this one
+		done := blockersOf(er.Results) // the lower layers: what may block this one
 		one := func(k int) bool {
 			if ctx.Err() != nil {
 				return false
@@ -162,14 +163,14 @@ func (v *verifier) endpoint(ctx context.Context, e *EndpointPlan) *EndpointResul
 
 // check decides one check against the lower layers' results: an error or
 // skip known ahead, blocked, or run. nil when cancelled.
-func (v *verifier) check(ctx context.Context, e *EndpointPlan, c *Check, done []*Result) *Result {
+func (v *verifier) check(ctx context.Context, e *EndpointPlan, c *Check, done *blockIndex) *Result {
 	switch {
 	case c.Error != "":
 		return &Result{Check: c, Status: StatusError, Summary: c.Error}
 	case c.Skip != "":
 		return &Result{Check: c, Status: StatusSkip, Summary: c.Skip}
 	}
-	if b := blocker(done, c); b != nil && !v.opts.AllLayers {
+	if b := done.blocker(c); b != nil && !v.opts.AllLayers {
 		return &Result{Check: c, Status: StatusSkip, Summary: fmt.Sprintf("blocked by L%d %s", int(b.Check.Layer), b.Check.Name)}
 	}
 	t0 := time.Now()
@@ -237,6 +238,56 @@ func blocker(done []*Result, c *Check) *Result {
 		}
 	}
 	return nil
+}
+
+// blockIndex holds the failed results that may block a check, by port
+// (server-side) and by vantage host and target, so that each of an
+// endpoint's many ports looks up only its own: blocker over every result
+// was quadratic in the ports.
+type blockIndex struct {
+	byPort   map[int][]*Result
+	byTarget map[vantageTarget][]*Result
+	pos      map[*Result]int // order in the results: the first blocker wins
+}
+
+type vantageTarget struct {
+	from   string
+	target providers.Target
+}
+
+// blockersOf indexes the failed results of done that can block anything.
+func blockersOf(done []*Result) *blockIndex {
+	x := &blockIndex{}
+	for i, r := range done {
+		if r.Status != StatusFail || r.Check.Sources.IsValid() {
+			continue
+		}
+		if x.pos == nil {
+			x.byPort, x.byTarget, x.pos = map[int][]*Result{}, map[vantageTarget][]*Result{}, map[*Result]int{}
+		}
+		x.pos[r] = i
+		if r.Check.From == "" {
+			x.byPort[r.Check.Target.Port] = append(x.byPort[r.Check.Target.Port], r)
+		} else {
+			k := vantageTarget{r.Check.From, r.Check.Target}
+			x.byTarget[k] = append(x.byTarget[k], r)
+		}
+	}
+	return x
+}
+
+// blocker is blocker(done, c) over the indexed results.
+func (x *blockIndex) blocker(c *Check) *Result {
+	if x.pos == nil {
+		return nil
+	}
+	var cand []*Result
+	cand = append(cand, x.byPort[c.Target.Port]...)
+	if c.From != "" {
+		cand = append(cand, x.byTarget[vantageTarget{c.From, c.Target}]...)
+	}
+	slices.SortFunc(cand, func(a, b *Result) int { return x.pos[a] - x.pos[b] })
+	return blocker(cand, c)
 }
 
 // runSlot runs a check; all but L4 probes (which the probe scheduler

@@ -67,6 +67,10 @@ func TestPortListReports(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var pb bytes.Buffer
+	report.WritePlan(&pb, plan, report.Style{})
+	golden.Compare(t, "testdata/ports/plan.txt", pb.Bytes())
+
 	var results []*runner.EndpointResult
 	for _, e := range plan.Endpoints {
 		er := &runner.EndpointResult{Plan: e}
