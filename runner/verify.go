@@ -58,7 +58,7 @@ func Verify(ctx context.Context, plan *Plan, opts Options, emit func(*EndpointRe
 		probeWorkers = s.Max()
 	}
 	opts.Observers = opts.Observers.withDefaults()
-	v := &verifier{opts: opts, probeWorkers: probeWorkers, slots: make(chan struct{}, opts.Parallelism), obs: opts.Observers, hosts: map[string]*hostFacts{}, servers: map[string]*config.Host{}, snapshots: map[string]*snapshot{}, filters: map[string]*filterSnapshot{}, clouds: map[cloudKey]*cloudSnapshot{}, groups: plan.SecurityGroups}
+	v := &verifier{opts: opts, helpers: make(chan struct{}, opts.Parallelism), probeHelpers: make(chan struct{}, probeWorkers), slots: make(chan struct{}, opts.Parallelism), obs: opts.Observers, hosts: map[string]*hostFacts{}, servers: map[string]*config.Host{}, snapshots: map[string]*snapshot{}, filters: map[string]*filterSnapshot{}, clouds: map[cloudKey]*cloudSnapshot{}, groups: plan.SecurityGroups}
 	for _, e := range plan.Endpoints {
 		v.servers[hostKey(e.Server)] = e.Endpoint.Host
 	}
@@ -106,19 +106,20 @@ func Verify(ctx context.Context, plan *Plan, opts Options, emit func(*EndpointRe
 
 type verifier struct {
 	opts Options
-	// probeWorkers is how many L4 checks of one endpoint are started at
-	// once: the probe scheduler's cap, which then paces them.
-	probeWorkers int
-	slots        chan struct{} // Parallelism: checks other than L4 probes at once
-	obs          Observers
-	hosts        map[string]*hostFacts   // server-side facts, one source per host
-	servers      map[string]*config.Host // the server hosts, by hostKey
-	mu           sync.Mutex
-	snapshots    map[string]*snapshot        // L1 socket tables, one per host namespace per run
-	filters      map[string]*filterSnapshot  // L2 packet filters, likewise
-	clouds       map[cloudKey]*cloudSnapshot // L6 reads, one per provider and target
-	routes       sync.Map                    // routeKey -> *route: sources, one lookup per run
-	groups       []*config.SecurityGroup     // declared security groups (L6 drift)
+	// helpers and probeHelpers are the run's budgets of extra workers for
+	// the checks of one layer of an endpoint of several ports (runLayer):
+	// Parallelism, and for L4 the probe scheduler's cap.
+	helpers, probeHelpers chan struct{}
+	slots                 chan struct{} // Parallelism: checks other than L4 probes at once
+	obs                   Observers
+	hosts                 map[string]*hostFacts   // server-side facts, one source per host
+	servers               map[string]*config.Host // the server hosts, by hostKey
+	mu                    sync.Mutex
+	snapshots             map[string]*snapshot        // L1 socket tables, one per host namespace per run
+	filters               map[string]*filterSnapshot  // L2 packet filters, likewise
+	clouds                map[cloudKey]*cloudSnapshot // L6 reads, one per provider and target
+	routes                sync.Map                    // routeKey -> *route: sources, one lookup per run
+	groups                []*config.SecurityGroup     // declared security groups (L6 drift)
 }
 
 // endpoint runs one endpoint's checks a layer at a time; nil when
@@ -183,37 +184,55 @@ func (v *verifier) check(ctx context.Context, e *EndpointPlan, c *Check, done *b
 }
 
 // runLayer calls one(k) for k in [0, n): inline for a single check, else
-// from a pool of workers: for L4 as many as the probe scheduler may have
-// in flight (it paces them), for the other layers Parallelism (their
-// slots bound them anyway). false when any call was cancelled.
+// from an elastic pool of workers. Every endpoint's pool has one worker of
+// its own; more join while helpers are free in the run's shared budget
+// (helpers: for L4 the probe scheduler's cap, which then paces the probes;
+// for the other layers Parallelism, whose slots bound them anyway), so
+// ten endpoints of 1,000 ports hold about as many goroutines as one of
+// 10,000, and an endpoint that starts while others hold the budget gains
+// workers as they finish. false when any call was cancelled.
 func (v *verifier) runLayer(n int, l providers.Layer, one func(k int) bool) bool {
 	if n == 1 {
 		return one(0)
 	}
-	workers := v.opts.Parallelism
+	helpers := v.helpers
 	if l == providers.LayerConnectivity {
-		workers = v.probeWorkers
+		helpers = v.probeHelpers
 	}
-	workers = min(max(workers, 1), n)
-	var next atomic.Int64
+	var next, active atomic.Int64
 	var cancelled atomic.Bool
 	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				k := int(next.Add(1) - 1)
-				if k >= n || cancelled.Load() {
-					return
-				}
-				if !one(k) {
-					cancelled.Store(true)
-					return
+	var work func(helper bool)
+	work = func(helper bool) {
+		defer wg.Done()
+		defer active.Add(-1)
+		if helper {
+			defer func() { <-helpers }()
+		}
+		for {
+			k := int(next.Add(1) - 1)
+			if k >= n || cancelled.Load() {
+				return
+			}
+			// Another worker while items wait and a helper is free.
+			if int64(n-k-1) > active.Load() {
+				select {
+				case helpers <- struct{}{}:
+					active.Add(1)
+					wg.Add(1)
+					go work(true)
+				default:
 				}
 			}
-		}()
+			if !one(k) {
+				cancelled.Store(true)
+				return
+			}
+		}
 	}
+	active.Add(1)
+	wg.Add(1)
+	work(false)
 	wg.Wait()
 	return !cancelled.Load()
 }
