@@ -131,3 +131,50 @@ func joinComma(ss []string) string {
 	}
 	return out
 }
+
+// TestVerifyRangeEndpointsShareWorkers: three range endpoints at once with
+// a tight budget (-max-probes 4, -parallelism 2), so their layers' workers
+// compete for few helpers: every endpoint still finishes with one result
+// per port and layer, each L4 state the lab's (even ports listen, odd ones
+// are closed).
+func TestVerifyRangeEndpointsShareWorkers(t *testing.T) {
+	l := lab.New(t)
+	client, server := l.Pair()
+	for p := 42000; p < 42060; p += 2 {
+		server.ListenTCP("tcp4", fmt.Sprintf("0.0.0.0:%d", p))
+	}
+	src := pairHosts(client, server)
+	for i := range 3 {
+		src += fmt.Sprintf("endpoint \"r%d\" {\n  host = host.server\n  port = \"%d-%d\"\n  from = [host.client]\n}\n", i, 42000+20*i, 42019+20*i)
+	}
+	cfg, diags := config.LoadSources(map[string][]byte{"lab.pc.hcl": []byte(src)}, config.Options{})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	plan, err := runner.BuildPlan(cfg, runner.PlanOptions{Env: runner.CurrentEnvironment()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := 0
+	sum := runner.Verify(context.Background(), plan, runner.Options{AllLayers: true, MaxProbes: 4, Parallelism: 2}, func(er *runner.EndpointResult) {
+		got++
+		if len(er.Results) != 3*20 {
+			t.Errorf("%s: %d results, want 60", er.Plan.Name(), len(er.Results))
+		}
+		for _, r := range er.Results {
+			if r.Check.Layer != providers.LayerConnectivity {
+				continue
+			}
+			want := probe.StateOpen
+			if r.Check.Target.Port%2 == 1 {
+				want = probe.StateRefused
+			}
+			if o, ok := r.Evidence.(probe.Outcome); !ok || o.State != want {
+				t.Errorf("%s port %d: L4 %v (%s), want %s", er.Plan.Name(), r.Check.Target.Port, r.Evidence, r.Summary, want)
+			}
+		}
+	})
+	if got != 3 || sum.Finished != 3 || sum.Errors != 0 {
+		t.Errorf("%d endpoints reported, summary %+v", got, sum)
+	}
+}
