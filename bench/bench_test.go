@@ -79,7 +79,7 @@ func loopbackFleet(b *testing.B, n int) *config.Config {
 			b.Cleanup(func() { ln.Close() })
 			go acceptAndClose(ln)
 		}
-		ep.Ports = config.PortRange{From: port, To: port}
+		ep.Ports = config.SinglePort(port)
 		cfg.Endpoints = append(cfg.Endpoints, ep)
 	}
 	return cfg
@@ -151,7 +151,7 @@ func BenchmarkRawDial10k(b *testing.B) {
 						if c, err := net.DialTimeout("tcp4", fmt.Sprint("127.0.0.1:", port), 2*time.Second); err == nil {
 							c.Close()
 						}
-					}(ep.Ports.From)
+					}(ep.Ports.First())
 				}
 				wg.Wait()
 			}

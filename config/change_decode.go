@@ -169,9 +169,9 @@ func (l *loader) decodeChangeBlock(b *hcl.Block, s *scope) (*Change, hcl.Diagnos
 		diags = diags.Append(errorf(content.Attributes["to_port"].Expr.Range(), "Invalid port change",
 			"from_port and to_port are both %d: a change moves a service to another port.", c.ToPort))
 	}
-	if c.Endpoint != nil && c.Endpoint.Ports.From != c.Endpoint.Ports.To {
+	if c.Endpoint != nil && len(c.Endpoint.Ports) > 0 && !c.Endpoint.Ports.Single() {
 		diags = diags.Append(errorf(content.Attributes["endpoint"].Expr.Range(), "Invalid port change",
-			"endpoint.%s declares a port range; a change moves one port.", c.Endpoint.Name))
+			"endpoint.%s declares several ports (%s); a change moves one port.", c.Endpoint.Name, c.Endpoint.Ports))
 	}
 	if a, ok := content.Attributes["window_start"]; ok {
 		into(&c.WindowStart, &diags)(s.timestamp(a.Expr, "window_start"))

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -17,9 +16,6 @@ const (
 	defaultProtocol = "tcp"
 	defaultState    = "open"
 	maxRetries      = 10
-	// maxRangePorts bounds one endpoint's port range, so a typo such as
-	// "1-65535" does not turn into 65535 probes per layer.
-	maxRangePorts = 1024
 )
 
 func (l *loader) decodeEndpointBlock(block *hcl.Block, s *scope) (*Endpoint, hcl.Diagnostics) {
@@ -66,6 +62,20 @@ func (l *loader) decodeEndpointBlock(block *hcl.Block, s *scope) (*Endpoint, hcl
 		case absent:
 			diags = diags.Append(errorf(a.Expr.Range(), "Invalid port", "port must not be null."))
 		}
+	}
+	maxSet := false
+	maxRng := block.DefRange
+	if a, ok := content.Attributes["max_ports"]; ok {
+		maxRng = a.Expr.Range()
+		n, st, d := s.integer(a.Expr, "max_ports", 1, 65535)
+		diags = append(diags, d...)
+		if st == valid {
+			e.MaxPorts, maxSet = n, true
+		}
+	}
+	if d := checkPortCount(e, e.PortsRange, maxRng, maxSet); d != nil {
+		diags = diags.Append(d)
+		e.Ports = nil
 	}
 
 	protoExpr := attr("protocol")
@@ -121,57 +131,6 @@ func (l *loader) decodeEndpointBlock(block *hcl.Block, s *scope) (*Endpoint, hcl
 
 	diags = append(diags, l.decodeExpect(content.Blocks, s, e, appTimeout)...)
 	return e, diags
-}
-
-// ports decodes port: a number, or a string with one port or a range.
-func (s *scope) ports(expr hcl.Expression) (PortRange, state, hcl.Diagnostics) {
-	v, st, diags := s.eval(expr)
-	if st != valid {
-		return PortRange{}, st, diags
-	}
-	rng := expr.Range()
-	switch v.Type() {
-	case cty.Number:
-		bf := v.AsBigFloat()
-		p, acc := bf.Int64()
-		if !bf.IsInt() || acc != 0 || p < 1 || p > 65535 {
-			return PortRange{}, invalid, diags.Append(errorf(rng, "Invalid port", "A port is a whole number from 1 to 65535; got %s.", bf.Text('g', 10)))
-		}
-		return PortRange{From: int(p), To: int(p)}, valid, diags
-	case cty.String:
-		pr, d := parsePortRange(v.AsString(), rng)
-		if d != nil {
-			return PortRange{}, invalid, diags.Append(d)
-		}
-		return pr, valid, diags
-	}
-	return PortRange{}, invalid, diags.Append(typeDiag(expr, "port", "number or string range like \"8000-8010\""))
-}
-
-func parsePortRange(s string, rng hcl.Range) (PortRange, *hcl.Diagnostic) {
-	fromS, toS, isRange := strings.Cut(s, "-")
-	if !isRange {
-		toS = fromS
-	}
-	from, err1 := strconv.Atoi(strings.TrimSpace(fromS))
-	to, err2 := strconv.Atoi(strings.TrimSpace(toS))
-	switch {
-	case err1 != nil || err2 != nil:
-		if !isRange {
-			return PortRange{}, errorf(rng, "Invalid port", "%q is not a port: use a number from 1 to 65535, or a range like \"8000-8010\".", s)
-		}
-		return PortRange{}, errorf(rng, "Invalid port range", "%q is not a port range: use two ports like \"8000-8010\".", s)
-	case from < 1 || from > 65535 || to < 1 || to > 65535:
-		if !isRange {
-			return PortRange{}, errorf(rng, "Invalid port", "A port is a whole number from 1 to 65535; got %s.", s)
-		}
-		return PortRange{}, errorf(rng, "Invalid port range", "Both ends of %q must be ports from 1 to 65535.", s)
-	case from > to:
-		return PortRange{}, errorf(rng, "Invalid port range", "The range %q runs backwards; write it as \"%d-%d\".", s, to, from)
-	case to-from+1 > maxRangePorts:
-		return PortRange{}, errorf(rng, "Invalid port range", "The range %q holds %d ports; a range may hold at most %d.", s, to-from+1, maxRangePorts)
-	}
-	return PortRange{From: from, To: to}, nil
 }
 
 // hostRef resolves a static host.NAME traversal (in JSON, the string

@@ -68,8 +68,13 @@ type Endpoint struct {
 	Host *Host
 	// Address is the host address to probe; invalid (zero) = every address
 	// of the host.
-	Address  netip.Addr
-	Ports    PortRange
+	Address netip.Addr
+	// Ports are the endpoint's ports: one, a range or a list, as sorted
+	// ranges (never one value per port).
+	Ports PortSet
+	// MaxPorts is the declared max_ports (0 = not set): an endpoint of more
+	// than 1,024 ports needs it.
+	MaxPorts int
 	Protocol string // "tcp" or "udp"
 	// From are the vantage hosts it is probed from; empty = the machine
 	// portcheck runs on.

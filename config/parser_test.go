@@ -58,7 +58,7 @@ func wantMinimal() *Config {
 	return &Config{
 		Hosts: []*Host{web},
 		Endpoints: []*Endpoint{{
-			Name: "web", Host: web, Ports: PortRange{8080, 8080},
+			Name: "web", Host: web, Ports: SinglePort(8080),
 			Protocol: "tcp", State: "open", Timeout: 2 * time.Second, Retries: 1,
 		}},
 	}
@@ -89,7 +89,7 @@ func wantFull(dir string) *Config {
 		Hosts: []*Host{web, client, box},
 		Endpoints: []*Endpoint{
 			{
-				Name: "web", Host: web, Address: netip.MustParseAddr("fd00::5"), Ports: PortRange{8080, 8080},
+				Name: "web", Host: web, Address: netip.MustParseAddr("fd00::5"), Ports: SinglePort(8080),
 				Protocol: "tcp", From: []*Host{client, box}, State: "open", Timeout: 3 * time.Second, Retries: 2,
 				Expect: Expectations{
 					Listening:    &ExpectListening{Process: "nginx", Addresses: addrs("0.0.0.0", "::")},
@@ -114,7 +114,7 @@ func wantFull(dir string) *Config {
 				},
 			},
 			{
-				Name: "dns", Host: web, Ports: PortRange{5300, 5310}, Protocol: "udp", State: "closed",
+				Name: "dns", Host: web, Ports: PortSpan(5300, 5310), Protocol: "udp", State: "closed",
 				Timeout: 2 * time.Second, Retries: 1,
 				Expect: Expectations{
 					Connectivity: &ExpectConnectivity{Payload: []byte("ping\n")},
@@ -124,7 +124,7 @@ func wantFull(dir string) *Config {
 				},
 			},
 			{
-				Name: "grpc", Host: box, Ports: PortRange{9090, 9090}, Protocol: "tcp", State: "open",
+				Name: "grpc", Host: box, Ports: SinglePort(9090), Protocol: "tcp", State: "open",
 				Timeout: 2 * time.Second, Retries: 1,
 				Expect: Expectations{GRPC: &ExpectGRPC{
 					Service: "my.Service", TLS: true, ServerName: "grpc.example", CAFile: filepath.Join(dir, "ca.pem"),
@@ -132,7 +132,7 @@ func wantFull(dir string) *Config {
 				}},
 			},
 			{
-				Name: "redis", Host: client, Ports: PortRange{6379, 6379}, Protocol: "tcp", State: "open",
+				Name: "redis", Host: client, Ports: SinglePort(6379), Protocol: "tcp", State: "open",
 				Timeout: 2 * time.Second, Retries: 1,
 				Expect: Expectations{Banner: &ExpectBanner{Send: "PING\r\n", Match: regexp.MustCompile(`^\+PONG`), Timeout: 5 * time.Second}},
 			},
@@ -210,7 +210,7 @@ func TestLoadDirectory(t *testing.T) {
 		Variables: []*Variable{{Name: "port", Type: cty.Number, Default: cty.NumberIntVal(443), Value: cty.NumberIntVal(443)}},
 		Hosts:     []*Host{lb},
 		Endpoints: []*Endpoint{{
-			Name: "lb_https", Host: lb, Ports: PortRange{443, 443}, Protocol: "tcp", State: "open",
+			Name: "lb_https", Host: lb, Ports: SinglePort(443), Protocol: "tcp", State: "open",
 			Timeout: 2 * time.Second, Retries: 1,
 			Expect: Expectations{TLS: &ExpectTLS{MinDaysValid: 14, Timeout: 5 * time.Second}},
 		}},
@@ -300,13 +300,13 @@ func TestEndpointAttributes(t *testing.T) {
 		val  any
 	}{
 		{"single port as string", `host = host.web
-port = "443"`, func(e *Endpoint) any { return e.Ports }, PortRange{443, 443}},
+port = "443"`, func(e *Endpoint) any { return e.Ports }, PortSet{{443, 443}}},
 		{"range", `host = host.web
-port = "8000 - 8010"`, func(e *Endpoint) any { return e.Ports }, PortRange{8000, 8010}},
+port = "8000 - 8010"`, func(e *Endpoint) any { return e.Ports }, PortSet{{8000, 8010}}},
 		{"range of 1024", `host = host.web
-port = "1-1024"`, func(e *Endpoint) any { return e.Ports }, PortRange{1, 1024}},
+port = "1-1024"`, func(e *Endpoint) any { return e.Ports }, PortSet{{1, 1024}}},
 		{"port from a function", `host = host.web
-port = max(80, 443)`, func(e *Endpoint) any { return e.Ports }, PortRange{443, 443}},
+port = max(80, 443)`, func(e *Endpoint) any { return e.Ports }, PortSet{{443, 443}}},
 		{"null optional attribute keeps the default", `host = host.web
 port = 80
 timeout = null`, func(e *Endpoint) any { return e.Timeout }, 2 * time.Second},

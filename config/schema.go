@@ -39,6 +39,7 @@ var endpointSchema = &hcl.BodySchema{
 		{Name: "state"},
 		{Name: "timeout"},
 		{Name: "retries"},
+		{Name: "max_ports"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "expect"},

@@ -104,7 +104,7 @@ func TestVariableValues(t *testing.T) {
 				t.Errorf("var.%s = %#v, want %#v", tt.variable, got, tt.want)
 			}
 			if tt.variable == "port" {
-				if p := cfg.Endpoints[0].Ports.From; int64(p) != bigInt(tt.want) {
+				if p := cfg.Endpoints[0].Ports.First(); int64(p) != bigInt(tt.want) {
 					t.Errorf("endpoint port %d, want %v", p, tt.want)
 				}
 			}
@@ -221,7 +221,7 @@ endpoint "web" {
 		t.Fatalf("want one error at the variable block:\n%s", diagText(cfg, diags))
 	}
 	cfg, diags = LoadSources(map[string][]byte{"r.pc.hcl": src}, Options{Env: []string{"PORTCHECK_VAR_port=9000"}})
-	if len(diags) != 0 || cfg.Endpoints[0].Ports.From != 9000 {
+	if len(diags) != 0 || cfg.Endpoints[0].Ports.First() != 9000 {
 		t.Fatalf("env value not used:\n%s", diagText(cfg, diags))
 	}
 }
@@ -263,7 +263,7 @@ locals {
 		t.Fatal(diagText(cfg, diags))
 	}
 	e := cfg.Endpoints[0]
-	got := []any{e.Ports.From, e.Host.Addresses[0].String(), e.Expect.HTTP.HostHeader}
+	got := []any{e.Ports.First(), e.Host.Addresses[0].String(), e.Expect.HTTP.HostHeader}
 	want := []any{8002, "10.1.2.9", "B"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)

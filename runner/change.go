@@ -307,7 +307,7 @@ func judgeAttestation(sr *StepResult, c *config.Change, now time.Time) {
 func stepEndpoint(c *config.Change, port int, x config.Expectations) *config.Endpoint {
 	e := *c.Endpoint
 	e.Name = fmt.Sprintf("%s.%d", c.Name, port)
-	e.Ports = config.PortRange{From: port, To: port}
+	e.Ports = config.SinglePort(port)
 	e.State = "open"
 	e.Expect = x
 	return &e
@@ -484,7 +484,7 @@ func probeCheck(p *layerProbe, er *EndpointResult) StepCheck {
 	case p.invert && sc.Status == StatusFail:
 		sc.Summary = "still there: " + strings.Join(sums, "; ")
 		// No layer writes the command that takes a thing away; say what.
-		port := p.plan.Endpoint.Ports.From
+		port := p.plan.Endpoint.Ports.First()
 		switch p.layer {
 		case providers.LayerListening:
 			sc.Commands = []string{fmt.Sprintf("stop or reconfigure what still listens on port %d (%s)", port, strings.Join(sums, "; "))}

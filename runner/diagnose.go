@@ -18,7 +18,7 @@ func Diagnose(results []*Result) Diagnosis {
 			if p := explainingTrace(results, r); p != nil {
 				r = p
 			}
-			return Diagnosis{Layer: r.Check.Layer, Cause: r.Cause, Summary: r.Summary, Hint: r.Hint}
+			return Diagnosis{Layer: r.Check.Layer, Cause: r.Cause, Summary: r.Summary + otherPorts(results, r), Hint: r.Hint}
 		}
 	}
 	if d, ok := diagnoseDrift(results); ok {
@@ -42,6 +42,24 @@ func Diagnose(results []*Result) Diagnosis {
 		d.Incomplete = true
 	}
 	return d
+}
+
+// otherPorts says how many other ports of an endpoint of several failed
+// too ("" when none): the diagnosis names the first failure only.
+func otherPorts(results []*Result, first *Result) string {
+	ports := map[int]bool{}
+	for _, r := range results {
+		if r.Status == StatusFail && r.Check.Target.Port != first.Check.Target.Port && r.Check.Target.Port != 0 {
+			ports[r.Check.Target.Port] = true
+		}
+	}
+	switch len(ports) {
+	case 0:
+		return ""
+	case 1:
+		return " (and 1 other port failed)"
+	}
+	return fmt.Sprintf(" (and %d other ports failed)", len(ports))
 }
 
 // diagnoseDrift sums up an endpoint that works but has drifted: the lowest

@@ -161,7 +161,7 @@ func (v *verifier) followDNAT(ctx context.Context, e *EndpointPlan, c *Check, no
 // standing for any client.
 func dnatSources(e *EndpointPlan, l1 *Check, t providers.Target, dst netip.Addr, sourceFor sourceFunc) []netip.Addr {
 	var out []netip.Addr
-	for _, c := range e.Checks {
+	for _, c := range e.firewallChecks(t) {
 		if c.Layer != providers.LayerFirewall || c.Sources.IsValid() || c.Target != t || c.Skip != "" || c.Error != "" {
 			continue
 		}

@@ -92,11 +92,11 @@ func Explain(ctx context.Context, e *EndpointPlan, opts ExplainOptions) ([]Expla
 	ep := e.Endpoint
 	port := opts.Port
 	switch {
-	case port == 0 && ep.Ports.From != ep.Ports.To:
+	case port == 0 && !ep.Ports.Single():
 		return nil, &ExplainUsageError{fmt.Sprintf("%s has ports %s: pick one with -port", e.Name(), portString(ep.Ports))}
 	case port == 0:
-		port = ep.Ports.From
-	case port < ep.Ports.From || port > ep.Ports.To:
+		port = ep.Ports.First()
+	case !ep.Ports.Contains(port):
 		return nil, &ExplainUsageError{fmt.Sprintf("-port %d is not a port of %s (%s)", port, e.Name(), portString(ep.Ports))}
 	}
 	addrs := targetAddresses(ep)

@@ -21,9 +21,11 @@ func TestExplainChoosesClients(t *testing.T) {
 	server := &config.Host{Name: "web", Addresses: []netip.Addr{netip.MustParseAddr("10.0.0.1")}, Local: &yes}
 	client := &config.Host{Name: "client", Addresses: []netip.Addr{netip.MustParseAddr("10.0.0.2")}, Local: &no}
 	v6only := &config.Host{Name: "v6", Addresses: []netip.Addr{netip.MustParseAddr("fd00::9")}, Local: &no}
-	ep := &config.Endpoint{Name: "web", Host: server, Ports: config.PortRange{From: 8080, To: 8080}, Protocol: "tcp", From: []*config.Host{client, v6only}}
+	ep := &config.Endpoint{Name: "web", Host: server, Ports: config.SinglePort(8080), Protocol: "tcp", From: []*config.Host{client, v6only}}
 	ranged := *ep
-	ranged.Ports = config.PortRange{From: 8080, To: 8081}
+	ranged.Ports = config.PortSpan(8080, 8081)
+	listed := *ep
+	listed.Ports = config.PortSet{{From: 80, To: 80}, {From: 8080, To: 8081}}
 
 	input := &firewall.Chain{Name: "input", Type: "filter", Hook: firewall.HookInput, Policy: "drop", Rules: []*firewall.Rule{
 		fwRule(3, "tcp dport 8080 accept", firewall.VerdictAccept, tcp8080),
@@ -60,6 +62,10 @@ func TestExplainChoosesClients(t *testing.T) {
 	if err != nil || len(xs) != 1 || xs[0].Target.Port != 8081 || xs[0].Decision.Verdict != firewall.Drop {
 		t.Errorf("-from client -port 8081: %+v, %v", xs, err)
 	}
+	xs, err = Explain(t.Context(), &EndpointPlan{Endpoint: &listed}, opts(ExplainOptions{From: "client", Port: 8081}))
+	if err != nil || len(xs) != 1 || xs[0].Target.Port != 8081 || xs[0].Decision.Verdict != firewall.Drop {
+		t.Errorf("list, -from client -port 8081: %+v, %v", xs, err)
+	}
 
 	for _, tt := range []struct {
 		ep   *config.Endpoint
@@ -68,6 +74,8 @@ func TestExplainChoosesClients(t *testing.T) {
 	}{
 		{&ranged, ExplainOptions{}, "endpoint.web has ports 8080-8081: pick one with -port"},
 		{ep, ExplainOptions{Port: 22}, "-port 22 is not a port of endpoint.web (8080)"},
+		{&listed, ExplainOptions{}, "endpoint.web has ports 80,8080-8081: pick one with -port"},
+		{&listed, ExplainOptions{Port: 81}, "-port 81 is not a port of endpoint.web (80,8080-8081)"},
 		{ep, ExplainOptions{From: "nobody"}, "-from nobody is not a vantage host of endpoint.web (its vantage hosts: client, v6); -source ADDR walks any address"},
 		{ep, ExplainOptions{Source: netip.MustParseAddr("fd00::1")}, "-source fd00::1: endpoint.web has no IPv6 address"},
 	} {

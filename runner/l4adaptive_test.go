@@ -48,7 +48,7 @@ func TestVerifyAdaptiveL4(t *testing.T) {
 		t.Fatalf("%d endpoint results, want 40", len(results))
 	}
 	for _, er := range results {
-		port := er.Plan.Endpoint.Ports.From
+		port := er.Plan.Endpoint.Ports.First()
 		want := probe.StateOpen
 		switch {
 		case port >= 40030:

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -59,6 +60,24 @@ type EndpointPlan struct {
 	// borrow the server's facts, e.g. L4's fix from its firewall).
 	Server         providers.Exec
 	ServerReadable bool
+
+	// fwByTarget indexes the L2 checks by target, built on first use: a
+	// DNAT lookup for each of many ports must not scan every check.
+	fwOnce     sync.Once
+	fwByTarget map[providers.Target][]*Check
+}
+
+// firewallChecks are the endpoint's L2 checks of target t.
+func (e *EndpointPlan) firewallChecks(t providers.Target) []*Check {
+	e.fwOnce.Do(func() {
+		e.fwByTarget = map[providers.Target][]*Check{}
+		for _, c := range e.Checks {
+			if c.Layer == providers.LayerFirewall {
+				e.fwByTarget[c.Target] = append(e.fwByTarget[c.Target], c)
+			}
+		}
+	})
+	return e.fwByTarget[t]
 }
 
 // Name is the Terraform-style address, "endpoint.web".
@@ -184,6 +203,12 @@ func (e ErrUnknownTarget) Error() string {
 // vantage hosts so a typo in a range cannot plan millions of probes.
 const maxChecksPerEndpoint = 8192
 
+// maxChecksPerPort bounds the checks of each port of an endpoint with more
+// ports than maxChecksPerEndpoint allows (max_ports above 1,024): one
+// address from one vantage host with the three default layers and a few
+// declared ones.
+const maxChecksPerPort = 8
+
 // BuildPlan orders the checks of every selected endpoint by layer. It only
 // reads the config and the environment; it observes nothing.
 func BuildPlan(cfg *config.Config, opts PlanOptions) (*Plan, error) {
@@ -260,15 +285,18 @@ func planEndpoint(ep *config.Endpoint, env Environment) (*EndpointPlan, error) {
 		exec, u := hostExec(h, env)
 		vantages = append(vantages, vantage{name: h.Name, exec: exec, unusable: u.prefixed("vantage host " + h.Name + ": ").reason, addrs: h.Addresses, server: serverExec, host: ep.Host.Name})
 	}
-	nPorts := ports.To - ports.From + 1
+	nPorts := ports.Len()
 	perVantage := len(addrs) * nPorts
 	nSources := 0
 	if x.Firewall != nil {
 		nSources = len(x.Firewall.AllowFrom) + len(x.Firewall.DenyFrom)
 	}
-	if n := perVantage*len(vantages)*(3+countApp(x)) + perVantage*nSources; n > maxChecksPerEndpoint {
+	// An endpoint of many ports was allowed by its max_ports; the bound is
+	// then per port, so a wide cross product still cannot slip through.
+	limit := max(maxChecksPerEndpoint, maxChecksPerPort*nPorts)
+	if n := perVantage*len(vantages)*(3+countApp(x)) + perVantage*nSources; n > limit {
 		return nil, fmt.Errorf("%s: %s plans %d checks (ports × addresses × vantage hosts × layers), more than the limit of %d; split it into several endpoints",
-			config.SourceOf(ep.DeclRange), "endpoint."+ep.Name, n, maxChecksPerEndpoint)
+			config.SourceOf(ep.DeclRange), "endpoint."+ep.Name, n, limit)
 	}
 
 	p := &endpointPlanner{ep: ep, addrs: addrs, vantages: vantages, serverExec: serverExec, server: server, env: env}
@@ -284,7 +312,7 @@ func planEndpoint(ep *config.Endpoint, env Environment) (*EndpointPlan, error) {
 func planListening(p *endpointPlanner) []*Check {
 	ep, x := p.ep, p.ep.Expect
 	var out []*Check
-	for port := ep.Ports.From; port <= ep.Ports.To; port++ {
+	for port := range ep.Ports.All() {
 		c := &Check{Layer: providers.LayerListening, Name: "listening", Provider: "sockdiag", Exec: p.serverExec, Source: ep.DeclRange}
 		for _, a := range p.addrs {
 			c.Targets = append(c.Targets, providers.Target{Address: a, Port: port, Protocol: providers.Protocol(ep.Protocol)})
@@ -315,7 +343,7 @@ func planConnectivity(p *endpointPlanner) []*Check {
 	var out []*Check
 	for _, v := range p.vantages {
 		for _, a := range p.addrs {
-			for port := ep.Ports.From; port <= ep.Ports.To; port++ {
+			for port := range ep.Ports.All() {
 				c := &Check{
 					Layer: providers.LayerConnectivity, Name: "connectivity", Provider: "connect",
 					Exec: v.exec, From: v.name, Source: ep.DeclRange,
@@ -342,7 +370,7 @@ func planApp(p *endpointPlanner) []*Check {
 	for _, app := range appChecks(ep.Expect) {
 		for _, v := range p.vantages {
 			for _, a := range p.addrs {
-				for port := ep.Ports.From; port <= ep.Ports.To; port++ {
+				for port := range ep.Ports.All() {
 					c := &Check{
 						Layer: providers.LayerApplication, Name: app.name, Provider: app.name,
 						Exec: v.exec, From: v.name, Source: app.decl, Declared: true,
@@ -518,11 +546,13 @@ func joinAddrs(as []netip.Addr) string {
 	return strings.Join(s, ",")
 }
 
-func portString(p config.PortRange) string {
-	if p.To > p.From {
-		return fmt.Sprintf("%d-%d", p.From, p.To)
+// portString is "8080", "8000-8010" or "80,443,8000-8010"; a list of more
+// than four ranges is cut: "1,3,5,…,99 (50 ports)".
+func portString(p config.PortSet) string {
+	if len(p) <= 4 {
+		return p.String()
 	}
-	return fmt.Sprint(p.From)
+	return fmt.Sprintf("%s,%s,%s,…,%s (%d ports)", p[0], p[1], p[2], p[len(p)-1], p.Len())
 }
 
 func firstNonEmpty(ss ...string) string {

@@ -30,7 +30,7 @@ func firewallChecks(ep *config.Endpoint, vantages []vantage, addrs []netip.Addr,
 		out = append(out, c)
 	}
 	for _, a := range addrs {
-		for port := ep.Ports.From; port <= ep.Ports.To; port++ {
+		for port := range ep.Ports.All() {
 			t := providers.Target{Address: a, Port: port, Protocol: providers.Protocol(ep.Protocol)}
 			if !closed {
 				for _, v := range vantages {

@@ -18,7 +18,7 @@ func pathChecks(ep *config.Endpoint, vantages []vantage, addrs []netip.Addr, env
 	var out []*Check
 	for _, v := range vantages {
 		for _, a := range addrs {
-			for port := ep.Ports.From; port <= ep.Ports.To; port++ {
+			for port := range ep.Ports.All() {
 				c := &Check{
 					Layer: providers.LayerPath, Name: "path", Provider: "traceroute",
 					Exec: v.exec, From: v.name, Source: x.DeclRange, Declared: true,

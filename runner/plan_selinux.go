@@ -15,7 +15,7 @@ func selinuxChecks(ep *config.Endpoint, addrs []netip.Addr, serverExec providers
 		return nil
 	}
 	var out []*Check
-	for port := ep.Ports.From; port <= ep.Ports.To; port++ {
+	for port := range ep.Ports.All() {
 		c := &Check{
 			Layer: providers.LayerSELinux, Name: "selinux", Provider: "selinux", Exec: serverExec,
 			Source: x.DeclRange, Declared: true,

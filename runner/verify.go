@@ -3,7 +3,9 @@ package runner
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/portcheck/portcheck/config"
@@ -48,13 +50,15 @@ func Verify(ctx context.Context, plan *Plan, opts Options, emit func(*EndpointRe
 	// enough of them run at once to fill those; everything else they do
 	// waits for one of Parallelism slots.
 	workers := opts.Parallelism
+	probeWorkers := opts.Parallelism
 	if opts.Observers.Probe == nil {
 		s := probe.NewScheduler(opts.MaxProbes)
 		opts.Observers.Probe = s.Probe
 		workers = max(workers, s.Max())
+		probeWorkers = s.Max()
 	}
 	opts.Observers = opts.Observers.withDefaults()
-	v := &verifier{opts: opts, slots: make(chan struct{}, opts.Parallelism), obs: opts.Observers, hosts: map[string]*hostFacts{}, servers: map[string]*config.Host{}, snapshots: map[string]*snapshot{}, filters: map[string]*filterSnapshot{}, clouds: map[cloudKey]*cloudSnapshot{}, groups: plan.SecurityGroups}
+	v := &verifier{opts: opts, helpers: make(chan struct{}, opts.Parallelism), probeHelpers: make(chan struct{}, probeWorkers), slots: make(chan struct{}, opts.Parallelism), obs: opts.Observers, hosts: map[string]*hostFacts{}, servers: map[string]*config.Host{}, snapshots: map[string]*snapshot{}, filters: map[string]*filterSnapshot{}, clouds: map[cloudKey]*cloudSnapshot{}, groups: plan.SecurityGroups}
 	for _, e := range plan.Endpoints {
 		v.servers[hostKey(e.Server)] = e.Endpoint.Host
 	}
@@ -101,47 +105,136 @@ func Verify(ctx context.Context, plan *Plan, opts Options, emit func(*EndpointRe
 }
 
 type verifier struct {
-	opts      Options
-	slots     chan struct{} // Parallelism: checks other than L4 probes at once
-	obs       Observers
-	hosts     map[string]*hostFacts   // server-side facts, one source per host
-	servers   map[string]*config.Host // the server hosts, by hostKey
-	mu        sync.Mutex
-	snapshots map[string]*snapshot        // L1 socket tables, one per host namespace per run
-	filters   map[string]*filterSnapshot  // L2 packet filters, likewise
-	clouds    map[cloudKey]*cloudSnapshot // L6 reads, one per provider and target
-	routes    sync.Map                    // routeKey -> *route: sources, one lookup per run
-	groups    []*config.SecurityGroup     // declared security groups (L6 drift)
+	opts Options
+	// helpers and probeHelpers are the run's budgets of extra workers for
+	// the checks of one layer of an endpoint of several ports (runLayer):
+	// Parallelism, and for L4 the probe scheduler's cap.
+	helpers, probeHelpers chan struct{}
+	slots                 chan struct{} // Parallelism: checks other than L4 probes at once
+	obs                   Observers
+	hosts                 map[string]*hostFacts   // server-side facts, one source per host
+	servers               map[string]*config.Host // the server hosts, by hostKey
+	mu                    sync.Mutex
+	snapshots             map[string]*snapshot        // L1 socket tables, one per host namespace per run
+	filters               map[string]*filterSnapshot  // L2 packet filters, likewise
+	clouds                map[cloudKey]*cloudSnapshot // L6 reads, one per provider and target
+	routes                sync.Map                    // routeKey -> *route: sources, one lookup per run
+	groups                []*config.SecurityGroup     // declared security groups (L6 drift)
 }
 
-// endpoint runs one endpoint's checks in order; nil when cancelled midway.
+// endpoint runs one endpoint's checks a layer at a time; nil when
+// cancelled midway. The checks of one layer do not depend on each other
+// (a check is blocked only by a lower layer), so an endpoint of many ports
+// runs each layer's checks side by side: its L4 probes all go to the probe
+// scheduler at once, whose windows pace them, and the server-side layers
+// read the host's facts once (the snapshots are per run) and judge each
+// port from them. Results keep the plan's order.
 func (v *verifier) endpoint(ctx context.Context, e *EndpointPlan) *EndpointResult {
 	start := time.Now()
-	er := &EndpointResult{Plan: e}
-	for _, c := range e.Checks {
-		if ctx.Err() != nil {
+	er := &EndpointResult{Plan: e, Results: make([]*Result, 0, len(e.Checks))}
+	for i := 0; i < len(e.Checks); {
+		j := i + 1
+		for j < len(e.Checks) && e.Checks[j].Layer == e.Checks[i].Layer {
+			j++
+		}
+		layer := e.Checks[i:j]
+		results := make([]*Result, len(layer))
+		done := blockersOf(er.Results) // the lower layers: what may block this one
+		one := func(k int) bool {
+			if ctx.Err() != nil {
+				return false
+			}
+			r := v.check(ctx, e, layer[k], done)
+			if r == nil {
+				return false
+			}
+			results[k] = r
+			return true
+		}
+		if !v.runLayer(len(layer), layer[0].Layer, one) {
 			return nil
 		}
-		var r *Result
-		if c.Error != "" {
-			r = &Result{Check: c, Status: StatusError, Summary: c.Error}
-		} else if c.Skip != "" {
-			r = &Result{Check: c, Status: StatusSkip, Summary: c.Skip}
-		} else if b := blocker(er.Results, c); b != nil && !v.opts.AllLayers {
-			r = &Result{Check: c, Status: StatusSkip, Summary: fmt.Sprintf("blocked by L%d %s", int(b.Check.Layer), b.Check.Name)}
-		} else {
-			t0 := time.Now()
-			r = v.runSlot(ctx, e, c)
-			if ended(ctx) {
-				return nil // an observation cut short by Ctrl-C is no result
-			}
-			r.Duration = time.Since(t0)
-		}
-		er.Results = append(er.Results, r)
+		er.Results = append(er.Results, results...)
+		i = j
 	}
 	er.Diagnosis = Diagnose(er.Results)
 	er.Duration = time.Since(start)
 	return er
+}
+
+// check decides one check against the lower layers' results: an error or
+// skip known ahead, blocked, or run. nil when cancelled.
+func (v *verifier) check(ctx context.Context, e *EndpointPlan, c *Check, done *blockIndex) *Result {
+	switch {
+	case c.Error != "":
+		return &Result{Check: c, Status: StatusError, Summary: c.Error}
+	case c.Skip != "":
+		return &Result{Check: c, Status: StatusSkip, Summary: c.Skip}
+	}
+	if b := done.blocker(c); b != nil && !v.opts.AllLayers {
+		return &Result{Check: c, Status: StatusSkip, Summary: fmt.Sprintf("blocked by L%d %s", int(b.Check.Layer), b.Check.Name)}
+	}
+	t0 := time.Now()
+	r := v.runSlot(ctx, e, c)
+	if ended(ctx) {
+		return nil // an observation cut short by Ctrl-C is no result
+	}
+	r.Duration = time.Since(t0)
+	return r
+}
+
+// runLayer calls one(k) for k in [0, n): inline for a single check, else
+// from an elastic pool of workers. Every endpoint's pool has one worker of
+// its own; more join while helpers are free in the run's shared budget
+// (helpers: for L4 the probe scheduler's cap, which then paces the probes;
+// for the other layers Parallelism, whose slots bound them anyway), so
+// ten endpoints of 1,000 ports hold about as many goroutines as one of
+// 10,000, and an endpoint that starts while others hold the budget gains
+// workers as they finish. false when any call was cancelled.
+func (v *verifier) runLayer(n int, l providers.Layer, one func(k int) bool) bool {
+	if n == 1 {
+		return one(0)
+	}
+	helpers := v.helpers
+	if l == providers.LayerConnectivity {
+		helpers = v.probeHelpers
+	}
+	var next, active atomic.Int64
+	var cancelled atomic.Bool
+	var wg sync.WaitGroup
+	var work func(helper bool)
+	work = func(helper bool) {
+		defer wg.Done()
+		defer active.Add(-1)
+		if helper {
+			defer func() { <-helpers }()
+		}
+		for {
+			k := int(next.Add(1) - 1)
+			if k >= n || cancelled.Load() {
+				return
+			}
+			// Another worker while items wait and a helper is free.
+			if int64(n-k-1) > active.Load() {
+				select {
+				case helpers <- struct{}{}:
+					active.Add(1)
+					wg.Add(1)
+					go work(true)
+				default:
+				}
+			}
+			if !one(k) {
+				cancelled.Store(true)
+				return
+			}
+		}
+	}
+	active.Add(1)
+	wg.Add(1)
+	work(false)
+	wg.Wait()
+	return !cancelled.Load()
 }
 
 // blocker returns the failed lower-layer result that c depends on: a
@@ -164,6 +257,56 @@ func blocker(done []*Result, c *Check) *Result {
 		}
 	}
 	return nil
+}
+
+// blockIndex holds the failed results that may block a check, by port
+// (server-side) and by vantage host and target, so that each of an
+// endpoint's many ports looks up only its own: blocker over every result
+// was quadratic in the ports.
+type blockIndex struct {
+	byPort   map[int][]*Result
+	byTarget map[vantageTarget][]*Result
+	pos      map[*Result]int // order in the results: the first blocker wins
+}
+
+type vantageTarget struct {
+	from   string
+	target providers.Target
+}
+
+// blockersOf indexes the failed results of done that can block anything.
+func blockersOf(done []*Result) *blockIndex {
+	x := &blockIndex{}
+	for i, r := range done {
+		if r.Status != StatusFail || r.Check.Sources.IsValid() {
+			continue
+		}
+		if x.pos == nil {
+			x.byPort, x.byTarget, x.pos = map[int][]*Result{}, map[vantageTarget][]*Result{}, map[*Result]int{}
+		}
+		x.pos[r] = i
+		if r.Check.From == "" {
+			x.byPort[r.Check.Target.Port] = append(x.byPort[r.Check.Target.Port], r)
+		} else {
+			k := vantageTarget{r.Check.From, r.Check.Target}
+			x.byTarget[k] = append(x.byTarget[k], r)
+		}
+	}
+	return x
+}
+
+// blocker is blocker(done, c) over the indexed results.
+func (x *blockIndex) blocker(c *Check) *Result {
+	if x.pos == nil {
+		return nil
+	}
+	var cand []*Result
+	cand = append(cand, x.byPort[c.Target.Port]...)
+	if c.From != "" {
+		cand = append(cand, x.byTarget[vantageTarget{c.From, c.Target}]...)
+	}
+	slices.SortFunc(cand, func(a, b *Result) int { return x.pos[a] - x.pos[b] })
+	return blocker(cand, c)
 }
 
 // runSlot runs a check; all but L4 probes (which the probe scheduler

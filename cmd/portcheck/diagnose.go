@@ -128,7 +128,7 @@ func cmdDiagnose(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	ep := &config.Endpoint{
-		Name: "diagnose", Host: server, Ports: config.PortRange{From: port, To: port}, Protocol: "tcp",
+		Name: "diagnose", Host: server, Ports: config.SinglePort(port), Protocol: "tcp",
 		State: "open", Timeout: *timeout, Retries: *retries, DeclRange: src, PortsRange: src, StateRange: src,
 	}
 	if *udp {

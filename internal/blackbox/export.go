@@ -168,9 +168,13 @@ func (e *Export) endpoint(ep *config.Endpoint, o Options) []probe {
 	if !here {
 		return nil
 	}
-	n := ep.Ports.To - ep.Ports.From + 1
+	n := ep.Ports.Len()
 	if n > o.MaxRangePorts {
-		skip("", fmt.Sprintf("its port range %d-%d has %d ports, more than -max-range-ports %d: blackbox_exporter probes one port per target", ep.Ports.From, ep.Ports.To, n, o.MaxRangePorts))
+		kind := "range"
+		if !ep.Ports.Contiguous() {
+			kind = "list"
+		}
+		skip("", fmt.Sprintf("its port %s %s has %d ports, more than -max-range-ports %d: blackbox_exporter probes one port per target", kind, ep.Ports, n, o.MaxRangePorts))
 		return nil
 	}
 	addrs := []netip.Addr{ep.Address}
@@ -184,7 +188,7 @@ func (e *Export) endpoint(ep *config.Endpoint, o Options) []probe {
 	hostPorts := func() []string {
 		var out []string
 		for _, a := range addrs {
-			for p := ep.Ports.From; p <= ep.Ports.To; p++ {
+			for p := range ep.Ports.All() {
 				out = append(out, net.JoinHostPort(a.String(), strconv.Itoa(p)))
 			}
 		}
@@ -305,8 +309,8 @@ func httpModule(h *config.ExpectHTTP, ep *config.Endpoint) (Module, string) {
 		// As portcheck (and a browser) sends it: the server name, with the
 		// port when it is not 443 (one port only; a range gets the name).
 		host := h.ServerName
-		if ep.Ports.From == ep.Ports.To && ep.Ports.From != 443 {
-			host = net.JoinHostPort(host, strconv.Itoa(ep.Ports.From))
+		if ep.Ports.Single() && ep.Ports.First() != 443 {
+			host = net.JoinHostPort(host, strconv.Itoa(ep.Ports.First()))
 		}
 		headers["Host"] = host
 	}
@@ -373,7 +377,7 @@ func dnsModule(ep *config.Endpoint, timeout time.Duration) (Module, bool) {
 			return Module{}, false
 		}
 		name, qtype = q.Name, t
-	case len(payload) > 0 || ep.Ports.From != 53 || ep.Ports.To != 53:
+	case len(payload) > 0 || !ep.Ports.Single() || ep.Ports.First() != 53:
 		return Module{}, false
 	}
 	return Module{Prober: "dns", Timeout: dur(timeout), DNS: &DNSProbe{TransportProtocol: "udp", QueryName: name, QueryType: qtype,

@@ -28,9 +28,9 @@ var exportCases = []struct {
 	opts           Options
 	notExported    int
 }{
-	{"this machine", "testdata/full", "out", Options{}, 5},
+	{"this machine", "testdata/full", "out", Options{}, 6},
 	{"from a vantage host, 1s scrapes", "testdata/full", "out_from_client",
-		Options{From: "client", Exporter: "blackbox.lab:9115", Job: "edge", ScrapeInterval: time.Second}, 15},
+		Options{From: "client", Exporter: "blackbox.lab:9115", Job: "edge", ScrapeInterval: time.Second}, 17},
 }
 
 func TestExportGolden(t *testing.T) {

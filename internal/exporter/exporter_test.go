@@ -452,3 +452,58 @@ endpoint "two" {
 		}
 	}
 }
+
+// A port list folds like addresses: /probe of an endpoint of two ports,
+// one served and one refused, gives one L4 series per vantage host with
+// the worst status, and no port becomes a label value.
+func TestPortListFoldsIntoOneSeries(t *testing.T) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveHTTP(t, ln, 0)
+	open := ln.Addr().(*net.TCPAddr).Port
+	free, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := free.Addr().(*net.TCPAddr).Port
+	free.Close() // nothing on it now: refused
+	dir := t.TempDir()
+	writeHCL(t, dir, fmt.Sprintf(`
+host "here" {
+  address = "127.0.0.1"
+  local   = true
+}
+endpoint "pair" {
+  host = host.here
+  port = [%d, %d]
+}
+`, open, closed))
+	x, err := exporter.New(exporter.Options{Load: exporter.HCLLoader(dir, config.Options{}), Logger: testLogger(),
+		Verify: runner.Options{AllLayers: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(x.Handler())
+	defer srv.Close()
+	code, body := get(t, srv.URL+"/probe?target=endpoint.pair", nil)
+	if code != 200 {
+		t.Fatalf("%d %s", code, body)
+	}
+	if v := value(t, body, "portcheck_check_status", map[string]string{"check": "connectivity", "from": "local", "status": "fail"}); v != 1 {
+		t.Errorf("folded L4 (one port open, one refused) is not fail:\n%s", body)
+	}
+	if v := value(t, body, "portcheck_endpoint_ok", map[string]string{"endpoint": "pair"}); v != 0 {
+		t.Errorf("endpoint with a refused port is ok:\n%s", body)
+	}
+	for _, m := range families(t, body) {
+		for _, s := range m.Metric {
+			for _, l := range s.Label {
+				if strings.Contains(l.GetValue(), fmt.Sprint(open)) || strings.Contains(l.GetValue(), fmt.Sprint(closed)) {
+					t.Errorf("%s has a port as a label value: %s=%q", m.GetName(), l.GetName(), l.GetValue())
+				}
+			}
+		}
+	}
+}

@@ -46,8 +46,8 @@ func TestImportRealNmapScan(t *testing.T) {
 	}
 	cfg := checkHCL(t, string(out))
 	for _, ep := range cfg.Endpoints {
-		if string(want[ep.Ports.From]) != ep.State {
-			t.Errorf("endpoint.%s port %d state %s, want %s", ep.Name, ep.Ports.From, ep.State, want[ep.Ports.From])
+		if string(want[ep.Ports.First()]) != ep.State {
+			t.Errorf("endpoint.%s port %d state %s, want %s", ep.Name, ep.Ports.First(), ep.State, want[ep.Ports.First()])
 		}
 	}
 }

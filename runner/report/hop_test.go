@@ -19,7 +19,7 @@ import (
 // when L5 does not pass, and with -v.
 func TestTextHopTable(t *testing.T) {
 	host := &config.Host{Name: "server", Addresses: []netip.Addr{netip.MustParseAddr("10.0.3.2")}}
-	ep := &config.Endpoint{Name: "app", Host: host, Ports: config.PortRange{From: 8080, To: 8080}, Protocol: "tcp", State: "open"}
+	ep := &config.Endpoint{Name: "app", Host: host, Ports: config.SinglePort(8080), Protocol: "tcp", State: "open"}
 	c := &runner.Check{Layer: providers.LayerPath, Name: "path", Provider: "traceroute", From: "client",
 		Target: providers.Target{Address: netip.MustParseAddr("10.0.3.2"), Port: 8080, Protocol: "tcp"},
 		Source: hcl.Range{Filename: "app.pc.hcl", Start: hcl.Pos{Line: 9, Column: 5}}}

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -29,16 +30,26 @@ type JSONReport struct {
 }
 
 type JSONEndpoint struct {
-	Name      string        `json:"name"`    // HCL label, "web"
-	Address   string        `json:"address"` // "endpoint.web", as -target takes it
-	Host      string        `json:"host"`
-	Port      int           `json:"port"`
-	PortEnd   int           `json:"port_end,omitempty"` // set for a port range
-	Protocol  string        `json:"protocol"`
-	State     string        `json:"state"` // declared: open | closed
-	Source    string        `json:"source"`
-	Diagnosis JSONDiagnosis `json:"diagnosis"`
-	Checks    []JSONCheck   `json:"checks"`
+	Name    string `json:"name"`    // HCL label, "web"
+	Address string `json:"address"` // "endpoint.web", as -target takes it
+	Host    string `json:"host"`
+	Port    int    `json:"port"`
+	PortEnd int    `json:"port_end,omitempty"` // set for a port range, and the last port of a list
+	// Ports (added in v1) are a port list's ranges, sorted and disjoint;
+	// set only when the ports are not one range (port..port_end then
+	// bounds them, with gaps).
+	Ports     []JSONPortRange `json:"ports,omitempty"`
+	Protocol  string          `json:"protocol"`
+	State     string          `json:"state"` // declared: open | closed
+	Source    string          `json:"source"`
+	Diagnosis JSONDiagnosis   `json:"diagnosis"`
+	Checks    []JSONCheck     `json:"checks"`
+}
+
+// JSONPortRange is one range of a port list; a single port has from == to.
+type JSONPortRange struct {
+	From int `json:"from"`
+	To   int `json:"to"`
 }
 
 type JSONDiagnosis struct {
@@ -117,7 +128,21 @@ func (j *JSON) Start(p *runner.Plan) {
 }
 
 func (j *JSON) Endpoint(er *runner.EndpointResult) {
-	for _, b := range j.order.add(er, encodeEndpoint(er)) {
+	var ready [][]byte
+	if j.order.isNext(er) && j.err == nil {
+		// Next in plan order: written straight out, never held (one
+		// endpoint of 10,000 ports is tens of MB of JSON).
+		j.separator()
+		bw := bufio.NewWriterSize(j.W, 64<<10)
+		encodeEndpointTo(bw, er)
+		if err := bw.Flush(); err != nil && j.err == nil {
+			j.err = err
+		}
+		ready = j.order.add(er, nil)[1:]
+	} else {
+		ready = j.order.add(er, encodeEndpoint(er))
+	}
+	for _, b := range ready {
 		j.writeEndpoint(b)
 	}
 }
@@ -126,26 +151,63 @@ func (j *JSON) Endpoint(er *runner.EndpointResult) {
 // inside the whole document.
 func encodeEndpoint(er *runner.EndpointResult) []byte {
 	var buf bytes.Buffer
+	encodeEndpointTo(&buf, er)
+	return buf.Bytes()
+}
+
+// encodeEndpointTo writes encodeEndpoint's bytes to w. The checks are
+// encoded one at a time: an endpoint of 10,000 ports has 30,000, and
+// encoding them as one value held the compact and the indented copy of all
+// of them at once. A value JSON cannot encode is a bug, reported in the
+// document in the place of what held it, never dropped.
+func encodeEndpointTo(w io.Writer, er *runner.EndpointResult) {
+	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetIndent("    ", "  ")
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(EndpointJSON(er)); err != nil {
-		// Evidence is plain data; a value JSON cannot encode is a bug,
-		// reported in the document rather than dropped.
-		buf.Reset()
+	head := endpointHead(er)
+	head.Checks = []JSONCheck{}
+	if err := enc.Encode(head); err != nil {
 		b, _ := json.Marshal(err.Error())
-		fmt.Fprintf(&buf, "{\"name\": %q, \"error\": %s}", er.Plan.Endpoint.Name, b)
+		fmt.Fprintf(w, "{\"name\": %q, \"error\": %s}", er.Plan.Endpoint.Name, b)
+		return
 	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	// The head ends `"checks": []\n    }\n`: open the array instead.
+	out := bytes.TrimSuffix(buf.Bytes(), []byte("[]\n    }\n"))
+	if len(er.Results) == 0 || len(out) == buf.Len() {
+		w.Write(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+		return
+	}
+	w.Write(out)
+	enc.SetIndent("        ", "  ")
+	for i, r := range er.Results {
+		if i == 0 {
+			io.WriteString(w, "[\n        ")
+		} else {
+			io.WriteString(w, ",\n        ")
+		}
+		buf.Reset()
+		if err := enc.Encode(checkJSON(r)); err != nil {
+			b, _ := json.Marshal(err.Error())
+			fmt.Fprintf(w, "{\"check\": %q, \"error\": %s}", r.Check.Name, b)
+			continue
+		}
+		w.Write(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+	}
+	io.WriteString(w, "\n      ]\n    }")
 }
 
-func (j *JSON) writeEndpoint(b []byte) {
+func (j *JSON) separator() {
 	if j.wrote > 0 {
 		j.write([]byte(","))
 	}
 	j.write([]byte("\n    "))
-	j.write(b)
 	j.wrote++
+}
+
+func (j *JSON) writeEndpoint(b []byte) {
+	j.separator()
+	j.write(b)
 }
 
 func (j *JSON) write(b []byte) {
@@ -156,9 +218,18 @@ func (j *JSON) write(b []byte) {
 
 // EndpointJSON converts one endpoint's results to the contract's shape.
 func EndpointJSON(er *runner.EndpointResult) JSONEndpoint {
+	e := endpointHead(er)
+	for _, r := range er.Results {
+		e.Checks = append(e.Checks, checkJSON(r))
+	}
+	return e
+}
+
+// endpointHead is an endpoint's fields without its checks.
+func endpointHead(er *runner.EndpointResult) JSONEndpoint {
 	ep := er.Plan.Endpoint
 	e := JSONEndpoint{
-		Name: ep.Name, Address: er.Plan.Name(), Port: ep.Ports.From, Protocol: ep.Protocol,
+		Name: ep.Name, Address: er.Plan.Name(), Port: ep.Ports.First(), Protocol: ep.Protocol,
 		State: ep.State, Source: config.SourceOf(ep.DeclRange), Checks: []JSONCheck{},
 	}
 	if e.State == "" {
@@ -167,28 +238,36 @@ func EndpointJSON(er *runner.EndpointResult) JSONEndpoint {
 	if ep.Host != nil {
 		e.Host = ep.Host.Name
 	}
-	if ep.Ports.To > ep.Ports.From {
-		e.PortEnd = ep.Ports.To
+	if ep.Ports.Last() > ep.Ports.First() {
+		e.PortEnd = ep.Ports.Last()
+	}
+	if len(ep.Ports) > 1 {
+		e.Ports = make([]JSONPortRange, len(ep.Ports))
+		for i, r := range ep.Ports {
+			e.Ports[i] = JSONPortRange{From: r.From, To: r.To}
+		}
 	}
 	d := er.Diagnosis
 	e.Diagnosis = JSONDiagnosis{Layer: int(d.Layer), Cause: d.Cause, Summary: d.Summary, Hint: d.Hint, Incomplete: d.Incomplete}
-	for _, r := range er.Results {
-		c := r.Check
-		jc := JSONCheck{
-			Layer: int(c.Layer), Check: c.Name, Status: string(r.Status), Cause: r.Cause, Summary: r.Summary,
-			From: c.From, Executor: c.Exec.String(), Provider: c.Provider, Evidence: r.Evidence, Expected: r.Expected,
-			Source: config.SourceOf(c.Source), Hint: r.Hint, Facts: r.FactsOrigin,
-			DurationMs: math.Round(float64(r.Duration.Microseconds())) / 1000,
-		}
-		if jc.From == "" {
-			jc.From = c.Exec.Host
-		}
-		if c.Target.Address.IsValid() {
-			jc.Target = hostPort(c.Target)
-		}
-		e.Checks = append(e.Checks, jc)
-	}
 	return e
+}
+
+// checkJSON is one check of an endpoint.
+func checkJSON(r *runner.Result) JSONCheck {
+	c := r.Check
+	jc := JSONCheck{
+		Layer: int(c.Layer), Check: c.Name, Status: string(r.Status), Cause: r.Cause, Summary: r.Summary,
+		From: c.From, Executor: c.Exec.String(), Provider: c.Provider, Evidence: r.Evidence, Expected: r.Expected,
+		Source: config.SourceOf(c.Source), Hint: r.Hint, Facts: r.FactsOrigin,
+		DurationMs: math.Round(float64(r.Duration.Microseconds())) / 1000,
+	}
+	if jc.From == "" {
+		jc.From = c.Exec.Host
+	}
+	if c.Target.Address.IsValid() {
+		jc.Target = hostPort(c.Target)
+	}
+	return jc
 }
 
 func (j *JSON) Finish(sum runner.Summary) (int, error) {

@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/portcheck/portcheck/config"
@@ -30,29 +31,13 @@ func WritePlan(w io.Writer, p *runner.Plan, s Style) {
 	}
 	for _, e := range p.Endpoints {
 		fmt.Fprintf(w, "  %s\n", s.paint(ansiBold, "# "+e.Title()))
+		if e.Endpoint.Ports.Len() > GroupPorts {
+			writePlanGrouped(w, e, s)
+			fmt.Fprintln(w)
+			continue
+		}
 		for _, c := range e.Checks {
-			label := runner.LayerName(c.Layer)
-			if c.Layer == 7 {
-				label = "L7 " + c.Name
-			}
-			src := ""
-			if c.Declared {
-				src = " (declared at " + config.SourceOf(c.Source) + ")"
-			}
-			if c.Error != "" {
-				fmt.Fprintf(w, "  %s %s\n", s.paint(ansiRed, "!"), fmt.Sprintf("%-17s cannot run (%s): %s%s", label, whereFrom(c), c.Error, src))
-				continue
-			}
-			if c.Skip != "" {
-				what := "skip"
-				if c.Layer == providers.LayerFirewall && c.From != "" {
-					// Several L2 checks share a reason: say whose packet each judges.
-					what = fmt.Sprintf("skip (%s → %s)", c.From, hostPort(c.Target))
-				}
-				fmt.Fprintf(w, "  %s %s\n", s.paint(ansiDim, "−"), s.paint(ansiDim, fmt.Sprintf("%-17s %s: %s%s", label, what, c.Skip, src)))
-				continue
-			}
-			fmt.Fprintf(w, "  %s %-17s %s%s\n", s.paint(ansiGreen, "+"), label, planWhat(c), src)
+			fmt.Fprint(w, planLine(c, s))
 		}
 		fmt.Fprintln(w)
 	}
@@ -61,6 +46,87 @@ func WritePlan(w io.Writer, p *runner.Plan, s Style) {
 		return
 	}
 	fmt.Fprintf(w, "Plan: %d checks on %d endpoints, %d skipped.\n", checks, len(p.Endpoints), skipped)
+}
+
+// planLine is one check's line of the plan.
+func planLine(c *runner.Check, s Style) string {
+	label := runner.LayerName(c.Layer)
+	if c.Layer == 7 {
+		label = "L7 " + c.Name
+	}
+	src := ""
+	if c.Declared {
+		src = " (declared at " + config.SourceOf(c.Source) + ")"
+	}
+	if c.Error != "" {
+		return fmt.Sprintf("  %s %s\n", s.paint(ansiRed, "!"), fmt.Sprintf("%-17s cannot run (%s): %s%s", label, whereFrom(c), c.Error, src))
+	}
+	if c.Skip != "" {
+		what := "skip"
+		if c.Layer == providers.LayerFirewall && c.From != "" {
+			// Several L2 checks share a reason: say whose packet each judges.
+			what = fmt.Sprintf("skip (%s → %s)", c.From, hostPort(c.Target))
+		}
+		return fmt.Sprintf("  %s %s\n", s.paint(ansiDim, "−"), s.paint(ansiDim, fmt.Sprintf("%-17s %s: %s%s", label, what, c.Skip, src)))
+	}
+	return fmt.Sprintf("  %s %-17s %s%s\n", s.paint(ansiGreen, "+"), label, planWhat(c), src)
+}
+
+// planPortMark stands for the port in a grouped plan line until the
+// group's ports replace it where a port is written (":PORT", "/PORT").
+const planPortMark = 65535
+
+// writePlanGrouped prints the checks of an endpoint of many ports that
+// differ only in their port as one line, the port replaced by the ports
+// of the group and their count: "tcp/20000-29999 serves … (10000 ports)".
+func writePlanGrouped(w io.Writer, e *runner.EndpointPlan, s Style) {
+	type group struct {
+		line  string
+		ports config.PortSet
+	}
+	var order []string
+	groups := map[string]*group{}
+	mark := strconv.Itoa(planPortMark)
+	for _, c := range e.Checks {
+		cc := *c
+		cc.Target.Port = planPortMark
+		cc.Targets = make([]providers.Target, len(c.Targets))
+		for i, t := range c.Targets {
+			t.Port = planPortMark
+			cc.Targets[i] = t
+		}
+		line := planLine(&cc, s)
+		g, ok := groups[line]
+		if !ok {
+			g = &group{line: line}
+			groups[line] = g
+			order = append(order, line)
+		}
+		p := c.Target.Port
+		if n := len(g.ports); n > 0 && g.ports[n-1].To+1 == p {
+			g.ports[n-1].To = p
+		} else {
+			g.ports = append(g.ports, config.PortRange{From: p, To: p})
+		}
+	}
+	for _, key := range order {
+		g := groups[key]
+		ports := shortPorts(g.ports)
+		line := strings.NewReplacer(":"+mark, ":"+ports, "/"+mark, "/"+ports).Replace(strings.TrimSuffix(g.line, "\n"))
+		if n := g.ports.Len(); n > 1 {
+			line += fmt.Sprintf(" (%d ports)", n)
+		}
+		fmt.Fprintln(w, line)
+	}
+}
+
+// shortPorts is the set's text, cut after three ranges for a long list:
+// "1,3,5,…,99".
+func shortPorts(ps config.PortSet) string {
+	if len(ps) <= 4 {
+		return ps.String()
+	}
+	return fmt.Sprintf("%s,%s,%s,…,%s", ps[0], ps[1], ps[2], ps[len(ps)-1])
 }
 
 // whereFrom names a check's place briefly: the vantage and target, or the

@@ -83,6 +83,13 @@ func (o *inPlanOrder[T]) add(er *runner.EndpointResult, kept T) []T {
 	}
 }
 
+// isNext reports whether er is the next endpoint in plan order, whose
+// output can then be written at once.
+func (o *inPlanOrder[T]) isNext(er *runner.EndpointResult) bool {
+	i, ok := o.index[er.Plan]
+	return ok && i == o.next
+}
+
 // rest returns what is still held back (after an interruption), in order.
 func (o *inPlanOrder[T]) rest() []T {
 	var out []T

@@ -73,6 +73,10 @@ func (t *Text) endpoint(er *runner.EndpointResult) {
 			fmt.Fprintf(t.W, "  %s %s\n", s.mark(runner.StatusSkip), s.paint(ansiDim, fmt.Sprintf("%-17s not checked", runner.LayerName(l))))
 			continue
 		}
+		if er.Plan.Endpoint.Ports.Len() > GroupPorts {
+			t.grouped(l, rs)
+			continue
+		}
 		for _, r := range rs {
 			t.used[mark(r.Status)] = true
 			label := runner.LayerName(l)

@@ -17,6 +17,11 @@ endpoint "range" {
   port = "9000-9001"
 }
 
+endpoint "list" {
+  host = host.web
+  port = [80, 443]
+}
+
 change "good" {
   endpoint     = endpoint.web
   from_port    = 8080
@@ -146,4 +151,15 @@ attestation "short" "document" {            # ERROR: Missing ticket
 
 attestation "good" "monitoring" {           # ERROR: Incomplete attestation
   by = ""                                   # ERROR: Invalid attestation
+}
+
+change "of_a_list" {                        # ERROR: Missing change steps
+  endpoint     = endpoint.list              # ERROR: Invalid port change
+  from_port    = 80
+  to_port      = 8080
+  window_start = "2026-12-03T22:00:00Z"
+  ticket       = "CHG-9"
+  app_config {
+    process = "nginx"
+  }
 }

@@ -146,6 +146,17 @@ endpoint "ephemeral" {
   port = "20000-20999"
 }
 
+endpoint "mail" {
+  host = host.web
+  port = [25, 587, "993-995"]
+}
+
+endpoint "scan" {
+  host      = host.web
+  port      = [22, "30000-31999"]
+  max_ports = 2001
+}
+
 endpoint "internal" {
   host = host.web
   port = 9100
