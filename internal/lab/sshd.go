@@ -241,7 +241,7 @@ func User(t testing.TB) string {
 		t.Fatalf("lab: useradd %s: %v\n%s", name, err, out)
 	}
 	t.Cleanup(func() {
-		if out, err := exec.Command("userdel", name).CombinedOutput(); err != nil {
+		if out, err := exec.Command("userdel", "-f", name).CombinedOutput(); err != nil {
 			t.Logf("lab: userdel %s: %v\n%s", name, err, out)
 		}
 	})
