@@ -115,6 +115,9 @@ func Explain(ctx context.Context, e *EndpointPlan, opts ExplainOptions) ([]Expla
 	}
 
 	server, unavail := hostExec(ep.Host, opts.Env)
+	if ep.Host.Connection != nil {
+		unavail = unavailable{"host " + ep.Host.Name + " is reached over ssh (" + ep.Host.Connection.Target() + "): explain does not collect over ssh in this version; run `portcheck collect -name " + ep.Host.Name + "` there and use explain -facts", true}
+	}
 	read := opts.Read
 	if read == nil {
 		read = readFilter
