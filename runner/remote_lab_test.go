@@ -241,3 +241,49 @@ endpoint "silent" {
 		}
 	}
 }
+
+// TestRemoteWithoutFirewallTools: a remote with neither nft nor iptables
+// on its PATH gives L2 an error naming why, L1 is still judged.
+func TestRemoteWithoutFirewallTools(t *testing.T) {
+	lab.Require(t, "ip", "/usr/sbin/sshd", "go")
+	l := lab.New(t)
+	client, server := l.Pair()
+	key := lab.NewSSHKey(t, "")
+	tools := lab.ToolDir(t, "sh", "cat", "uname", "sha256sum", "mkdir", "mv", "chmod", "rm", "rmdir")
+	sshd := server.StartSSHD(t, lab.SSHDOptions{Addr: server.Addr(), Authorized: []*lab.SSHKey{key}, Path: tools})
+	kh := lab.WriteKnownHosts(t, sshd.KnownHostsLine())
+	server.ListenTCP("tcp4", "0.0.0.0:8084")
+	src := fmt.Sprintf(`
+host "web" {
+  address = %q
+  connection {
+    private_key = %q
+    known_hosts = %q
+  }
+}
+host "client" {
+  address = %q
+  netns   = %q
+}
+endpoint "web" {
+  host = host.web
+  from = [host.client]
+  port = 8084
+  expect {
+    firewall {}
+  }
+}
+`, server.Addr(), key.Path, kh, client.Addr(), client.Path())
+	finder := &collector.Finder{CacheDir: t.TempDir(), Executable: func() (string, error) { return "/nonexistent/portcheck", nil }, Getenv: func(string) string { return "" }}
+	got := runVerify(t, src, remoteObservers(t, client, finder, nil))
+	if len(got) != 1 {
+		t.Fatalf("%d results", len(got))
+	}
+	er := got[0]
+	if r := resultOf(er, "L1 listening"); r == nil || r.Status != runner.StatusPass {
+		t.Errorf("L1: %+v\n%s", r, dump(er))
+	}
+	if r := resultOf(er, "L2 firewall"); r == nil || r.Status != runner.StatusError || !strings.Contains(r.Summary, "firewall observer failed") || !strings.Contains(r.Summary, "not installed") {
+		t.Errorf("L2: %+v, want an error saying the tools are missing\n%s", r, dump(er))
+	}
+}

@@ -78,6 +78,8 @@ type SSHDOptions struct {
 	Authorized []*SSHKey
 	// HostKey is the server's host key; nil = a new one.
 	HostKey *SSHKey
+	// Path, when set, is the sessions' PATH (a remote without some tools).
+	Path string
 }
 
 // SSHD is a running sshd.
@@ -161,9 +163,9 @@ UseDNS no
 LogLevel VERBOSE
 MaxSessions 64
 MaxStartups 64:30:128
-SetEnv HOME=%s
+SetEnv HOME=%s%s
 Subsystem sftp internal-sftp
-`, s.HostPort(), hostKey, filepath.Join(dir, "sshd.pid"), authFile, s.Home)
+`, s.HostPort(), hostKey, filepath.Join(dir, "sshd.pid"), authFile, s.Home, pathEnv(opts.Path))
 	path := filepath.Join(dir, "sshd_config")
 	writeFile(t, path, conf)
 	// -D: foreground, -e: log to stderr (the server's log file).
@@ -171,7 +173,31 @@ Subsystem sftp internal-sftp
 	return s
 }
 
+func pathEnv(p string) string {
+	if p == "" {
+		return ""
+	}
+	return " PATH=" + p
+}
+
 var privsepOnce sync.Once
+
+// ToolDir makes a directory holding only the named programs (symlinks to
+// those on PATH), for an sshd's Path: a remote without the others.
+func ToolDir(t testing.TB, names ...string) string {
+	t.Helper()
+	dir := serverDir(t, "pctools-")
+	for _, n := range names {
+		p, err := exec.LookPath(n)
+		if err != nil {
+			t.Fatalf("lab: %v", err)
+		}
+		if err := os.Symlink(p, filepath.Join(dir, n)); err != nil {
+			t.Fatalf("lab: %v", err)
+		}
+	}
+	return dir
+}
 
 // ListenSilent opens a TCP listener in h that accepts connections and never
 // sends a byte: a host whose SSH port answers TCP but never speaks SSH.
