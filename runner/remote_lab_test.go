@@ -71,12 +71,12 @@ func runVerify(t *testing.T, src string, obs func(*runner.Plan) runner.Observers
 func remoteObservers(t *testing.T, from *lab.Host, finder *collector.Finder, report func(remote.HostReport)) func(*runner.Plan) runner.Observers {
 	return func(plan *runner.Plan) runner.Observers {
 		var hosts []*config.Host
-		for _, e := range plan.Endpoints {
-			if e.Server.Remote != "" {
-				hosts = append(hosts, e.Endpoint.Host)
-			}
+		observers, domains := map[string][]string{}, map[string][]string{}
+		for _, s := range plan.RemoteServers() {
+			hosts = append(hosts, s.Host)
+			observers[s.Host.Name], domains[s.Host.Name] = s.Observers, s.SELinuxDomains
 		}
-		src := remote.NewSource(hosts, remote.Options{Finder: finder, Report: report, SSH: sshconn.Options{Dial: func(ctx context.Context, n, a string) (net.Conn, error) {
+		src := remote.NewSource(hosts, remote.Options{Finder: finder, Report: report, Observers: observers, SELinuxDomains: domains, SSH: sshconn.Options{Dial: func(ctx context.Context, n, a string) (net.Conn, error) {
 			return netns.DialContext(ctx, from.Path(), &net.Dialer{}, n, a)
 		}}})
 		return runner.Observers{Facts: remote.Compose(facts.Live(), src)}

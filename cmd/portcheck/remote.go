@@ -34,30 +34,21 @@ func (r *remoteFlags) register(fs *flag.FlagSet) {
 // remote source (nil when no host is remote) so the run can start
 // collecting at once.
 func withRemote(plan *runner.Plan, obs runner.Observers, rf remoteFlags, parallelism int) (runner.Observers, *remote.Source) {
-	var hosts []*config.Host
-	seen := map[string]bool{}
-	domains := map[string][]string{}
-	for _, e := range plan.Endpoints {
-		if e.Server.Remote == "" {
-			continue
-		}
-		h := e.Endpoint.Host
-		if !seen[h.Name] {
-			seen[h.Name] = true
-			hosts = append(hosts, h)
-		}
-		if s := e.Endpoint.Expect.SELinux; s != nil && s.Domain != "" {
-			domains[h.Name] = append(domains[h.Name], s.Domain)
-		}
-	}
-	if len(hosts) == 0 {
+	servers := plan.RemoteServers()
+	if len(servers) == 0 {
 		return obs, nil
+	}
+	var hosts []*config.Host
+	domains, observers := map[string][]string{}, map[string][]string{}
+	for _, s := range servers {
+		hosts = append(hosts, s.Host)
+		domains[s.Host.Name], observers[s.Host.Name] = s.SELinuxDomains, s.Observers
 	}
 	local := obs.Facts
 	if local == nil {
 		local = facts.Live()
 	}
-	src := remote.NewSource(hosts, remote.Options{SSH: sshOptions, Finder: &collector.Finder{Path: rf.collector}, Parallelism: parallelism, SELinuxDomains: domains})
+	src := remote.NewSource(hosts, remote.Options{SSH: sshOptions, Finder: &collector.Finder{Path: rf.collector}, Parallelism: parallelism, SELinuxDomains: domains, Observers: observers})
 	obs.Facts = remote.Compose(local, src)
 	return obs, src
 }

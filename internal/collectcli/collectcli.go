@@ -13,12 +13,14 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 
 	"github.com/portcheck/portcheck/internal/netns"
 	"github.com/portcheck/portcheck/providers"
 	"github.com/portcheck/portcheck/providers/collect"
+	"github.com/portcheck/portcheck/providers/facts"
 )
 
 // Exit codes, as portcheck's.
@@ -40,6 +42,7 @@ func Collect(prog, version string, args []string, stdout, stderr io.Writer) int 
 	ns := fs.String("netns", "", "observe this network namespace: a name under /run/netns, or a path such as /proc/PID/ns/net (default: this machine)")
 	out := fs.String("o", "", "write the document to this file (default: standard output)")
 	name := fs.String("name", "", "the HCL host name to record (verify -facts matches documents by it, else by address)")
+	observers := fs.String("observers", "", "run only these observers, comma-separated: sockets, firewall, selinux (default: all); the others are recorded as not collected")
 	var domains listFlag
 	fs.Var(&domains, "selinux-domain", "also read name_bind rules of this SELinux domain (repeatable; the listening processes' domains are always read)")
 	if err := fs.Parse(args); err != nil {
@@ -53,6 +56,11 @@ func Collect(prog, version string, args []string, stdout, stderr io.Writer) int 
 		fs.Usage()
 		return ExitUsage
 	}
+	only, err := parseObservers(*observers)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s collect: -observers: %v\n", prog, err)
+		return ExitUsage
+	}
 	path := providers.NetnsPath(*ns)
 	if err := netns.Check(path); err != nil {
 		fmt.Fprintf(stderr, "%s collect: -netns: %v\n", prog, err)
@@ -60,10 +68,18 @@ func Collect(prog, version string, args []string, stdout, stderr io.Writer) int 
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	doc, err := collect.Collect(ctx, collect.Options{Exec: providers.Exec{Host: *name, Netns: path}, SELinuxDomains: domains, Version: version})
+	doc, err := collect.Collect(ctx, collect.Options{Exec: providers.Exec{Host: *name, Netns: path}, SELinuxDomains: domains, Version: version, Only: only})
 	if err != nil {
 		fmt.Fprintf(stderr, "%s collect: %v\n", prog, err)
 		return ExitFailed
+	}
+	skipped := 0
+	for _, obs := range allObservers {
+		if only != nil && !slices.Contains(only, obs) {
+			// A document never silently lacks a part: say it was not asked for.
+			doc.Failures = append(doc.Failures, facts.Failure{Observer: obs, Error: NotCollected})
+			skipped++
+		}
 	}
 	var buf bytes.Buffer
 	if err := doc.Encode(&buf); err != nil {
@@ -80,12 +96,34 @@ func Collect(prog, version string, args []string, stdout, stderr io.Writer) int 
 		return ExitFailed
 	}
 	for _, f := range doc.Failures {
-		fmt.Fprintf(stderr, "%s collect: observer %s failed: %s\n", prog, f.Observer, f.Error)
+		if f.Error != NotCollected {
+			fmt.Fprintf(stderr, "%s collect: observer %s failed: %s\n", prog, f.Observer, f.Error)
+		}
 	}
-	if len(doc.Failures) > 0 {
+	if len(doc.Failures) > skipped {
 		return ExitFailed // the document is written, with its gaps named
 	}
 	return ExitOK
+}
+
+// NotCollected is the failure recorded for an observer -observers left out.
+const NotCollected = "not collected: left out with -observers"
+
+var allObservers = []string{facts.ObserverSockets, facts.ObserverFirewall, facts.ObserverSELinux}
+
+func parseObservers(s string) ([]string, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var out []string
+	for _, o := range strings.Split(s, ",") {
+		o = strings.TrimSpace(o)
+		if !slices.Contains(allObservers, o) {
+			return nil, fmt.Errorf("unknown observer %q (want sockets, firewall, selinux)", o)
+		}
+		out = append(out, o)
+	}
+	return out, nil
 }
 
 // listFlag collects a repeatable flag.

@@ -37,6 +37,9 @@ type Options struct {
 	// SELinuxDomains are, per host name, domains whose name_bind rules to
 	// read besides the listening processes' (the declared ones).
 	SELinuxDomains map[string][]string
+	// Observers are, per host name, the observers to run there (none
+	// given = all); the others are recorded as not collected.
+	Observers map[string][]string
 	// Report, when set, is told about each host once collected.
 	Report func(HostReport)
 }
@@ -148,7 +151,7 @@ func (h *hostState) run(ctx context.Context) (facts.HostFacts, int64, error) {
 	if err := r.Prepare(ctx, h.src.opts.Finder); err != nil {
 		return nil, 0, err
 	}
-	doc, err := r.Collect(ctx, collector.CollectOptions{Name: h.host.Name, Netns: h.host.Connection.Netns, SELinuxDomains: h.src.opts.SELinuxDomains[h.host.Name]})
+	doc, err := r.Collect(ctx, collector.CollectOptions{Name: h.host.Name, Netns: h.host.Connection.Netns, SELinuxDomains: h.src.opts.SELinuxDomains[h.host.Name], Observers: h.src.opts.Observers[h.host.Name]})
 	if err != nil {
 		return nil, r.Uploaded, fmt.Errorf("%s: %w", conn.Origin(), err)
 	}

@@ -160,8 +160,9 @@ func TestUploadOnceAndCollect(t *testing.T) {
 		t.Fatalf("Prepare: %v", err)
 	}
 	want := filepath.Join(f.sshd.Home, DefaultDir, "collector-"+bin.SHA256)
-	if r.Path != want || r.Uploaded != int64(len(bin.Data)) {
-		t.Errorf("first run: path %s, uploaded %d; want %s, %d", r.Path, r.Uploaded, want, len(bin.Data))
+	// gzip is there: the upload is compressed.
+	if r.Path != want || r.Uploaded == 0 || r.Uploaded >= int64(len(bin.Data))*3/5 {
+		t.Errorf("first run: path %s, uploaded %d; want %s, well under %d (gzipped)", r.Path, r.Uploaded, want, len(bin.Data))
 	}
 	// A second run, on a new connection, uploads nothing.
 	r2 := &Remote{Conn: f.dial(t, nil)}
@@ -181,7 +182,7 @@ func TestUploadOnceAndCollect(t *testing.T) {
 		t.Fatal(err)
 	}
 	r3 := &Remote{Conn: f.dial(t, nil)}
-	if err := r3.Prepare(t.Context(), finder); err != nil || r3.Uploaded != int64(len(bin.Data)) {
+	if err := r3.Prepare(t.Context(), finder); err != nil || r3.Uploaded == 0 {
 		t.Errorf("after tampering: uploaded %d (%v), want a fresh upload", r3.Uploaded, err)
 	}
 
@@ -226,6 +227,25 @@ func TestCollectRemoteNamespace(t *testing.T) {
 	}
 	if _, err := r.Collect(t.Context(), CollectOptions{Netns: "pclab-does-not-exist"}); err == nil || !strings.Contains(err.Error(), "-netns") {
 		t.Errorf("missing remote namespace: %v", err)
+	}
+}
+
+// TestUploadWithoutGzip: a remote without gzip gets the binary as is.
+func TestUploadWithoutGzip(t *testing.T) {
+	bin := collectorBinary(t)
+	l := lab.New(t)
+	client, server := l.Pair()
+	key := lab.NewSSHKey(t, "")
+	tools := lab.ToolDir(t, "sh", "cat", "uname", "sha256sum", "mkdir", "mv", "chmod", "rm")
+	sshd := server.StartSSHD(t, lab.SSHDOptions{Addr: server.Addr(), Authorized: []*lab.SSHKey{key}, Path: tools})
+	f := &fixture{client: client, server: server, key: key, sshd: sshd, kh: lab.WriteKnownHosts(t, sshd.KnownHostsLine())}
+	r := &Remote{Conn: f.dial(t, nil)}
+	if err := r.Prepare(t.Context(), &Finder{Path: bin.Path}); err != nil || r.Uploaded != int64(len(bin.Data)) {
+		t.Fatalf("uploaded %d (%v), want %d", r.Uploaded, err, len(bin.Data))
+	}
+	got, err := os.ReadFile(r.Path)
+	if err != nil || string(got) != string(bin.Data) {
+		t.Errorf("the remote copy differs (%v)", err)
 	}
 }
 

@@ -6,6 +6,7 @@ package collector
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"debug/elf"
@@ -77,6 +78,21 @@ type Binary struct {
 	SHA256 string // hex
 	Path   string // its file
 	From   string // where it was found, to show (the path, and how)
+
+	gzOnce sync.Once
+	gz     []byte
+}
+
+// gzipped is the binary compressed for the upload, made once.
+func (b *Binary) gzipped() []byte {
+	b.gzOnce.Do(func() {
+		var buf bytes.Buffer
+		w, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+		w.Write(b.Data)
+		w.Close()
+		b.gz = buf.Bytes()
+	})
+	return b.gz
 }
 
 // Finder finds a collector binary for a platform, once per platform.
