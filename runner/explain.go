@@ -187,9 +187,12 @@ func explainVantages(e *EndpointPlan, opts ExplainOptions) ([]explainVantage, er
 	for _, h := range ep.From {
 		v := explainVantage{name: h.Name, addrs: h.Addresses}
 		exec, u := hostExec(h, opts.Env)
-		if u.reason == "" {
+		switch {
+		case u.reason == "" && exec.Remote != "":
+			v.reason = "vantage host " + h.Name + " is reached over ssh (" + exec.Remote + "): its routes are not looked up from here" // its declared addresses are used
+		case u.reason == "":
 			v.exec = &exec
-		} else {
+		default:
 			v.reason = "vantage host " + h.Name + ": " + u.reason
 		}
 		all = append(all, v)

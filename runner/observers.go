@@ -22,6 +22,10 @@ type Observers struct {
 	// (facts.Recorded, for verify -facts).
 	Facts  facts.Source
 	Probe  func(context.Context, providers.Exec, providers.Target, probe.Params) (probe.Outcome, error)
+	// RemoteProbe runs L4 probes from vantage hosts reached over ssh
+	// (exec.Remote set); without it such probes are errors, never run
+	// from here in their place.
+	RemoteProbe func(context.Context, providers.Exec, providers.Target, probe.Params) (probe.Outcome, error)
 	Trace  func(context.Context, providers.Exec, providers.Target, pathtrace.Params) (*pathtrace.Facts, error)
 	HTTP   func(context.Context, providers.Exec, providers.Target, app.HTTPParams) (*app.HTTPFacts, error)
 	TLS    func(context.Context, providers.Exec, providers.Target, app.TLSParams) (*app.TLSFacts, error)

@@ -442,6 +442,10 @@ func (v vantage) plan(c *Check, env Environment) {
 		c.cannotRun(v.unusable, true)
 		return
 	}
+	if v.exec.Remote != "" && c.Layer != providers.LayerConnectivity {
+		c.cannotRun(fmt.Sprintf("vantage host %s is reached over ssh (%s): only L4 probes run there in this version; %s from it is not (probe from this machine or a local namespace)", v.name, v.exec.Remote, c.Name), true)
+		return
+	}
 	if why := v.loopbackElsewhere(c.Target.Address); why != "" {
 		c.cannotRun(why, true)
 		return
@@ -455,9 +459,9 @@ func (v vantage) plan(c *Check, env Environment) {
 // skipped, declared ones are errors.
 func hostExec(h *config.Host, env Environment) (providers.Exec, unavailable) {
 	if h.Connection != nil {
-		// Only server-side facts are collected over ssh (serverPlace);
-		// probes from there would need the collector's probe command.
-		return providers.Exec{Host: h.Name}, unavailable{"host reached over ssh (" + h.Connection.Target() + "): probes from a host with a connection block (from = [host." + h.Name + "]) are not in this version; only its server-side layers (L1-L3) are collected over ssh. Probe from this machine or a local namespace", true}
+		// A vantage host reached over ssh: L4 probes run there through
+		// the collector's probe command (vantage.plan refuses the rest).
+		return RemoteExec(h), unavailable{}
 	}
 	if h.Netns != "" {
 		exec := providers.Exec{Host: h.Name, Netns: h.Netns}
@@ -488,7 +492,7 @@ func hostExec(h *config.Host, env Environment) (providers.Exec, unavailable) {
 // providerSkip is the provider's own reason it cannot run there, if any.
 // Recorded facts need no provider on this machine.
 func providerSkip(name string, exec providers.Exec, env Environment) string {
-	if exec.Recorded {
+	if exec.Recorded || exec.Remote != "" {
 		return ""
 	}
 	p, ok := providers.Lookup(name)

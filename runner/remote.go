@@ -47,3 +47,25 @@ func (p *Plan) RemoteServers() []RemoteServer {
 	}
 	return out
 }
+
+// RemoteVantages lists the vantage hosts reached over ssh whose probes
+// will run (L4 from them), in plan order.
+func (p *Plan) RemoteVantages() []*config.Host {
+	var out []*config.Host
+	seen := map[string]bool{}
+	for _, e := range p.Endpoints {
+		for _, h := range e.Endpoint.From {
+			if h.Connection == nil || seen[h.Name] {
+				continue
+			}
+			for _, c := range e.Checks {
+				if c.From == h.Name && c.Layer == providers.LayerConnectivity && c.Skip == "" && c.Error == "" {
+					seen[h.Name] = true
+					out = append(out, h)
+					break
+				}
+			}
+		}
+	}
+	return out
+}

@@ -287,3 +287,74 @@ endpoint "web" {
 		t.Errorf("L2: %+v, want an error saying the tools are missing\n%s", r, dump(er))
 	}
 }
+
+// TestRemoteVantageProbes: "reachable from the bastion, not from the
+// office": L4 from a vantage host reached over ssh runs on that host (the
+// collector's probe command), L4 from the client runs here; the target is
+// reachable only from the bastion.
+func TestRemoteVantageProbes(t *testing.T) {
+	lab.Require(t, "ip", "/usr/sbin/sshd", "go")
+	l := lab.New(t)
+	b := l.BastionTopology()
+	key := lab.NewSSHKey(t, "")
+	jump := b.Jump.StartSSHD(t, lab.SSHDOptions{Addr: b.JumpAddr, Authorized: []*lab.SSHKey{key}})
+	kh := lab.WriteKnownHosts(t, jump.KnownHostsLine())
+	b.Target.ListenTCP("tcp4", "0.0.0.0:8080")
+	src := fmt.Sprintf(`
+host "bastion" {
+  address = %q
+  connection {
+    private_key = %q
+    known_hosts = %q
+  }
+}
+host "office" {
+  address = %q
+  netns   = %q
+}
+host "target" {
+  address = %q
+  netns   = %q
+}
+endpoint "app" {
+  host    = host.target
+  port    = 8080
+  from    = [host.bastion, host.office]
+  timeout = "300ms"
+  retries = 0
+}
+endpoint "closed" {
+  host    = host.target
+  port    = 8081
+  from    = [host.bastion]
+}
+`, b.JumpAddr, key.Path, kh, b.Client.Addrs[0], b.Client.Path(), b.TargetAddr, b.Target.Path())
+	finder := &collector.Finder{CacheDir: t.TempDir(), Executable: func() (string, error) { return "/nonexistent/portcheck", nil }, Getenv: func(string) string { return "" }}
+	got := runVerify(t, src, func(plan *runner.Plan) runner.Observers {
+		s := remote.NewSource(nil, remote.Options{Finder: finder, Vantages: plan.RemoteVantages(), SSH: sshconn.Options{Dial: func(ctx context.Context, n, a string) (net.Conn, error) {
+			return netns.DialContext(ctx, b.Client.Path(), &net.Dialer{}, n, a)
+		}}})
+		t.Cleanup(s.Close)
+		return runner.Observers{Facts: remote.Compose(facts.Live(), s), RemoteProbe: s.Probe}
+	})
+	states := map[string]string{}
+	for _, er := range got {
+		for _, r := range er.Results {
+			if r.Check.Layer == 4 {
+				states[er.Plan.Name()+" from "+r.Check.From] = string(r.Status) + " " + r.Summary
+			}
+		}
+	}
+	for k, want := range map[string]string{
+		"endpoint.app from bastion":    "pass",
+		"endpoint.app from office":     "fail",
+		"endpoint.closed from bastion": "fail",
+	} {
+		if !strings.HasPrefix(states[k], want+" ") {
+			t.Errorf("L4 %s: %q, want %s", k, states[k], want)
+		}
+	}
+	if !strings.Contains(states["endpoint.closed from bastion"], "refused") {
+		t.Errorf("from the bastion the closed port is refused (an RST seen there): %q", states["endpoint.closed from bastion"])
+	}
+}

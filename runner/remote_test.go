@@ -46,10 +46,19 @@ endpoint "local" {
   host = host.here
   port = 22
 }
+host "svc" {
+  address = "10.9.9.9"
+  netns   = "svc"
+}
 endpoint "from_web" {
-  host = host.here
+  host = host.svc
   port = 22
   from = [host.web]
+  expect {
+    banner {
+      match = "^SSH-"
+    }
+  }
 }
 `
 	cfg, diags := config.LoadSources(map[string][]byte{"r.pc.hcl": []byte(src)}, config.Options{})
@@ -82,19 +91,37 @@ endpoint "from_web" {
 			}
 		}
 	}
-	if d := cmp.Diff(map[string]string{"endpoint.web": "ssh:ops@192.0.2.5:22", "endpoint.db": "ssh:root@192.0.2.6:2222 netns:pg", "endpoint.local": "local", "endpoint.from_web": "local"}, execs); d != "" {
+	if d := cmp.Diff(map[string]string{"endpoint.web": "ssh:ops@192.0.2.5:22", "endpoint.db": "ssh:root@192.0.2.6:2222 netns:pg", "endpoint.local": "local", "endpoint.from_web": "netns:svc"}, execs); d != "" {
 		t.Errorf("server executors (-want +got):\n%s", d)
 	}
-	// Probes from a host with a connection are not in this version: an
-	// error that says so, never a probe from here in its place.
+	// From a vantage host with a connection: L4 runs there (its exec is
+	// remote), L7 is an error that says so, never run from here instead;
+	// L2 judges its packets by its declared address.
 	for _, e := range plan.Endpoints {
 		if e.Name() != "endpoint.from_web" {
 			continue
 		}
 		for _, c := range e.Checks {
-			if c.From == "web" && c.Name == "connectivity" && (c.Error == "" || !strings.Contains(c.Error, "probes from a host with a connection block")) {
-				t.Errorf("%s from web: error %q", c.Name, c.Error)
+			if c.From != "web" {
+				continue
+			}
+			switch c.Name {
+			case "connectivity":
+				if c.Error != "" || c.Exec.Remote != "ssh:ops@192.0.2.5:22" {
+					t.Errorf("L4 from web: error %q exec %v", c.Error, c.Exec)
+				}
+			case "banner":
+				if !strings.Contains(c.Error, "only L4 probes run there in this version") {
+					t.Errorf("L7 from web: error %q", c.Error)
+				}
+			case "firewall":
+				if c.FromExec != nil || len(c.FromAddrs) != 1 {
+					t.Errorf("L2 from web: FromExec %v FromAddrs %v", c.FromExec, c.FromAddrs)
+				}
 			}
 		}
+	}
+	if vs := plan.RemoteVantages(); len(vs) != 1 || vs[0].Name != "web" {
+		t.Errorf("RemoteVantages = %v", vs)
 	}
 }

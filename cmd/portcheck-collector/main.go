@@ -1,7 +1,8 @@
 // Command portcheck-collector is the small binary portcheck puts on a
 // remote host to observe its server-side layers: `collect` writes the same
-// facts document as `portcheck collect`. It links the observers only (no
-// HCL, no cloud SDKs, no probes), so the upload stays small.
+// facts document as `portcheck collect`, and `probe` runs one L4 probe
+// from the host (a vantage point). It links the observers and the L4
+// prober only (no HCL, no cloud SDKs), so the upload stays small.
 package main
 
 import (
@@ -19,6 +20,7 @@ const usage = `Usage: portcheck-collector <command> [flags]
 
 Commands:
   collect   write this host's facts (sockets, firewall, SELinux) as a versioned JSON document
+  probe     one L4 probe from this host (-target ADDR:PORT -proto tcp|udp), its outcome as JSON
   version   print the version
 
 It is what portcheck runs on hosts declared with a connection block; the
@@ -35,6 +37,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "collect":
 		return collectcli.Collect("portcheck-collector", version, args[1:], stdout, stderr)
+	case "probe":
+		return collectcli.Probe("portcheck-collector", args[1:], stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "portcheck-collector", version)
 		return collectcli.ExitOK

@@ -30,12 +30,13 @@ func (r *remoteFlags) register(fs *flag.FlagSet) {
 }
 
 // withRemote makes the plan's hosts with a connection block collected over
-// ssh, beside the live or recorded facts of the others. It returns the
+// ssh, beside the live or recorded facts of the others, and L4 probes from
+// such vantage hosts run there. It returns the
 // remote source (nil when no host is remote) so the run can start
 // collecting at once.
 func withRemote(plan *runner.Plan, obs runner.Observers, rf remoteFlags, parallelism int) (runner.Observers, *remote.Source) {
-	servers := plan.RemoteServers()
-	if len(servers) == 0 {
+	servers, vantages := plan.RemoteServers(), plan.RemoteVantages()
+	if len(servers) == 0 && len(vantages) == 0 {
 		return obs, nil
 	}
 	var hosts []*config.Host
@@ -48,8 +49,9 @@ func withRemote(plan *runner.Plan, obs runner.Observers, rf remoteFlags, paralle
 	if local == nil {
 		local = facts.Live()
 	}
-	src := remote.NewSource(hosts, remote.Options{SSH: sshOptions, Finder: &collector.Finder{Path: rf.collector}, Parallelism: parallelism, SELinuxDomains: domains, Observers: observers})
+	src := remote.NewSource(hosts, remote.Options{SSH: sshOptions, Finder: &collector.Finder{Path: rf.collector}, Parallelism: parallelism, SELinuxDomains: domains, Observers: observers, Vantages: vantages})
 	obs.Facts = remote.Compose(local, src)
+	obs.RemoteProbe = src.Probe
 	return obs, src
 }
 

@@ -75,6 +75,11 @@ endpoint "web" {
   from = [host.client]
   port = 8084
 }
+endpoint "from_web" {
+  host = host.web
+  from = [host.web]
+  port = 8084
+}
 endpoint "db" {
   host    = host.db
   from    = [host.client]
@@ -117,6 +122,17 @@ endpoint "db" {
 		case "endpoint.web":
 			if e.Diagnosis.Cause != "ok" || l1.Status != "pass" || !strings.HasPrefix(l1.Facts, "ssh:root@"+sshd.HostPort()) {
 				t.Errorf("web: cause %s, L1 %+v", e.Diagnosis.Cause, l1)
+			}
+		case "endpoint.from_web":
+			// L4 from web ran on web (over ssh), not from here.
+			var l4 string
+			for _, c := range e.Checks {
+				if c.Layer == 4 {
+					l4 = c.Status + " " + c.Executor
+				}
+			}
+			if e.Diagnosis.Cause != "ok" || l4 != "pass ssh:root@"+sshd.HostPort() {
+				t.Errorf("from_web: cause %s, L4 %q", e.Diagnosis.Cause, l4)
 			}
 		case "endpoint.db":
 			if l1.Layer != 1 || l1.Status != "error" || !strings.Contains(l1.Summary, "root@10.78.1.2:22") {

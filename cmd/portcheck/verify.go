@@ -110,6 +110,7 @@ func verifyConfig(cfg *config.Config, env runner.Environment, targets []string, 
 	obs, remoteSrc := withRemote(plan, of.observers, of.remote, of.parallelism)
 	if remoteSrc != nil {
 		remoteSrc.Prefetch(ctx)
+		defer remoteSrc.Close()
 	}
 
 	var done atomic.Int64

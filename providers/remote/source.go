@@ -17,6 +17,7 @@ import (
 	"github.com/portcheck/portcheck/providers"
 	"github.com/portcheck/portcheck/providers/facts"
 	"github.com/portcheck/portcheck/providers/firewall/netfilter"
+	"github.com/portcheck/portcheck/providers/probe"
 	"github.com/portcheck/portcheck/providers/remote/collector"
 	"github.com/portcheck/portcheck/providers/remote/sshconn"
 	"github.com/portcheck/portcheck/providers/selinux"
@@ -40,6 +41,9 @@ type Options struct {
 	// Observers are, per host name, the observers to run there (none
 	// given = all); the others are recorded as not collected.
 	Observers map[string][]string
+	// Vantages are hosts L4 probes run from (RemoteProbe), besides the
+	// servers collected.
+	Vantages []*config.Host
 	// Report, when set, is told about each host once collected.
 	Report func(HostReport)
 }
@@ -54,15 +58,18 @@ type HostReport struct {
 
 // Source collects the hosts it is given over SSH.
 type Source struct {
-	opts  Options
-	sem   chan struct{}
-	hosts map[string]*config.Host
+	opts    Options
+	sem     chan struct{}
+	hosts   map[string]*config.Host
+	servers map[string]bool // hosts whose facts are collected
 
 	mu    sync.Mutex
 	state map[string]*hostState
+	conns []*sshconn.Conn
 }
 
-// NewSource collects the hosts of cfg that have a connection block.
+// NewSource collects (and probes from) the given hosts that have a
+// connection block.
 func NewSource(hosts []*config.Host, opts Options) *Source {
 	if opts.Parallelism <= 0 {
 		opts.Parallelism = 10
@@ -70,8 +77,13 @@ func NewSource(hosts []*config.Host, opts Options) *Source {
 	if opts.Finder == nil {
 		opts.Finder = &collector.Finder{}
 	}
-	s := &Source{opts: opts, sem: make(chan struct{}, opts.Parallelism), hosts: map[string]*config.Host{}, state: map[string]*hostState{}}
+	s := &Source{opts: opts, sem: make(chan struct{}, opts.Parallelism), hosts: map[string]*config.Host{}, servers: map[string]bool{}, state: map[string]*hostState{}}
 	for _, h := range hosts {
+		if h.Connection != nil {
+			s.hosts[h.Name], s.servers[h.Name] = h, true
+		}
+	}
+	for _, h := range opts.Vantages {
 		if h.Connection != nil {
 			s.hosts[h.Name] = h
 		}
@@ -98,8 +110,9 @@ func (s *Source) For(name string, _ []netip.Addr, exec providers.Exec) (facts.Ho
 	return st, nil
 }
 
-// Prefetch starts collecting every host at once (within the bound), so a
-// run does not wait for its endpoints to reach L1 one by one.
+// Prefetch starts collecting every server at once (within the bound) and
+// connecting to every vantage host, so a run does not wait for its
+// endpoints to reach L1 one by one.
 func (s *Source) Prefetch(ctx context.Context) {
 	names := make([]string, 0, len(s.hosts))
 	for n := range s.hosts {
@@ -108,19 +121,49 @@ func (s *Source) Prefetch(ctx context.Context) {
 	sort.Strings(names)
 	for _, n := range names {
 		hf, _ := s.For(n, nil, providers.Exec{})
-		go hf.(*hostState).collect(ctx)
+		if s.servers[n] {
+			go hf.(*hostState).collect(ctx)
+		} else {
+			go hf.(*hostState).session(ctx)
+		}
 	}
 }
 
-// hostState is one host's facts: collected once, over one connection.
+// hostState is one host: one connection (dialled, the collector put there,
+// once) for its collection and its probes; the facts collected once.
 type hostState struct {
 	src    *Source
 	host   *config.Host
 	origin string
 
+	sessOnce sync.Once
+	sess     *collector.Remote
+	sessErr  error
+
 	once sync.Once
 	doc  facts.HostFacts
 	err  error
+}
+
+// session is the host's connection with the collector installed.
+func (h *hostState) session(ctx context.Context) (*collector.Remote, error) {
+	h.sessOnce.Do(func() {
+		conn, err := sshconn.Dial(ctx, h.host.Connection, h.src.opts.SSH)
+		if err != nil {
+			h.sessErr = err
+			return
+		}
+		h.src.mu.Lock()
+		h.src.conns = append(h.src.conns, conn)
+		h.src.mu.Unlock()
+		r := &collector.Remote{Conn: conn, Dir: h.src.opts.Dir}
+		if err := r.Prepare(ctx, h.src.opts.Finder); err != nil {
+			h.sessErr = err
+			return
+		}
+		h.sess = r
+	})
+	return h.sess, h.sessErr
 }
 
 func (h *hostState) collect(ctx context.Context) (facts.HostFacts, error) {
@@ -142,21 +185,42 @@ func (h *hostState) collect(ctx context.Context) (facts.HostFacts, error) {
 }
 
 func (h *hostState) run(ctx context.Context) (facts.HostFacts, int64, error) {
-	conn, err := sshconn.Dial(ctx, h.host.Connection, h.src.opts.SSH)
+	r, err := h.session(ctx)
 	if err != nil {
-		return nil, 0, err
-	}
-	defer conn.Close()
-	r := &collector.Remote{Conn: conn, Dir: h.src.opts.Dir}
-	if err := r.Prepare(ctx, h.src.opts.Finder); err != nil {
 		return nil, 0, err
 	}
 	doc, err := r.Collect(ctx, collector.CollectOptions{Name: h.host.Name, Netns: h.host.Connection.Netns, SELinuxDomains: h.src.opts.SELinuxDomains[h.host.Name], Observers: h.src.opts.Observers[h.host.Name]})
 	if err != nil {
-		return nil, r.Uploaded, fmt.Errorf("%s: %w", conn.Origin(), err)
+		return nil, r.Uploaded, fmt.Errorf("%s: %w", r.Conn.Origin(), err)
 	}
-	hf, err := facts.Recorded([]facts.Loaded{{Doc: doc, File: conn.Origin()}}).For(h.host.Name, nil, providers.Exec{Host: h.host.Name, Recorded: true})
+	hf, err := facts.Recorded([]facts.Loaded{{Doc: doc, File: r.Conn.Origin()}}).For(h.host.Name, nil, providers.Exec{Host: h.host.Name, Recorded: true})
 	return hf, r.Uploaded, err
+}
+
+// Probe runs an L4 probe from the vantage host exec names, over its
+// connection (verify's RemoteProbe).
+func (s *Source) Probe(ctx context.Context, exec providers.Exec, t providers.Target, p probe.Params) (probe.Outcome, error) {
+	hf, err := s.For(exec.Host, nil, exec)
+	if err != nil {
+		return probe.Outcome{Target: t}, err
+	}
+	h := hf.(*hostState)
+	r, err := h.session(ctx)
+	if err != nil {
+		return probe.Outcome{Target: t}, err
+	}
+	return r.Probe(ctx, h.host.Connection.Netns, t, p)
+}
+
+// Close closes every connection the source opened.
+func (s *Source) Close() {
+	s.mu.Lock()
+	conns := s.conns
+	s.conns = nil
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.Close()
+	}
 }
 
 // Origin says the facts came from the host over ssh: "ssh:user@host:port

@@ -3,14 +3,20 @@ package collector
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
+	"strconv"
 	"path"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/portcheck/portcheck/providers"
 	"github.com/portcheck/portcheck/providers/facts"
+	"github.com/portcheck/portcheck/providers/probe"
 	"github.com/portcheck/portcheck/providers/remote/sshconn"
 )
 
@@ -185,4 +191,36 @@ func (r *Remote) Clean(ctx context.Context) ([]string, error) {
 		}
 	}
 	return removed, nil
+}
+
+// Probe runs one L4 probe from the remote (from its namespace netns when
+// given, which needs root there: then with sudo when the connection says
+// so) through the installed collector and decodes the outcome.
+func (r *Remote) Probe(ctx context.Context, netns string, t providers.Target, p probe.Params) (probe.Outcome, error) {
+	if r.Path == "" {
+		return probe.Outcome{Target: t}, errors.New("collector not installed (Prepare first)")
+	}
+	timeout := p.Timeout
+	if timeout <= 0 {
+		timeout = 2 * time.Second
+	}
+	args := []string{r.Path, "probe", "-target", netip.AddrPortFrom(t.Address, uint16(t.Port)).String(), "-proto", string(t.Protocol),
+		"-timeout", timeout.String(), "-retries", strconv.Itoa(p.Retries)}
+	if len(p.Payload) > 0 {
+		args = append(args, "-payload-hex", hex.EncodeToString(p.Payload))
+	}
+	if netns != "" {
+		args = append(args, "-netns", netns)
+	}
+	bound := time.Duration(p.Retries+1)*timeout + r.timeout()
+	out, err := r.run(ctx, bound, sshconn.Command{Args: args, Sudo: netns != ""})
+	if err != nil {
+		return probe.Outcome{Target: t}, fmt.Errorf("probing from %s: %w", r.Conn.Target(), err)
+	}
+	var o probe.Outcome
+	if err := json.Unmarshal(out, &o); err != nil {
+		return probe.Outcome{Target: t}, fmt.Errorf("probing from %s: the collector's answer is no outcome: %v", r.Conn.Target(), err)
+	}
+	o.Target = t
+	return o, nil
 }
