@@ -8,9 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"strconv"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
