@@ -79,7 +79,8 @@ func remoteObservers(t *testing.T, from *lab.Host, finder *collector.Finder, rep
 		src := remote.NewSource(hosts, remote.Options{Finder: finder, Report: report, Observers: observers, SELinuxDomains: domains, SSH: sshconn.Options{Dial: func(ctx context.Context, n, a string) (net.Conn, error) {
 			return netns.DialContext(ctx, from.Path(), &net.Dialer{}, n, a)
 		}}})
-		return runner.Observers{Facts: remote.Compose(facts.Live(), src)}
+		t.Cleanup(src.Close)
+		return runner.Observers{Facts: remote.Compose(facts.Live(), src), RemoteProbe: src.Probe}
 	}
 }
 
