@@ -263,3 +263,15 @@ func TestCollectSudoPassword(t *testing.T) {
 		t.Errorf("err = %v, want a sudo password error", err)
 	}
 }
+
+func FuzzParseUname(f *testing.F) {
+	for _, s := range []string{"Linux x86_64", "Linux aarch64\n", "Darwin arm64", "", "Linux  ", "a b c"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := ParseUname(s)
+		if err == nil && (p.GOOS != "linux" || p.GOARCH == "") {
+			t.Fatalf("%q: %v", s, p)
+		}
+	})
+}
