@@ -208,7 +208,9 @@ func toolVersions(o Options) map[string]string {
 			continue
 		}
 		if len(argv) == 1 {
+			mu.Lock()
 			out[name] = "installed"
+			mu.Unlock()
 			continue
 		}
 		wg.Go(func() {
