@@ -53,6 +53,10 @@ type Exec struct {
 	// Recorded is set when the host's facts are read from a facts document
 	// (verify -facts) instead of observed: nothing runs there.
 	Recorded bool `json:"recorded,omitempty"`
+	// Remote is set when the host is reached over SSH: its facts are
+	// collected there ("ssh:user@host:port"), and Netns is then a
+	// namespace on that machine, never entered here.
+	Remote string `json:"remote,omitempty"`
 }
 
 // NetnsPath turns a namespace given by name (as `ip netns` names it) or by
@@ -64,8 +68,11 @@ func NetnsPath(nameOrPath string) string {
 	return filepath.Join("/run/netns", nameOrPath)
 }
 
-// Kind is "local", "netns" or "facts", as shown in plans.
+// Kind is "local", "netns", "ssh" or "facts", as shown in plans.
 func (e Exec) Kind() string {
+	if e.Remote != "" {
+		return "ssh"
+	}
 	if e.Recorded {
 		return "facts"
 	}
@@ -76,8 +83,15 @@ func (e Exec) Kind() string {
 }
 
 // String renders the executor for plans and reports: "local" or
-// "netns:NAME" (the short name when the path is under /run/netns).
+// "netns:NAME" (the short name when the path is under /run/netns), or
+// "ssh:user@host:port" (with " netns:NAME" for a namespace there).
 func (e Exec) String() string {
+	if e.Remote != "" {
+		if e.Netns != "" {
+			return e.Remote + " " + Exec{Netns: e.Netns}.String()
+		}
+		return e.Remote
+	}
 	if e.Recorded {
 		return "facts"
 	}

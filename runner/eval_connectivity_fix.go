@@ -28,6 +28,9 @@ func (v *verifier) serverFirewallHint(ctx context.Context, e *EndpointPlan, c *C
 		return
 	}
 	dst := c.Target.Address
+	if c.Exec.Remote != "" {
+		return // a vantage over ssh: its source address is not looked up here
+	}
 	src, err := v.sourceFor(c.Exec.Netns, dst)
 	if err != nil {
 		return

@@ -115,6 +115,9 @@ func Explain(ctx context.Context, e *EndpointPlan, opts ExplainOptions) ([]Expla
 	}
 
 	server, unavail := hostExec(ep.Host, opts.Env)
+	if ep.Host.Connection != nil {
+		unavail = unavailable{"host " + ep.Host.Name + " is reached over ssh (" + ep.Host.Connection.Target() + "): explain does not collect over ssh in this version; run `portcheck collect -name " + ep.Host.Name + "` there and use explain -facts", true}
+	}
 	read := opts.Read
 	if read == nil {
 		read = readFilter
@@ -184,9 +187,12 @@ func explainVantages(e *EndpointPlan, opts ExplainOptions) ([]explainVantage, er
 	for _, h := range ep.From {
 		v := explainVantage{name: h.Name, addrs: h.Addresses}
 		exec, u := hostExec(h, opts.Env)
-		if u.reason == "" {
+		switch {
+		case u.reason == "" && exec.Remote != "":
+			v.reason = "vantage host " + h.Name + " is reached over ssh (" + exec.Remote + "): its routes are not looked up from here" // its declared addresses are used
+		case u.reason == "":
 			v.exec = &exec
-		} else {
+		default:
 			v.reason = "vantage host " + h.Name + ": " + u.reason
 		}
 		all = append(all, v)

@@ -20,13 +20,17 @@ type Observers struct {
 	// Facts gives each host's server-side facts: observed live (the
 	// default the front end passes: collect.Live) or read from documents
 	// (facts.Recorded, for verify -facts).
-	Facts  facts.Source
-	Probe  func(context.Context, providers.Exec, providers.Target, probe.Params) (probe.Outcome, error)
-	Trace  func(context.Context, providers.Exec, providers.Target, pathtrace.Params) (*pathtrace.Facts, error)
-	HTTP   func(context.Context, providers.Exec, providers.Target, app.HTTPParams) (*app.HTTPFacts, error)
-	TLS    func(context.Context, providers.Exec, providers.Target, app.TLSParams) (*app.TLSFacts, error)
-	GRPC   func(context.Context, providers.Exec, providers.Target, app.GRPCParams) (*app.GRPCFacts, error)
-	Banner func(context.Context, providers.Exec, providers.Target, app.BannerParams) (*app.BannerFacts, error)
+	Facts facts.Source
+	Probe func(context.Context, providers.Exec, providers.Target, probe.Params) (probe.Outcome, error)
+	// RemoteProbe runs L4 probes from vantage hosts reached over ssh
+	// (exec.Remote set); without it such probes are errors, never run
+	// from here in their place.
+	RemoteProbe func(context.Context, providers.Exec, providers.Target, probe.Params) (probe.Outcome, error)
+	Trace       func(context.Context, providers.Exec, providers.Target, pathtrace.Params) (*pathtrace.Facts, error)
+	HTTP        func(context.Context, providers.Exec, providers.Target, app.HTTPParams) (*app.HTTPFacts, error)
+	TLS         func(context.Context, providers.Exec, providers.Target, app.TLSParams) (*app.TLSFacts, error)
+	GRPC        func(context.Context, providers.Exec, providers.Target, app.GRPCParams) (*app.GRPCFacts, error)
+	Banner      func(context.Context, providers.Exec, providers.Target, app.BannerParams) (*app.BannerFacts, error)
 }
 
 // withDefaults fills what is not set: the live facts source the linked

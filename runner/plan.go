@@ -261,7 +261,7 @@ type vantage struct {
 // wrong machine: a loopback address reached from another namespace is that
 // namespace's own loopback, not the server's.
 func (v vantage) loopbackElsewhere(a netip.Addr) string {
-	if !a.Unmap().IsLoopback() || v.exec.Netns == v.server.Netns {
+	if !a.Unmap().IsLoopback() || (v.exec.Netns == v.server.Netns && v.exec.Remote == v.server.Remote) {
 		return ""
 	}
 	return fmt.Sprintf("%s from vantage host %s (%s) is %s's own loopback, not host %s's (%s): probe an address of %s that %s can reach, or run the vantage in %s's namespace",
@@ -428,16 +428,31 @@ func sortByLayer(cs []*Check) {
 
 // serverPlace is where an endpoint's host is judged: from its facts
 // document when the run reads documents (a host without one is a hard
-// error), else where its checks run live.
+// error, unless it has a connection block: then it is collected over
+// ssh), else where its checks run live, or over ssh for a host with a
+// connection.
 func serverPlace(h *config.Host, env Environment) (providers.Exec, unavailable) {
-	if env.Facts == nil {
-		return hostExec(h, env)
+	if env.Facts != nil {
+		exec := providers.Exec{Host: h.Name, Netns: h.Netns, Recorded: true}
+		err := env.Facts(h)
+		switch {
+		case err == nil:
+			return exec, unavailable{}
+		case h.Connection == nil:
+			return exec, unavailable{err.Error(), true}
+		}
 	}
-	exec := providers.Exec{Host: h.Name, Netns: h.Netns, Recorded: true}
-	if err := env.Facts(h); err != nil {
-		return exec, unavailable{err.Error(), true}
+	if h.Connection != nil {
+		return RemoteExec(h), unavailable{}
 	}
-	return exec, unavailable{}
+	return hostExec(h, env)
+}
+
+// RemoteExec is where a host with a connection block is judged: from the
+// facts its collector writes there (nothing runs here); Netns is the
+// namespace on that machine.
+func RemoteExec(h *config.Host) providers.Exec {
+	return providers.Exec{Host: h.Name, Netns: h.Connection.Netns, Recorded: true, Remote: "ssh:" + h.Connection.Target()}
 }
 
 // offlineReason is why vantage-side checks do not run with -offline.
@@ -455,6 +470,10 @@ func (v vantage) plan(c *Check, env Environment) {
 		c.cannotRun(v.unusable, true)
 		return
 	}
+	if v.exec.Remote != "" && c.Layer != providers.LayerConnectivity {
+		c.cannotRun(fmt.Sprintf("vantage host %s is reached over ssh (%s): only L4 probes run there in this version; %s from it is not (probe from this machine or a local namespace)", v.name, v.exec.Remote, c.Name), true)
+		return
+	}
 	if why := v.loopbackElsewhere(c.Target.Address); why != "" {
 		c.cannotRun(why, true)
 		return
@@ -468,7 +487,9 @@ func (v vantage) plan(c *Check, env Environment) {
 // skipped, declared ones are errors.
 func hostExec(h *config.Host, env Environment) (providers.Exec, unavailable) {
 	if h.Connection != nil {
-		return providers.Exec{Host: h.Name}, unavailable{"host reached over ssh (" + h.Connection.Target() + "): collecting facts over a connection block is not wired into verify in this version; collect there with `portcheck collect` and use verify -facts", true}
+		// A vantage host reached over ssh: L4 probes run there through
+		// the collector's probe command (vantage.plan refuses the rest).
+		return RemoteExec(h), unavailable{}
 	}
 	if h.Netns != "" {
 		exec := providers.Exec{Host: h.Name, Netns: h.Netns}
@@ -499,7 +520,7 @@ func hostExec(h *config.Host, env Environment) (providers.Exec, unavailable) {
 // providerSkip is the provider's own reason it cannot run there, if any.
 // Recorded facts need no provider on this machine.
 func providerSkip(name string, exec providers.Exec, env Environment) string {
-	if exec.Recorded {
+	if exec.Recorded || exec.Remote != "" {
 		return ""
 	}
 	p, ok := providers.Lookup(name)

@@ -35,7 +35,9 @@ func firewallChecks(ep *config.Endpoint, vantages []vantage, addrs []netip.Addr,
 			if !closed {
 				for _, v := range vantages {
 					c := &Check{From: v.name, Target: t, FromAddrs: v.addrs}
-					if v.unusable == "" && !env.Offline { // offline: only declared addresses
+					// Offline, or a vantage reached over ssh: only its declared
+					// addresses (its routes are not looked up here).
+					if v.unusable == "" && !env.Offline && v.exec.Remote == "" {
 						ex := v.exec
 						c.FromExec = &ex
 					}

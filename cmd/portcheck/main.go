@@ -47,6 +47,7 @@ Commands:
   serve PATH        Prometheus exporter: every layer re-verified on an interval or per scrape (/probe?target=endpoint.NAME)
   change report PATH  the Markdown change record of change blocks (-phase pre|post)
   plan|verify -phase pre|post PATH  a port change's nine steps: the runbook, and the gate
+  remote clean PATH remove the collectors portcheck cached on the hosts with a connection block
   version           print the version
 
 Exit codes: 0 everything as declared; 1 a check failed or drifted; 2 usage or config error.
@@ -94,6 +95,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdServe(rest, stdout, stderr)
 	case "change":
 		return cmdChange(rest, stdout, stderr)
+	case "remote":
+		return cmdRemote(rest, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "portcheck", version)
 		return exitOK

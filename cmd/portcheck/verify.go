@@ -27,6 +27,7 @@ type outputFlags struct {
 	verbose     bool
 	ladder      bool // text: passing endpoints as a ladder too (diagnose)
 	observers   runner.Observers
+	remote      remoteFlags
 }
 
 func (o *outputFlags) register(fs *flag.FlagSet) {
@@ -36,6 +37,7 @@ func (o *outputFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&o.maxProbes, "max-probes", probe.DefaultMaxProbes, "L4 probes in flight at most (each host's congestion window grows up to it; capped by the open-file limit)")
 	fs.BoolVar(&o.allLayers, "all-layers", false, "run layers above a failed one instead of marking them blocked")
 	fs.BoolVar(&o.verbose, "v", false, "also show where passing checks were declared")
+	o.remote.register(fs)
 }
 
 func cmdVerify(args []string, stdout, stderr io.Writer) int {
@@ -103,11 +105,18 @@ func verifyConfig(cfg *config.Config, env runner.Environment, targets []string, 
 	// Ctrl-C or SIGTERM: stop starting work, print what finished.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// Hosts with a connection block: collected over ssh, all at once
+	// within -parallelism, while the rest of the run starts.
+	obs, remoteSrc := withRemote(plan, of.observers, of.remote, of.parallelism)
+	if remoteSrc != nil {
+		remoteSrc.Prefetch(ctx)
+		defer remoteSrc.Close()
+	}
 
 	var done atomic.Int64
 	stopProgress := progress(stderr, len(plan.Endpoints), &done)
 	reps.Start(plan)
-	sum := runner.Verify(ctx, plan, runner.Options{Parallelism: of.parallelism, MaxProbes: of.maxProbes, AllLayers: of.allLayers, Observers: of.observers}, func(er *runner.EndpointResult) {
+	sum := runner.Verify(ctx, plan, runner.Options{Parallelism: of.parallelism, MaxProbes: of.maxProbes, AllLayers: of.allLayers, Observers: obs}, func(er *runner.EndpointResult) {
 		done.Add(1)
 		reps.Endpoint(er)
 	})

@@ -3,6 +3,7 @@ package collect
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"slices"
 	"sort"
@@ -32,7 +33,11 @@ type live struct {
 
 func (*live) Recorded() bool { return false }
 
-func (l *live) For(_ string, _ []netip.Addr, exec providers.Exec) (facts.HostFacts, error) {
+func (l *live) For(name string, _ []netip.Addr, exec providers.Exec) (facts.HostFacts, error) {
+	if exec.Remote != "" {
+		// Never observe this machine in a remote host's place.
+		return nil, fmt.Errorf("host %s is reached over ssh (%s): this command observes only this machine and its namespaces; its facts are collected over ssh by verify", name, exec.Remote)
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	h, ok := l.hosts[exec.Netns]

@@ -88,6 +88,11 @@ func Read(ctx context.Context, netnsPath string) (*Snapshot, error) {
 	if hostErr != nil {
 		return nil, fmt.Errorf("reading interfaces and routes: %w", hostErr)
 	}
+	if nftErr != nil && !hasLegacy {
+		// Nothing of the packet filter could be read: an empty ruleset
+		// would judge every packet accepted, a silent pass.
+		return nil, fmt.Errorf("no packet filter could be read: nftables: %v; iptables-legacy is not installed either", nftErr)
+	}
 	s.Host = host
 	s.Notes = append(s.Notes, nftNotes.Notes...)
 	if nftErr != nil {
