@@ -329,6 +329,14 @@ endpoint "closed" {
   port    = 8081
   from    = [host.bastion]
 }
+# More probes at once than sshd's MaxSessions (10) allows sessions: one
+# prober stream carries them all.
+endpoint "many" {
+  host    = host.target
+  port    = "9000-9039"
+  from    = [host.bastion]
+  state   = "closed"
+}
 `, b.JumpAddr, key.Path, kh, b.Client.Addrs[0], b.Client.Path(), b.TargetAddr, b.Target.Path())
 	finder := &collector.Finder{CacheDir: t.TempDir(), Executable: func() (string, error) { return "/nonexistent/portcheck", nil }, Getenv: func(string) string { return "" }}
 	got := runVerify(t, src, func(plan *runner.Plan) runner.Observers {
@@ -339,8 +347,16 @@ endpoint "closed" {
 		return runner.Observers{Facts: remote.Compose(facts.Live(), s), RemoteProbe: s.Probe}
 	})
 	states := map[string]string{}
+	many := 0
 	for _, er := range got {
 		for _, r := range er.Results {
+			if r.Check.Layer == 4 && er.Plan.Name() == "endpoint.many" {
+				if r.Status != "pass" || !strings.Contains(r.Summary, "refused") {
+					t.Errorf("endpoint.many L4 %s from %s: %s %s", r.Check.Target, r.Check.From, r.Status, r.Summary)
+				}
+				many++
+				continue
+			}
 			if r.Check.Layer == 4 {
 				states[er.Plan.Name()+" from "+r.Check.From] = string(r.Status) + " " + r.Summary
 			}
@@ -354,6 +370,9 @@ endpoint "closed" {
 		if !strings.HasPrefix(states[k], want+" ") {
 			t.Errorf("L4 %s: %q, want %s", k, states[k], want)
 		}
+	}
+	if many != 40 {
+		t.Errorf("endpoint.many: %d L4 results from the bastion, want 40", many)
 	}
 	if !strings.Contains(states["endpoint.closed from bastion"], "refused") {
 		t.Errorf("from the bastion the closed port is refused (an RST seen there): %q", states["endpoint.closed from bastion"])

@@ -20,7 +20,8 @@ const usage = `Usage: portcheck-collector <command> [flags]
 
 Commands:
   collect   write this host's facts (sockets, firewall, SELinux) as a versioned JSON document
-  probe     one L4 probe from this host (-target ADDR:PORT -proto tcp|udp), its outcome as JSON
+  probe     L4 probes from this host: -stdio answers portcheck's stream of requests
+            (portcheck/probe-stream v1); -target ADDR:PORT runs one, its outcome as JSON
   version   print the version
 
 It is what portcheck runs on hosts declared with a connection block; the
@@ -38,7 +39,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "collect":
 		return collectcli.Collect("portcheck-collector", version, args[1:], stdout, stderr)
 	case "probe":
-		return collectcli.Probe("portcheck-collector", args[1:], stdout, stderr)
+		return collectcli.Probe("portcheck-collector", args[1:], os.Stdin, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "portcheck-collector", version)
 		return collectcli.ExitOK

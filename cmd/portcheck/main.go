@@ -13,6 +13,8 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/portcheck/portcheck/internal/collectcli"
+
 	"github.com/portcheck/portcheck/runner/report"
 
 	_ "github.com/portcheck/portcheck/providers/all"
@@ -38,7 +40,7 @@ Commands:
   diagnose ADDR:PORT  ad-hoc check of one port without HCL
   explain endpoint.NAME PATH  the full firewall walk of the endpoint's client packets and their replies
   collect           write this host's facts (sockets, firewall, SELinux) as a versioned JSON document
-  probe -stdio      the prober of a remote vantage point: L4 probes streamed on stdin/stdout (started by verify)
+  probe -stdio      the prober of a vantage point: L4 probes streamed on stdin/stdout (verify starts it over ssh)
   audit PATH        cloud security groups: drift from the declarations and findings (Markdown or -json)
   backup DIR        save the firewall (nftables, iptables, firewalld config) into DIR/<UTC time>/
   restore BACKUPDIR verify a backup and restore it (shows the plan; changes nothing without --yes)
@@ -82,7 +84,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "collect":
 		return cmdCollect(rest, stdout, stderr)
 	case "probe":
-		return cmdProbe(rest, os.Stdin, stdout, stderr)
+		return collectcli.Probe("portcheck", rest, os.Stdin, stdout, stderr)
 	case "backup":
 		return cmdBackup(rest, stdout, stderr)
 	case "restore":

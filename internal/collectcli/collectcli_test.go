@@ -40,9 +40,13 @@ func TestUsageErrors(t *testing.T) {
 		want string
 	}{
 		{func(a []string, o, e *bytes.Buffer) int { return Collect("pc", "v", a, o, e) }, []string{"-observers", "x"}, "-observers"},
-		{func(a []string, o, e *bytes.Buffer) int { return Probe("pc", a, o, e) }, []string{"-target", "nope"}, "want -target ADDR:PORT"},
-		{func(a []string, o, e *bytes.Buffer) int { return Probe("pc", a, o, e) }, []string{"-target", "127.0.0.1:1", "-proto", "sctp"}, "-proto tcp|udp"},
-		{func(a []string, o, e *bytes.Buffer) int { return Probe("pc", a, o, e) }, []string{"-target", "127.0.0.1:1", "-payload-hex", "zz"}, "-payload-hex"},
+		{func(a []string, o, e *bytes.Buffer) int { return Probe("pc", a, strings.NewReader(""), o, e) }, []string{"-target", "nope"}, "want -target ADDR:PORT"},
+		{func(a []string, o, e *bytes.Buffer) int { return Probe("pc", a, strings.NewReader(""), o, e) }, []string{"-target", "127.0.0.1:1", "-proto", "sctp"}, "-proto tcp|udp"},
+		{func(a []string, o, e *bytes.Buffer) int { return Probe("pc", a, strings.NewReader(""), o, e) }, []string{"-target", "127.0.0.1:1", "-payload-hex", "zz"}, "-payload-hex"},
+		{func(a []string, o, e *bytes.Buffer) int { return Probe("pc", a, strings.NewReader(""), o, e) }, nil, "want -target ADDR:PORT"},
+		{func(a []string, o, e *bytes.Buffer) int { return Probe("pc", a, strings.NewReader(""), o, e) }, []string{"-stdio", "-target", "127.0.0.1:1"}, "no -target or arguments"},
+		{func(a []string, o, e *bytes.Buffer) int { return Probe("pc", a, strings.NewReader(""), o, e) }, []string{"-stdio", "10.0.0.1:80"}, "no -target or arguments"},
+		{func(a []string, o, e *bytes.Buffer) int { return Probe("pc", a, strings.NewReader(""), o, e) }, []string{"-stdio", "-netns", "no-such-ns-portcheck-test"}, "-netns"},
 	} {
 		var o, e bytes.Buffer
 		if code := tt.run(tt.args, &o, &e); code != ExitUsage || !strings.Contains(e.String(), tt.want) {

@@ -17,19 +17,24 @@ import (
 	"github.com/portcheck/portcheck/internal/netns"
 	"github.com/portcheck/portcheck/providers"
 	"github.com/portcheck/portcheck/providers/probe"
+	"github.com/portcheck/portcheck/providers/remoteprobe"
 )
 
-// Probe runs one L4 probe from this machine (or a namespace of it) and
-// writes its outcome as JSON: what portcheck runs on a vantage host it
-// reaches over SSH. Exit 0 whatever the port's state; 1 when the probe
-// could not be made; 2 on usage errors.
-func Probe(prog string, args []string, stdout, stderr io.Writer) int {
+// Probe is the prober of a vantage point. With -stdio (what portcheck
+// runs on a vantage host it reaches over SSH) it answers a stream of L4
+// probe requests read on stdin, one JSON line each, through its own
+// RTT-adaptive scheduler (providers/remoteprobe); with -target it runs one
+// probe and writes its outcome as JSON. Exit 0 whatever the ports' states;
+// 1 when a probe could not be made or the stream broke; 2 on usage errors.
+func Probe(prog string, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("probe", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: %s probe -target ADDR:PORT [flags]\n\nFlags:\n", prog)
+		fmt.Fprintf(stderr, "Usage: %s probe -stdio [-netns NS] | -target ADDR:PORT [flags]\n\nFlags:\n", prog)
 		fs.PrintDefaults()
 	}
+	stdio := fs.Bool("stdio", false, "answer a stream of probe requests on stdin with outcomes on stdout (schema portcheck/probe-stream v1)")
+	maxProbes := fs.Int("max-probes", 0, "with -stdio: probes in flight at most (default 1024, capped by the open-file limit)")
 	target := fs.String("target", "", "address:port to probe ([v6]:port for IPv6)")
 	proto := fs.String("proto", "tcp", "tcp or udp")
 	ns := fs.String("netns", "", "probe from this network namespace (a name under /run/netns or a path)")
@@ -41,6 +46,25 @@ func Probe(prog string, args []string, stdout, stderr io.Writer) int {
 			return ExitOK
 		}
 		return ExitUsage
+	}
+	if *stdio {
+		if *target != "" || len(fs.Args()) > 0 {
+			fmt.Fprintf(stderr, "%s probe: -stdio reads its targets from stdin: no -target or arguments\n", prog)
+			return ExitUsage
+		}
+		path := providers.NetnsPath(*ns)
+		if err := netns.Check(path); err != nil {
+			fmt.Fprintf(stderr, "%s probe: -netns: %v\n", prog, err)
+			return ExitUsage
+		}
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+		defer stop()
+		s := probe.NewScheduler(*maxProbes)
+		if err := remoteprobe.Serve(ctx, stdin, stdout, providers.Exec{Netns: path}, s.Probe); err != nil {
+			fmt.Fprintf(stderr, "%s probe: %v\n", prog, err)
+			return ExitFailed
+		}
+		return ExitOK
 	}
 	ap, err := netip.ParseAddrPort(*target)
 	if err != nil || len(fs.Args()) > 0 || (*proto != "tcp" && *proto != "udp") || *timeout <= 0 || *retries < 0 {

@@ -20,6 +20,7 @@ import (
 	"github.com/portcheck/portcheck/providers/probe"
 	"github.com/portcheck/portcheck/providers/remote/collector"
 	"github.com/portcheck/portcheck/providers/remote/sshconn"
+	"github.com/portcheck/portcheck/providers/remoteprobe"
 	"github.com/portcheck/portcheck/providers/selinux"
 	"github.com/portcheck/portcheck/providers/sockets"
 )
@@ -63,9 +64,10 @@ type Source struct {
 	hosts   map[string]*config.Host
 	servers map[string]bool // hosts whose facts are collected
 
-	mu    sync.Mutex
-	state map[string]*hostState
-	conns []*sshconn.Conn
+	mu      sync.Mutex
+	state   map[string]*hostState
+	conns   []*sshconn.Conn
+	probers []*remoteprobe.Client
 }
 
 // NewSource collects (and probes from) the given hosts that have a
@@ -143,6 +145,28 @@ type hostState struct {
 	once sync.Once
 	doc  facts.HostFacts
 	err  error
+
+	proberOnce sync.Once
+	prober     *remoteprobe.Client
+	proberErr  error
+}
+
+// probeStream is the host's prober stream, started on first use.
+func (h *hostState) probeStream(ctx context.Context) (*remoteprobe.Client, error) {
+	h.proberOnce.Do(func() {
+		r, err := h.session(ctx)
+		if err != nil {
+			h.proberErr = err
+			return
+		}
+		h.prober, h.proberErr = r.Prober(ctx, h.host.Connection.Netns)
+		if h.prober != nil {
+			h.src.mu.Lock()
+			h.src.probers = append(h.src.probers, h.prober)
+			h.src.mu.Unlock()
+		}
+	})
+	return h.prober, h.proberErr
 }
 
 // session is the host's connection with the collector installed.
@@ -204,20 +228,24 @@ func (s *Source) Probe(ctx context.Context, exec providers.Exec, t providers.Tar
 	if err != nil {
 		return probe.Outcome{Target: t}, err
 	}
-	h := hf.(*hostState)
-	r, err := h.session(ctx)
+	c, err := hf.(*hostState).probeStream(ctx)
 	if err != nil {
 		return probe.Outcome{Target: t}, err
 	}
-	return r.Probe(ctx, h.host.Connection.Netns, t, p)
+	return c.Probe(ctx, exec, t, p)
 }
 
 // Close closes every connection the source opened.
 func (s *Source) Close() {
 	s.mu.Lock()
-	conns := s.conns
-	s.conns = nil
+	conns, probers := s.conns, s.probers
+	s.conns, s.probers = nil, nil
 	s.mu.Unlock()
+	// A prober's input ends first, so it exits on its own; the connections
+	// then go, with anything still running there.
+	for _, p := range probers {
+		p.Close()
+	}
 	for _, c := range conns {
 		c.Close()
 	}

@@ -3,21 +3,17 @@ package collector
 import (
 	"bytes"
 	"context"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/netip"
+	"io"
 	"path"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/portcheck/portcheck/providers"
 	"github.com/portcheck/portcheck/providers/facts"
-	"github.com/portcheck/portcheck/providers/probe"
 	"github.com/portcheck/portcheck/providers/remote/sshconn"
+	"github.com/portcheck/portcheck/providers/remoteprobe"
 )
 
 // DefaultDir is where collectors are kept on a remote, under the
@@ -193,34 +189,42 @@ func (r *Remote) Clean(ctx context.Context) ([]string, error) {
 	return removed, nil
 }
 
-// Probe runs one L4 probe from the remote (from its namespace netns when
-// given, which needs root there: then with sudo when the connection says
-// so) through the installed collector and decodes the outcome.
-func (r *Remote) Probe(ctx context.Context, netns string, t providers.Target, p probe.Params) (probe.Outcome, error) {
+// Prober starts the collector's prober on the remote (`probe -stdio`,
+// from its namespace netns when given, which needs root there: then with
+// sudo when the connection says so) and returns the client of its stream:
+// every L4 probe from this vantage goes through that one session, paced
+// by the prober's own RTT-adaptive scheduler where the probes leave.
+// Closing the client ends the prober's input, and it exits once its
+// answers are written; closing the connection stops it in any case.
+func (r *Remote) Prober(ctx context.Context, netns string) (*remoteprobe.Client, error) {
 	if r.Path == "" {
-		return probe.Outcome{Target: t}, errors.New("collector not installed (Prepare first)")
+		return nil, errors.New("collector not installed (Prepare first)")
 	}
-	timeout := p.Timeout
-	if timeout <= 0 {
-		timeout = 2 * time.Second
-	}
-	args := []string{r.Path, "probe", "-target", netip.AddrPortFrom(t.Address, uint16(t.Port)).String(), "-proto", string(t.Protocol),
-		"-timeout", timeout.String(), "-retries", strconv.Itoa(p.Retries)}
-	if len(p.Payload) > 0 {
-		args = append(args, "-payload-hex", hex.EncodeToString(p.Payload))
-	}
+	args := []string{r.Path, "probe", "-stdio"}
 	if netns != "" {
 		args = append(args, "-netns", netns)
 	}
-	bound := time.Duration(p.Retries+1)*timeout + r.timeout()
-	out, err := r.run(ctx, bound, sshconn.Command{Args: args, Sudo: netns != ""})
+	reqR, reqW := io.Pipe()
+	respR, respW := io.Pipe()
+	// The stream lives as long as the client, not as the call that opened
+	// it: its end is the client's Close or the connection's.
+	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	go func() {
+		defer stop()
+		_, err := r.Conn.Run(runCtx, sshconn.Command{Args: args, Sudo: netns != "", Stdin: reqR, Stdout: respW})
+		if err == nil {
+			err = io.EOF
+		}
+		respW.CloseWithError(err) // the client reads why the stream ended
+		reqR.CloseWithError(err)
+	}()
+	hctx, cancel := context.WithTimeout(ctx, r.timeout())
+	defer cancel()
+	c, err := remoteprobe.NewClient(hctx, r.Conn.Target(), respR, reqW)
 	if err != nil {
-		return probe.Outcome{Target: t}, fmt.Errorf("probing from %s: %w", r.Conn.Target(), err)
+		stop()
+		reqW.Close()
+		return nil, err
 	}
-	var o probe.Outcome
-	if err := json.Unmarshal(out, &o); err != nil {
-		return probe.Outcome{Target: t}, fmt.Errorf("probing from %s: the collector's answer is no outcome: %v", r.Conn.Target(), err)
-	}
-	o.Target = t
-	return o, nil
+	return c, nil
 }

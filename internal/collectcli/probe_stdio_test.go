@@ -1,8 +1,7 @@
-package main
+package collectcli
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -14,7 +13,7 @@ import (
 	"github.com/portcheck/portcheck/providers/remoteprobe"
 )
 
-// TestProbeStdioLab: `portcheck probe -stdio -netns client` answers a
+// TestProbeStdioLab: `probe -stdio -netns client` answers a
 // stream of probes as probes made in the client namespace directly do:
 // open, refused and filtered ports of a server namespace, from the
 // client's address.
@@ -30,7 +29,7 @@ func TestProbeStdioLab(t *testing.T) {
 	var stderr strings.Builder
 	code := make(chan int, 1)
 	go func() {
-		code <- cmdProbe([]string{"-stdio", "-netns", client.NS}, reqR, respW, &stderr)
+		code <- Probe("portcheck", []string{"-stdio", "-netns", client.NS}, reqR, respW, &stderr)
 		respW.Close()
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -64,28 +63,10 @@ func TestProbeStdioLab(t *testing.T) {
 	c.Close()
 	select {
 	case rc := <-code:
-		if rc != exitOK {
+		if rc != ExitOK {
 			t.Errorf("probe -stdio exited %d: %s", rc, stderr.String())
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("probe -stdio did not exit when its input ended")
-	}
-}
-
-// TestProbeUsage: probe without -stdio, with arguments or with a missing
-// namespace is a usage error that says what to do.
-func TestProbeUsage(t *testing.T) {
-	for _, tc := range []struct {
-		args []string
-		want string
-	}{
-		{nil, "only -stdio is supported"},
-		{[]string{"-stdio", "10.0.0.1:80"}, "only -stdio is supported"},
-		{[]string{"-stdio", "-netns", fmt.Sprintf("no-such-ns-%d", time.Now().UnixNano())}, "-netns"},
-	} {
-		var out, errb strings.Builder
-		if rc := cmdProbe(tc.args, strings.NewReader(""), &out, &errb); rc != exitUsage || !strings.Contains(errb.String(), tc.want) {
-			t.Errorf("probe %v: exit %d, stderr %q; want %d and %q", tc.args, rc, errb.String(), exitUsage, tc.want)
-		}
 	}
 }
