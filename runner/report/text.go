@@ -31,6 +31,7 @@ type Text struct {
 	// afterLine is set when the last thing printed was a one-line
 	// endpoint, so a following ladder is set apart by a blank line.
 	afterLine bool
+	hosts     byHost
 }
 
 func (t *Text) Start(p *runner.Plan) {
@@ -45,6 +46,7 @@ func (t *Text) Endpoint(er *runner.EndpointResult) {
 }
 
 func (t *Text) endpoint(er *runner.EndpointResult) {
+	t.hosts.add(er)
 	s := t.Style
 	d := er.Diagnosis
 	if !t.Verbose && !t.Ladder && d.Cause == runner.CauseOK && !d.Incomplete {
@@ -193,6 +195,7 @@ func (t *Text) Finish(sum runner.Summary) (int, error) {
 		}
 		fmt.Fprintf(t.W, "%s\n", s.paint(ansiDim, "Legend: "+strings.Join(parts, ", ")))
 	}
+	t.hosts.write(t.W, s)
 	if sum.Interrupted {
 		fmt.Fprintf(t.W, "%s\n", s.paint(ansiYellow, fmt.Sprintf("Interrupted: %d of %d endpoints finished; the rest were not checked.", sum.Finished, sum.Planned)))
 	}
