@@ -147,6 +147,16 @@ type verifier struct {
 func (v *verifier) endpoint(ctx context.Context, e *EndpointPlan) *EndpointResult {
 	start := time.Now()
 	er := &EndpointResult{Plan: e, Results: make([]*Result, 0, len(e.Checks))}
+	if v.opts.AllLayers {
+		// Nothing blocks with -all-layers, so the layers need not wait for
+		// each other either: the probes leave while L1 and L2 read and judge.
+		if !v.layersAtOnce(ctx, e, er) {
+			return nil
+		}
+		er.Diagnosis = Diagnose(er.Results)
+		er.Duration = time.Since(start)
+		return er
+	}
 	for i := 0; i < len(e.Checks); {
 		j := i + 1
 		for j < len(e.Checks) && e.Checks[j].Layer == e.Checks[i].Layer {
@@ -206,6 +216,51 @@ func (v *verifier) check(ctx context.Context, e *EndpointPlan, c *Check, done *b
 // ten endpoints of 1,000 ports hold about as many goroutines as one of
 // 10,000, and an endpoint that starts while others hold the budget gains
 // workers as they finish. false when any call was cancelled.
+// layersAtOnce runs every layer of the endpoint side by side (each one's
+// checks as runLayer runs them) and appends the results in plan order;
+// false when cancelled midway.
+func (v *verifier) layersAtOnce(ctx context.Context, e *EndpointPlan, er *EndpointResult) bool {
+	var groups [][]*Check
+	for i := 0; i < len(e.Checks); {
+		j := i + 1
+		for j < len(e.Checks) && e.Checks[j].Layer == e.Checks[i].Layer {
+			j++
+		}
+		groups = append(groups, e.Checks[i:j])
+		i = j
+	}
+	results := make([][]*Result, len(groups))
+	ok := make([]bool, len(groups))
+	none := blockersOf(nil)
+	var wg sync.WaitGroup
+	for g, layer := range groups {
+		results[g] = make([]*Result, len(layer))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ok[g] = v.runLayer(len(layer), layer[0].Layer, func(k int) bool {
+				if ctx.Err() != nil {
+					return false
+				}
+				r := v.check(ctx, e, layer[k], none)
+				if r == nil {
+					return false
+				}
+				results[g][k] = r
+				return true
+			})
+		}()
+	}
+	wg.Wait()
+	for g := range groups {
+		if !ok[g] {
+			return false
+		}
+		er.Results = append(er.Results, results[g]...)
+	}
+	return true
+}
+
 func (v *verifier) runLayer(n int, l providers.Layer, one func(k int) bool) bool {
 	if n == 1 {
 		return one(0)
