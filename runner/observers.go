@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/portcheck/portcheck/providers"
 	"github.com/portcheck/portcheck/providers/app"
@@ -22,15 +23,15 @@ type Observers struct {
 	// (facts.Recorded, for verify -facts).
 	Facts facts.Source
 	Probe func(context.Context, providers.Exec, providers.Target, probe.Params) (probe.Outcome, error)
-	// RemoteProbe runs L4 probes from vantage hosts reached over ssh
-	// (exec.Remote set); without it such probes are errors, never run
-	// from here in their place.
-	RemoteProbe func(context.Context, providers.Exec, providers.Target, probe.Params) (probe.Outcome, error)
-	Trace       func(context.Context, providers.Exec, providers.Target, pathtrace.Params) (*pathtrace.Facts, error)
-	HTTP        func(context.Context, providers.Exec, providers.Target, app.HTTPParams) (*app.HTTPFacts, error)
-	TLS         func(context.Context, providers.Exec, providers.Target, app.TLSParams) (*app.TLSFacts, error)
-	GRPC        func(context.Context, providers.Exec, providers.Target, app.GRPCParams) (*app.GRPCFacts, error)
-	Banner      func(context.Context, providers.Exec, providers.Target, app.BannerParams) (*app.BannerFacts, error)
+	// Remote runs the vantage-side checks (L4, L5, L7) of vantage hosts
+	// reached over ssh (exec.Remote set) on those hosts; without it such
+	// checks are errors, never run from here in their place.
+	Remote RemoteVantages
+	Trace  func(context.Context, providers.Exec, providers.Target, pathtrace.Params) (*pathtrace.Facts, error)
+	HTTP   func(context.Context, providers.Exec, providers.Target, app.HTTPParams) (*app.HTTPFacts, error)
+	TLS    func(context.Context, providers.Exec, providers.Target, app.TLSParams) (*app.TLSFacts, error)
+	GRPC   func(context.Context, providers.Exec, providers.Target, app.GRPCParams) (*app.GRPCFacts, error)
+	Banner func(context.Context, providers.Exec, providers.Target, app.BannerParams) (*app.BannerFacts, error)
 }
 
 // withDefaults fills what is not set: the live facts source the linked
@@ -58,5 +59,51 @@ func (o Observers) withDefaults() Observers {
 	if o.Banner == nil {
 		o.Banner = app.Banner
 	}
+	return o
+}
+
+// RemoteVantages runs vantage-side observers on hosts reached over ssh,
+// picked by exec.Host (providers/remote.Source).
+type RemoteVantages interface {
+	Probe(context.Context, providers.Exec, providers.Target, probe.Params) (probe.Outcome, error)
+	Trace(context.Context, providers.Exec, providers.Target, pathtrace.Params) (*pathtrace.Facts, error)
+	HTTP(context.Context, providers.Exec, providers.Target, app.HTTPParams) (*app.HTTPFacts, error)
+	TLS(context.Context, providers.Exec, providers.Target, app.TLSParams) (*app.TLSFacts, error)
+	GRPC(context.Context, providers.Exec, providers.Target, app.GRPCParams) (*app.GRPCFacts, error)
+	Banner(context.Context, providers.Exec, providers.Target, app.BannerParams) (*app.BannerFacts, error)
+}
+
+// routeRemote sends the observations of vantage hosts reached over ssh to
+// remote (nil: they are errors), the others to local.
+func routeRemote[P, F any](local, remote func(context.Context, providers.Exec, providers.Target, P) (F, error)) func(context.Context, providers.Exec, providers.Target, P) (F, error) {
+	return func(ctx context.Context, exec providers.Exec, t providers.Target, p P) (F, error) {
+		if exec.Remote == "" {
+			return local(ctx, exec, t, p)
+		}
+		if remote == nil {
+			var zero F
+			return zero, fmt.Errorf("vantage host %s is reached over ssh (%s): this command does not run checks over ssh", exec.Host, exec.Remote)
+		}
+		return remote(ctx, exec, t, p)
+	}
+}
+
+// withRemote routes every vantage-side observer through routeRemote.
+func (o Observers) withRemote() Observers {
+	if r := o.Remote; r != nil {
+		o.Probe = routeRemote(o.Probe, r.Probe)
+		o.Trace = routeRemote(o.Trace, r.Trace)
+		o.HTTP = routeRemote(o.HTTP, r.HTTP)
+		o.TLS = routeRemote(o.TLS, r.TLS)
+		o.GRPC = routeRemote(o.GRPC, r.GRPC)
+		o.Banner = routeRemote(o.Banner, r.Banner)
+		return o
+	}
+	o.Probe = routeRemote(o.Probe, nil)
+	o.Trace = routeRemote(o.Trace, nil)
+	o.HTTP = routeRemote(o.HTTP, nil)
+	o.TLS = routeRemote(o.TLS, nil)
+	o.GRPC = routeRemote(o.GRPC, nil)
+	o.Banner = routeRemote(o.Banner, nil)
 	return o
 }

@@ -470,10 +470,6 @@ func (v vantage) plan(c *Check, env Environment) {
 		c.cannotRun(v.unusable, true)
 		return
 	}
-	if v.exec.Remote != "" && c.Layer != providers.LayerConnectivity {
-		c.cannotRun(fmt.Sprintf("vantage host %s is reached over ssh (%s): only L4 probes run there in this version; %s from it is not (probe from this machine or a local namespace)", v.name, v.exec.Remote, c.Name), true)
-		return
-	}
 	if why := v.loopbackElsewhere(c.Target.Address); why != "" {
 		c.cannotRun(why, true)
 		return

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -80,7 +81,7 @@ func remoteObservers(t *testing.T, from *lab.Host, finder *collector.Finder, rep
 			return netns.DialContext(ctx, from.Path(), &net.Dialer{}, n, a)
 		}}})
 		t.Cleanup(src.Close)
-		return runner.Observers{Facts: remote.Compose(facts.Live(), src), RemoteProbe: src.Probe}
+		return runner.Observers{Facts: remote.Compose(facts.Live(), src), Remote: src}
 	}
 }
 
@@ -301,6 +302,10 @@ func TestRemoteVantageProbes(t *testing.T) {
 	jump := b.Jump.StartSSHD(t, lab.SSHDOptions{Addr: b.JumpAddr, Authorized: []*lab.SSHKey{key}})
 	kh := lab.WriteKnownHosts(t, jump.KnownHostsLine())
 	b.Target.ListenTCP("tcp4", "0.0.0.0:8080")
+	web := b.Target.Listener("tcp4", "0.0.0.0:8090")
+	go http.Serve(web, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "ok from %s\n", r.Host)
+	}))
 	src := fmt.Sprintf(`
 host "bastion" {
   address = %q
@@ -329,6 +334,23 @@ endpoint "closed" {
   port    = 8081
   from    = [host.bastion]
 }
+# L7 and L5 from the bastion run there too, through the same prober.
+endpoint "web" {
+  host    = host.target
+  port    = 8090
+  from    = [host.bastion]
+  expect {
+    http {
+      path   = "/healthz"
+      status = [200]
+      body   = "^ok from "
+    }
+    path {
+      rounds  = 2
+      timeout = "1s"
+    }
+  }
+}
 # More probes at once than sshd's MaxSessions (10) allows sessions: one
 # prober stream carries them all.
 endpoint "many" {
@@ -344,7 +366,7 @@ endpoint "many" {
 			return netns.DialContext(ctx, b.Client.Path(), &net.Dialer{}, n, a)
 		}}})
 		t.Cleanup(s.Close)
-		return runner.Observers{Facts: remote.Compose(facts.Live(), s), RemoteProbe: s.Probe}
+		return runner.Observers{Facts: remote.Compose(facts.Live(), s), Remote: s}
 	})
 	states := map[string]string{}
 	many := 0
@@ -369,6 +391,23 @@ endpoint "many" {
 	} {
 		if !strings.HasPrefix(states[k], want+" ") {
 			t.Errorf("L4 %s: %q, want %s", k, states[k], want)
+		}
+	}
+	for _, er := range got {
+		if er.Plan.Name() != "endpoint.web" {
+			continue
+		}
+		layers := map[int]bool{}
+		for _, r := range er.Results {
+			if r.Check.Layer == 5 || r.Check.Layer == 7 {
+				layers[int(r.Check.Layer)] = true
+				if r.Status != "pass" {
+					t.Errorf("endpoint.web L%d %s from the bastion: %s %s", r.Check.Layer, r.Check.Name, r.Status, r.Summary)
+				}
+			}
+		}
+		if !layers[5] || !layers[7] {
+			t.Errorf("endpoint.web: L5 and L7 from the bastion were not both checked: %v", layers)
 		}
 	}
 	if many != 40 {

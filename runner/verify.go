@@ -58,7 +58,7 @@ func Verify(ctx context.Context, plan *Plan, opts Options, emit func(*EndpointRe
 		probeWorkers = s.Max()
 	}
 	opts.Observers = opts.Observers.withDefaults()
-	opts.Observers.Probe = routeRemote(opts.Observers.Probe, opts.Observers.RemoteProbe)
+	opts.Observers = opts.Observers.withRemote()
 	v := &verifier{opts: opts, helpers: make(chan struct{}, opts.Parallelism), probeHelpers: make(chan struct{}, probeWorkers), slots: make(chan struct{}, opts.Parallelism), obs: opts.Observers, hosts: map[string]*hostFacts{}, servers: map[string]*config.Host{}, snapshots: map[string]*snapshot{}, filters: map[string]*filterSnapshot{}, clouds: map[cloudKey]*cloudSnapshot{}, groups: plan.SecurityGroups}
 	for _, e := range plan.Endpoints {
 		v.servers[hostKey(e.Server)] = e.Endpoint.Host
@@ -103,20 +103,6 @@ func Verify(ctx context.Context, plan *Plan, opts Options, emit func(*EndpointRe
 		sum.Interrupted = true
 	}
 	return sum
-}
-
-// routeRemote sends probes from vantage hosts reached over ssh to remote,
-// the others to local.
-func routeRemote(local, remote func(context.Context, providers.Exec, providers.Target, probe.Params) (probe.Outcome, error)) func(context.Context, providers.Exec, providers.Target, probe.Params) (probe.Outcome, error) {
-	return func(ctx context.Context, exec providers.Exec, t providers.Target, p probe.Params) (probe.Outcome, error) {
-		if exec.Remote == "" {
-			return local(ctx, exec, t, p)
-		}
-		if remote == nil {
-			return probe.Outcome{Target: t}, fmt.Errorf("vantage host %s is reached over ssh (%s): this command does not probe over ssh", exec.Host, exec.Remote)
-		}
-		return remote(ctx, exec, t, p)
-	}
 }
 
 type verifier struct {

@@ -51,7 +51,7 @@ func withRemote(plan *runner.Plan, obs runner.Observers, rf remoteFlags, paralle
 	}
 	src := remote.NewSource(hosts, remote.Options{SSH: sshOptions, Finder: &collector.Finder{Path: rf.collector}, Parallelism: parallelism, SELinuxDomains: domains, Observers: observers, Vantages: vantages})
 	obs.Facts = remote.Compose(local, src)
-	obs.RemoteProbe = src.Probe
+	obs.Remote = src
 	return obs, src
 }
 

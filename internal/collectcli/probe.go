@@ -60,7 +60,7 @@ func Probe(prog string, args []string, stdin io.Reader, stdout, stderr io.Writer
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 		defer stop()
 		s := probe.NewScheduler(*maxProbes)
-		if err := remoteprobe.Serve(ctx, stdin, stdout, providers.Exec{Netns: path}, s.Probe); err != nil {
+		if err := remoteprobe.Serve(ctx, stdin, stdout, providers.Exec{Netns: path}, remoteprobe.DefaultObservers(s.Probe)); err != nil {
 			fmt.Fprintf(stderr, "%s probe: %v\n", prog, err)
 			return ExitFailed
 		}

@@ -15,8 +15,10 @@ import (
 
 	"github.com/portcheck/portcheck/config"
 	"github.com/portcheck/portcheck/providers"
+	"github.com/portcheck/portcheck/providers/app"
 	"github.com/portcheck/portcheck/providers/facts"
 	"github.com/portcheck/portcheck/providers/firewall/netfilter"
+	pathtrace "github.com/portcheck/portcheck/providers/path"
 	"github.com/portcheck/portcheck/providers/probe"
 	"github.com/portcheck/portcheck/providers/remote/collector"
 	"github.com/portcheck/portcheck/providers/remote/sshconn"
@@ -233,6 +235,60 @@ func (s *Source) Probe(ctx context.Context, exec providers.Exec, t providers.Tar
 		return probe.Outcome{Target: t}, err
 	}
 	return c.Probe(ctx, exec, t, p)
+}
+
+// stream is the prober stream of the vantage host exec names.
+func (s *Source) stream(ctx context.Context, exec providers.Exec) (*remoteprobe.Client, error) {
+	hf, err := s.For(exec.Host, nil, exec)
+	if err != nil {
+		return nil, err
+	}
+	return hf.(*hostState).probeStream(ctx)
+}
+
+// Trace runs an L5 trace from the vantage host exec names.
+func (s *Source) Trace(ctx context.Context, exec providers.Exec, t providers.Target, p pathtrace.Params) (*pathtrace.Facts, error) {
+	c, err := s.stream(ctx, exec)
+	if err != nil {
+		return nil, err
+	}
+	return c.Trace(ctx, exec, t, p)
+}
+
+// HTTP runs an L7 HTTP check from the vantage host exec names.
+func (s *Source) HTTP(ctx context.Context, exec providers.Exec, t providers.Target, p app.HTTPParams) (*app.HTTPFacts, error) {
+	c, err := s.stream(ctx, exec)
+	if err != nil {
+		return nil, err
+	}
+	return c.HTTP(ctx, exec, t, p)
+}
+
+// TLS runs an L7 TLS handshake from the vantage host exec names.
+func (s *Source) TLS(ctx context.Context, exec providers.Exec, t providers.Target, p app.TLSParams) (*app.TLSFacts, error) {
+	c, err := s.stream(ctx, exec)
+	if err != nil {
+		return nil, err
+	}
+	return c.TLS(ctx, exec, t, p)
+}
+
+// GRPC runs an L7 gRPC health check from the vantage host exec names.
+func (s *Source) GRPC(ctx context.Context, exec providers.Exec, t providers.Target, p app.GRPCParams) (*app.GRPCFacts, error) {
+	c, err := s.stream(ctx, exec)
+	if err != nil {
+		return nil, err
+	}
+	return c.GRPC(ctx, exec, t, p)
+}
+
+// Banner reads a banner from the vantage host exec names.
+func (s *Source) Banner(ctx context.Context, exec providers.Exec, t providers.Target, p app.BannerParams) (*app.BannerFacts, error) {
+	c, err := s.stream(ctx, exec)
+	if err != nil {
+		return nil, err
+	}
+	return c.Banner(ctx, exec, t, p)
 }
 
 // Close closes every connection the source opened.

@@ -88,7 +88,7 @@ func (c *Client) read(sc *bufio.Scanner) {
 			end = fmt.Errorf("prober on %s stopped: %s", c.Name, r.Error)
 			break
 		}
-		if r.Error == "" && r.Outcome == nil {
+		if r.Error == "" && r.Outcome == nil && len(r.Facts) == 0 {
 			end = fmt.Errorf("prober on %s answered request %d with neither an outcome nor an error", c.Name, r.ID)
 			break
 		}
@@ -118,42 +118,56 @@ func (c *Client) read(sc *bufio.Scanner) {
 // from where the prober runs. If ctx ends first the prober is told to stop
 // it and ctx.Err() is returned.
 func (c *Client) Probe(ctx context.Context, _ providers.Exec, t providers.Target, p probe.Params) (probe.Outcome, error) {
+	r, err := c.roundTrip(ctx, newRequest(0, t, p))
+	if err != nil {
+		return probe.Outcome{Target: t}, err
+	}
+	if r.Outcome == nil {
+		return probe.Outcome{Target: t}, fmt.Errorf("prober on %s answered a probe without an outcome", c.Name)
+	}
+	return *r.Outcome, nil
+}
+
+// roundTrip sends req under a fresh id and waits for its answer; an answer
+// with an error is returned as one.
+func (c *Client) roundTrip(ctx context.Context, req Request) (Response, error) {
 	ch := make(chan Response, 1)
 	c.mu.Lock()
 	if c.pending == nil {
 		err := c.err
 		c.mu.Unlock()
-		return probe.Outcome{Target: t}, err
+		return Response{}, err
 	}
 	c.next++
 	id := c.next
 	c.pending[id] = ch
 	c.mu.Unlock()
-	if err := c.send(newRequest(id, t, p)); err != nil {
+	req.ID = id
+	if err := c.send(req); err != nil {
 		c.forget(id)
-		return probe.Outcome{Target: t}, fmt.Errorf("sending a probe to the prober on %s: %w", c.Name, err)
+		return Response{}, fmt.Errorf("sending a request to the prober on %s: %w", c.Name, err)
+	}
+	answer := func(r Response) (Response, error) {
+		if r.Error != "" {
+			return Response{}, fmt.Errorf("prober on %s: %s", c.Name, r.Error)
+		}
+		return r, nil
 	}
 	select {
 	case r := <-ch:
-		if r.Error != "" {
-			return probe.Outcome{Target: t}, fmt.Errorf("prober on %s: %s", c.Name, r.Error)
-		}
-		return *r.Outcome, nil
+		return answer(r)
 	case <-c.done:
 		// The answer may have come just before the stream ended.
 		select {
 		case r := <-ch:
-			if r.Error != "" {
-				return probe.Outcome{Target: t}, fmt.Errorf("prober on %s: %s", c.Name, r.Error)
-			}
-			return *r.Outcome, nil
+			return answer(r)
 		default:
 		}
-		return probe.Outcome{Target: t}, c.err
+		return Response{}, c.err
 	case <-ctx.Done():
 		c.forget(id)
 		c.send(Request{ID: id, Cancel: true}) // best effort: the stream may be gone
-		return probe.Outcome{Target: t}, ctx.Err()
+		return Response{}, ctx.Err()
 	}
 }
 

@@ -24,13 +24,13 @@ type ProbeFunc func(context.Context, providers.Exec, providers.Target, probe.Par
 const maxPending = 4096
 
 // Serve is the prober's side of the stream: it writes the hello line, then
-// answers each request read from in with the outcome of probing from exec
+// answers each request read from in with what obs observe from exec
 // (the prober's machine, or a namespace there). It returns nil when in
 // ends and every answer is written, ctx.Err() when ctx ends (running
 // probes are stopped), or the error that ended the stream: a line that is
 // not a request (said on the stream too, with its line number) or a write
 // that failed.
-func Serve(ctx context.Context, in io.Reader, out io.Writer, exec providers.Exec, probeFn ProbeFunc) error {
+func Serve(ctx context.Context, in io.Reader, out io.Writer, exec providers.Exec, obs Observers) error {
 	ctx, cancelAll := context.WithCancel(ctx)
 	defer cancelAll()
 	w := &lineWriter{enc: json.NewEncoder(out)}
@@ -107,7 +107,12 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, exec providers.Exec
 			mu.Unlock()
 			continue
 		}
-		p, err := req.params()
+		var p probe.Params
+		if req.Kind == "" {
+			if p, err = req.params(); err == nil && obs.Probe == nil {
+				err = errors.New("this prober does not run L4 probes")
+			}
+		}
 		if err != nil {
 			if werr := w.write(Response{ID: req.ID, Error: err.Error()}); werr != nil {
 				return werr
@@ -134,17 +139,23 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, exec providers.Exec
 		go func(req Request, p probe.Params) {
 			defer wg.Done()
 			defer func() { <-slots }()
-			o, err := probeFn(pctx, exec, *req.Target, p)
+			resp := Response{ID: req.ID}
+			if req.Kind == "" {
+				o, err := obs.Probe(pctx, exec, *req.Target, p)
+				if err != nil {
+					resp.Error = err.Error()
+				} else {
+					resp.Outcome = &o
+				}
+			} else if f, err := runKind(pctx, obs, exec, req); err != nil {
+				resp.Error = err.Error()
+			} else {
+				resp.Facts = f
+			}
 			mu.Lock()
 			delete(running, req.ID)
 			mu.Unlock()
 			cancel()
-			resp := Response{ID: req.ID}
-			if err != nil {
-				resp.Error = err.Error()
-			} else {
-				resp.Outcome = &o
-			}
 			w.write(resp)
 		}(req, p)
 	}

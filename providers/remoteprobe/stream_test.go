@@ -20,12 +20,18 @@ import (
 // session's stdin and stdout would.
 func pipeStream(t *testing.T, fn ProbeFunc) (*Client, <-chan error) {
 	t.Helper()
+	return pipeObservers(t, Observers{Probe: fn})
+}
+
+// pipeObservers is pipeStream with every kind of observer.
+func pipeObservers(t *testing.T, obs Observers) (*Client, <-chan error) {
+	t.Helper()
 	reqR, reqW := io.Pipe()
 	respR, respW := io.Pipe()
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
 	go func() {
-		err := Serve(ctx, reqR, respW, providers.Exec{}, fn)
+		err := Serve(ctx, reqR, respW, providers.Exec{}, obs)
 		respW.CloseWithError(io.EOF)
 		served <- err
 	}()
@@ -251,7 +257,7 @@ func TestServeBadLines(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var out strings.Builder
-			err := Serve(context.Background(), strings.NewReader(tc.in), &out, providers.Exec{}, never)
+			err := Serve(context.Background(), strings.NewReader(tc.in), &out, providers.Exec{}, Observers{Probe: never})
 			lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 			if !strings.Contains(lines[0], `"schema":"portcheck/probe-stream"`) {
 				t.Fatalf("first line %q is not the hello", lines[0])
@@ -290,11 +296,11 @@ func TestServeStopsOnCancel(t *testing.T) {
 	started := make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
-		done <- Serve(ctx, reqR, io.Discard, providers.Exec{}, func(ctx context.Context, _ providers.Exec, _ providers.Target, _ probe.Params) (probe.Outcome, error) {
+		done <- Serve(ctx, reqR, io.Discard, providers.Exec{}, Observers{Probe: func(ctx context.Context, _ providers.Exec, _ providers.Target, _ probe.Params) (probe.Outcome, error) {
 			close(started)
 			<-ctx.Done()
 			return probe.Outcome{}, ctx.Err()
-		})
+		}})
 	}()
 	io.WriteString(reqW, `{"id":1,"target":{"address":"10.0.0.1","port":1,"protocol":"tcp"}}`+"\n")
 	<-started

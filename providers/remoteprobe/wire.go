@@ -11,7 +11,9 @@
 //	prober → {"schema":"portcheck/probe-stream","version":1,"netns":"…","hostname":"…"}   (hello, first line)
 //	client → {"id":7,"target":{"address":"10.0.0.5","port":443,"protocol":"tcp"},"timeout_ms":2000,"retries":1}
 //	client → {"id":7,"cancel":true}                       (the client no longer waits for 7)
+//	client → {"id":8,"kind":"http","target":{…},"params":{…HTTPWire…}}    (also trace, tls, grpc, banner)
 //	prober → {"id":7,"outcome":{…probe.Outcome…}}  or  {"id":7,"error":"…"}
+//	prober → {"id":8,"facts":{…app.HTTPFacts…}}
 //	prober → {"error":"line 3: …"}                       (a line it could not read; the stream ends)
 //
 // Answers come in completion order. Later versions only add fields; a
@@ -61,14 +63,19 @@ type Request struct {
 	Retries    int               `json:"retries,omitempty"`
 	PayloadHex string            `json:"payload_hex,omitempty"`
 	Cancel     bool              `json:"cancel,omitempty"`
+	// Kind is "" for an L4 probe (the fields above), else one of the
+	// Kind* constants with its Params (L5 traces, L7 checks).
+	Kind   string          `json:"kind,omitempty"`
+	Params json.RawMessage `json:"params,omitempty"`
 }
 
 // Response is the answer to one request; a response without an id is the
 // prober's last word on a stream it could not read.
 type Response struct {
 	ID      uint64         `json:"id,omitempty"`
-	Outcome *probe.Outcome `json:"outcome,omitempty"`
-	Error   string         `json:"error,omitempty"`
+	Outcome *probe.Outcome  `json:"outcome,omitempty"`
+	Facts   json.RawMessage `json:"facts,omitempty"` // the facts of a request of another kind
+	Error   string          `json:"error,omitempty"`
 }
 
 // newRequest encodes a probe for the stream.

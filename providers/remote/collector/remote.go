@@ -190,8 +190,8 @@ func (r *Remote) Clean(ctx context.Context) ([]string, error) {
 }
 
 // Prober starts the collector's prober on the remote (`probe -stdio`,
-// from its namespace netns when given, which needs root there: then with
-// sudo when the connection says so) and returns the client of its stream:
+// from its namespace netns when given; with sudo when the connection says
+// so, as entering a namespace and L5's raw ICMP sockets need root) and returns the client of its stream:
 // every L4 probe from this vantage goes through that one session, paced
 // by the prober's own RTT-adaptive scheduler where the probes leave.
 // Closing the client ends the prober's input, and it exits once its
@@ -211,7 +211,7 @@ func (r *Remote) Prober(ctx context.Context, netns string) (*remoteprobe.Client,
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	go func() {
 		defer stop()
-		_, err := r.Conn.Run(runCtx, sshconn.Command{Args: args, Sudo: netns != "", Stdin: reqR, Stdout: respW})
+		_, err := r.Conn.Run(runCtx, sshconn.Command{Args: args, Sudo: true, Stdin: reqR, Stdout: respW})
 		if err == nil {
 			err = io.EOF
 		}
