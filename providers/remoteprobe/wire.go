@@ -72,7 +72,7 @@ type Request struct {
 // Response is the answer to one request; a response without an id is the
 // prober's last word on a stream it could not read.
 type Response struct {
-	ID      uint64         `json:"id,omitempty"`
+	ID      uint64          `json:"id,omitempty"`
 	Outcome *probe.Outcome  `json:"outcome,omitempty"`
 	Facts   json.RawMessage `json:"facts,omitempty"` // the facts of a request of another kind
 	Error   string          `json:"error,omitempty"`
