@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -416,4 +417,90 @@ endpoint "many" {
 	if !strings.Contains(states["endpoint.closed from bastion"], "refused") {
 		t.Errorf("from the bastion the closed port is refused (an RST seen there): %q", states["endpoint.closed from bastion"])
 	}
+}
+
+// TestRemoteCancel: Ctrl-C (the run's context ending) while probes from a
+// vantage host reached over ssh wait on a silent port: Verify returns at
+// once with the run marked interrupted, and once the source is closed the
+// prober on that host is gone.
+func TestRemoteCancel(t *testing.T) {
+	lab.Require(t, "ip", "/usr/sbin/sshd", "go", "nft", "pgrep")
+	l := lab.New(t)
+	b := l.BastionTopology()
+	key := lab.NewSSHKey(t, "")
+	jump := b.Jump.StartSSHD(t, lab.SSHDOptions{Addr: b.JumpAddr, Authorized: []*lab.SSHKey{key}})
+	kh := lab.WriteKnownHosts(t, jump.KnownHostsLine())
+	b.Target.NFT("table inet t {\n  chain input {\n    type filter hook input priority 0; policy accept;\n    tcp dport 7000-7009 drop\n  }\n}\n")
+	src := fmt.Sprintf(`
+host "bastion" {
+  address = %q
+  connection {
+    private_key = %q
+    known_hosts = %q
+  }
+}
+host "target" {
+  address = %q
+  netns   = %q
+}
+endpoint "silent" {
+  host    = host.target
+  port    = "7000-7009"
+  from    = [host.bastion]
+  timeout = "60s"
+}
+`, b.JumpAddr, key.Path, kh, b.TargetAddr, b.Target.Path())
+	cfg, diags := config.LoadSources(map[string][]byte{"lab.pc.hcl": []byte(src)}, config.Options{})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	plan, err := runner.BuildPlan(cfg, runner.PlanOptions{Env: runner.CurrentEnvironment()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	finder := &collector.Finder{CacheDir: t.TempDir(), Executable: func() (string, error) { return "/nonexistent/portcheck", nil }, Getenv: func(string) string { return "" }}
+	s := remote.NewSource(nil, remote.Options{Finder: finder, Vantages: plan.RemoteVantages(), SSH: sshconn.Options{Dial: func(ctx context.Context, n, a string) (net.Conn, error) {
+		return netns.DialContext(ctx, b.Client.Path(), &net.Dialer{}, n, a)
+	}}})
+	defer s.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	// Cancel once the prober runs there (its probes then wait 60 s).
+	cancelled := make(chan time.Time, 1)
+	go func() {
+		for ctx.Err() == nil {
+			if exec.Command("pgrep", "-f", "collector-.* probe -stdio").Run() == nil {
+				time.Sleep(500 * time.Millisecond)
+				cancelled <- time.Now()
+				cancel()
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}()
+	sum := runner.Verify(ctx, plan, runner.Options{AllLayers: true, Observers: runner.Observers{Facts: remote.Compose(facts.Live(), s), Remote: s}}, func(*runner.EndpointResult) {})
+	ended := time.Now()
+	cancel()
+	var took time.Duration
+	select {
+	case at := <-cancelled:
+		took = ended.Sub(at)
+	default:
+		t.Fatalf("the run ended before the prober was seen on the bastion: %+v", sum)
+	}
+	if !sum.Interrupted {
+		t.Errorf("a cancelled run is not marked interrupted: %+v", sum)
+	}
+	if took > 5*time.Second {
+		t.Errorf("Verify returned %v after the cancel; it should stop at once", took)
+	}
+	s.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for exec.Command("pgrep", "-f", "collector-.* probe -stdio").Run() == nil {
+		if time.Now().After(deadline) {
+			out, _ := exec.Command("pgrep", "-af", "collector-.* probe -stdio").CombinedOutput()
+			t.Fatalf("the prober still runs on the bastion 10 s after the source closed:\n%s", out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("the run returned %v after the cancel", took)
 }
