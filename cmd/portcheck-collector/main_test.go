@@ -24,7 +24,11 @@ func TestNoHeavyDependencies(t *testing.T) {
 		t.Fatalf("go list -deps: %v", err)
 	}
 	for _, dep := range strings.Fields(string(out)) {
-		for _, bad := range []string{"aws-sdk", "aliyun", "alibabacloud", "hashicorp/hcl", "portcheck/runner", "portcheck/config", "portcheck/providers/cloud", "google.golang.org/grpc"} {
+		// gRPC is linked (the L7 gRPC health check from a vantage host runs
+		// in the collector's prober): 13.8 MB stripped against 5.2 MB
+		// without the vantage-side L5/L7 observers, still a fifth of
+		// portcheck's 61 MB. The cloud SDKs and the HCL stack stay out.
+		for _, bad := range []string{"aws-sdk", "aliyun", "alibabacloud", "hashicorp/hcl", "portcheck/runner", "portcheck/config", "portcheck/providers/cloud", "portcheck/providers/lb", "prometheus"} {
 			if strings.Contains(dep, bad) {
 				t.Errorf("the collector links %s", dep)
 			}
