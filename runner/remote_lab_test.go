@@ -68,6 +68,22 @@ func runVerify(t *testing.T, src string, obs func(*runner.Plan) runner.Observers
 	return out
 }
 
+// buildingFinder finds no collector anywhere and builds one from this
+// module with the Go toolchain, into a temporary cache.
+func buildingFinder(t *testing.T) *collector.Finder {
+	return &collector.Finder{CacheDir: t.TempDir(), Executable: func() (string, error) { return "/nonexistent/portcheck", nil }, Getenv: func(string) string { return "" }}
+}
+
+// vantageSource is the remote source of the plan's vantage hosts reached
+// over ssh, dialling from the namespace from; closed when the test ends.
+func vantageSource(t *testing.T, from *lab.Host, plan *runner.Plan) *remote.Source {
+	s := remote.NewSource(nil, remote.Options{Finder: buildingFinder(t), Vantages: plan.RemoteVantages(), SSH: sshconn.Options{Dial: func(ctx context.Context, n, a string) (net.Conn, error) {
+		return netns.DialContext(ctx, from.Path(), &net.Dialer{}, n, a)
+	}}})
+	t.Cleanup(s.Close)
+	return s
+}
+
 // remoteObservers collects the plan's hosts with a connection block over
 // ssh, dialling from the client namespace, as verify wires it.
 func remoteObservers(t *testing.T, from *lab.Host, finder *collector.Finder, report func(remote.HostReport)) func(*runner.Plan) runner.Observers {
@@ -117,7 +133,7 @@ host "client" {
 }
 `, server.Addr(), key.Path, kh, client.Addr(), client.Path()) + remoteEndpoints
 
-	finder := &collector.Finder{CacheDir: t.TempDir(), Executable: func() (string, error) { return "/nonexistent/portcheck", nil }, Getenv: func(string) string { return "" }}
+	finder := buildingFinder(t)
 	var reports []remote.HostReport
 	want := runVerify(t, local, func(*runner.Plan) runner.Observers { return runner.Observers{} })
 	got := runVerify(t, overSSH, remoteObservers(t, client, finder, func(r remote.HostReport) { reports = append(reports, r) }))
@@ -219,7 +235,7 @@ endpoint "silent" {
   retries = 0
 }
 `, server.Addr(), conn(server.Addr().String()), conn("10.77.1.2"), conn("10.77.2.2"), client.Addr(), client.Path())
-	finder := &collector.Finder{CacheDir: t.TempDir(), Executable: func() (string, error) { return "/nonexistent/portcheck", nil }, Getenv: func(string) string { return "" }}
+	finder := buildingFinder(t)
 	start := time.Now()
 	got := runVerify(t, src, remoteObservers(t, client, finder, nil))
 	if took := time.Since(start); took > 30*time.Second {
@@ -277,7 +293,7 @@ endpoint "web" {
   }
 }
 `, server.Addr(), key.Path, kh, client.Addr(), client.Path())
-	finder := &collector.Finder{CacheDir: t.TempDir(), Executable: func() (string, error) { return "/nonexistent/portcheck", nil }, Getenv: func(string) string { return "" }}
+	finder := buildingFinder(t)
 	got := runVerify(t, src, remoteObservers(t, client, finder, nil))
 	if len(got) != 1 {
 		t.Fatalf("%d results", len(got))
@@ -361,12 +377,8 @@ endpoint "many" {
   state   = "closed"
 }
 `, b.JumpAddr, key.Path, kh, b.Client.Addrs[0], b.Client.Path(), b.TargetAddr, b.Target.Path())
-	finder := &collector.Finder{CacheDir: t.TempDir(), Executable: func() (string, error) { return "/nonexistent/portcheck", nil }, Getenv: func(string) string { return "" }}
 	got := runVerify(t, src, func(plan *runner.Plan) runner.Observers {
-		s := remote.NewSource(nil, remote.Options{Finder: finder, Vantages: plan.RemoteVantages(), SSH: sshconn.Options{Dial: func(ctx context.Context, n, a string) (net.Conn, error) {
-			return netns.DialContext(ctx, b.Client.Path(), &net.Dialer{}, n, a)
-		}}})
-		t.Cleanup(s.Close)
+		s := vantageSource(t, b.Client, plan)
 		return runner.Observers{Facts: remote.Compose(facts.Live(), s), Remote: s}
 	})
 	states := map[string]string{}
@@ -458,11 +470,7 @@ endpoint "silent" {
 	if err != nil {
 		t.Fatal(err)
 	}
-	finder := &collector.Finder{CacheDir: t.TempDir(), Executable: func() (string, error) { return "/nonexistent/portcheck", nil }, Getenv: func(string) string { return "" }}
-	s := remote.NewSource(nil, remote.Options{Finder: finder, Vantages: plan.RemoteVantages(), SSH: sshconn.Options{Dial: func(ctx context.Context, n, a string) (net.Conn, error) {
-		return netns.DialContext(ctx, b.Client.Path(), &net.Dialer{}, n, a)
-	}}})
-	defer s.Close()
+	s := vantageSource(t, b.Client, plan)
 	ctx, cancel := context.WithCancel(t.Context())
 	// Cancel once the prober runs there (its probes then wait 60 s).
 	cancelled := make(chan time.Time, 1)
