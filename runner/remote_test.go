@@ -1,7 +1,6 @@
 package runner_test
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -94,8 +93,8 @@ endpoint "from_web" {
 	if d := cmp.Diff(map[string]string{"endpoint.web": "ssh:ops@192.0.2.5:22", "endpoint.db": "ssh:root@192.0.2.6:2222 netns:pg", "endpoint.local": "local", "endpoint.from_web": "netns:svc"}, execs); d != "" {
 		t.Errorf("server executors (-want +got):\n%s", d)
 	}
-	// From a vantage host with a connection: L4 runs there (its exec is
-	// remote), L7 is an error that says so, never run from here instead;
+	// From a vantage host with a connection: L4 and L7 run there (their
+	// exec is remote), never from here instead;
 	// L2 judges its packets by its declared address.
 	for _, e := range plan.Endpoints {
 		if e.Name() != "endpoint.from_web" {
@@ -111,8 +110,8 @@ endpoint "from_web" {
 					t.Errorf("L4 from web: error %q exec %v", c.Error, c.Exec)
 				}
 			case "banner":
-				if !strings.Contains(c.Error, "only L4 probes run there in this version") {
-					t.Errorf("L7 from web: error %q", c.Error)
+				if c.Error != "" || c.Exec.Remote != "ssh:ops@192.0.2.5:22" {
+					t.Errorf("L7 from web: error %q exec %v (it runs there, through the prober stream)", c.Error, c.Exec)
 				}
 			case "firewall":
 				if c.FromExec != nil || len(c.FromAddrs) != 1 {
