@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"os/exec"
+	"regexp"
 	"runtime"
 	"strings"
 	"testing"
@@ -477,12 +478,14 @@ endpoint "silent" {
 		t.Fatal(err)
 	}
 	s := vantageSource(t, b.Client, plan)
+	// This test's prober only: other packages' tests run probers too.
+	prober := regexp.QuoteMeta(jump.Home) + "/.*collector-.* probe -stdio"
 	ctx, cancel := context.WithCancel(t.Context())
 	// Cancel once the prober runs there (its probes then wait 60 s).
 	cancelled := make(chan time.Time, 1)
 	go func() {
 		for ctx.Err() == nil {
-			if exec.Command("pgrep", "-f", "collector-.* probe -stdio").Run() == nil {
+			if exec.Command("pgrep", "-f", prober).Run() == nil {
 				time.Sleep(500 * time.Millisecond)
 				cancelled <- time.Now()
 				cancel()
@@ -509,9 +512,9 @@ endpoint "silent" {
 	}
 	s.Close()
 	deadline := time.Now().Add(10 * time.Second)
-	for exec.Command("pgrep", "-f", "collector-.* probe -stdio").Run() == nil {
+	for exec.Command("pgrep", "-f", prober).Run() == nil {
 		if time.Now().After(deadline) {
-			out, _ := exec.Command("pgrep", "-af", "collector-.* probe -stdio").CombinedOutput()
+			out, _ := exec.Command("pgrep", "-af", prober).CombinedOutput()
 			t.Fatalf("the prober still runs on the bastion 10 s after the source closed:\n%s", out)
 		}
 		time.Sleep(100 * time.Millisecond)

@@ -26,8 +26,9 @@ const maxPending = 4096
 // Serve is the prober's side of the stream: it writes the hello line, then
 // answers each request read from in with what obs observe from exec
 // (the prober's machine, or a namespace there). It returns nil when in
-// ends and every answer is written, ctx.Err() when ctx ends (running
-// probes are stopped), or the error that ended the stream: a line that is
+// ends (requests still running then are cancelled and answered so),
+// ctx.Err() when ctx ends (running probes are stopped), or the error that
+// ended the stream: a line that is
 // not a request (said on the stream too, with its line number) or a write
 // that failed.
 func Serve(ctx context.Context, in io.Reader, out io.Writer, exec providers.Exec, obs Observers) error {
@@ -45,7 +46,11 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, exec providers.Exec
 		wg      sync.WaitGroup
 		slots   = make(chan struct{}, maxPending)
 	)
-	defer wg.Wait()
+	// However the stream ends, what still runs is cancelled first: the
+	// end of the input means the client is gone or wants nothing more (it
+	// closes its input after its last answer), and a prober must not keep
+	// probing for a minute after an SSH session closed.
+	defer func() { cancelAll(); wg.Wait() }()
 
 	lines := make(chan []byte)
 	scanErr := make(chan error, 1)

@@ -336,3 +336,29 @@ func FuzzDecodeRequest(f *testing.F) {
 		}
 	})
 }
+
+// TestInputEndCancels: the client's input ending (its SSH session went)
+// cancels what still runs, so the prober exits instead of probing on.
+func TestInputEndCancels(t *testing.T) {
+	reqR, reqW := io.Pipe()
+	started := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- Serve(context.Background(), reqR, io.Discard, providers.Exec{}, Observers{Probe: func(ctx context.Context, _ providers.Exec, _ providers.Target, _ probe.Params) (probe.Outcome, error) {
+			close(started)
+			<-ctx.Done()
+			return probe.Outcome{}, ctx.Err()
+		}})
+	}()
+	io.WriteString(reqW, `{"id":1,"target":{"address":"10.0.0.1","port":1,"protocol":"tcp"},"timeout_ms":600000}`+"\n")
+	<-started
+	reqW.Close()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Serve at the end of its input: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve kept a probe running after its input ended")
+	}
+}

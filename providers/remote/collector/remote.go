@@ -194,8 +194,9 @@ func (r *Remote) Clean(ctx context.Context) ([]string, error) {
 // so, as entering a namespace and L5's raw ICMP sockets need root) and returns the client of its stream:
 // every L4 probe from this vantage goes through that one session, paced
 // by the prober's own RTT-adaptive scheduler where the probes leave.
-// Closing the client ends the prober's input, and it exits once its
-// answers are written; closing the connection stops it in any case.
+// Closing the client ends the prober's input: it cancels what still runs
+// and exits (sshd does not stop a session's command when the connection
+// goes, so the end of its input is its signal).
 func (r *Remote) Prober(ctx context.Context, netns string) (*remoteprobe.Client, error) {
 	if r.Path == "" {
 		return nil, errors.New("collector not installed (Prepare first)")
