@@ -133,44 +133,80 @@ type verifier struct {
 func (v *verifier) endpoint(ctx context.Context, e *EndpointPlan) *EndpointResult {
 	start := time.Now()
 	er := &EndpointResult{Plan: e, Results: make([]*Result, 0, len(e.Checks))}
+	layers := layersOf(e.Checks)
 	if v.opts.AllLayers {
 		// Nothing blocks with -all-layers, so the layers need not wait for
 		// each other either: the probes leave while L1 and L2 read and judge.
-		if !v.layersAtOnce(ctx, e, er) {
+		if !v.layersAtOnce(ctx, e, layers, er) {
 			return nil
 		}
-		er.Diagnosis = Diagnose(er.Results)
-		er.Duration = time.Since(start)
-		return er
-	}
-	for i := 0; i < len(e.Checks); {
-		j := i + 1
-		for j < len(e.Checks) && e.Checks[j].Layer == e.Checks[i].Layer {
-			j++
-		}
-		layer := e.Checks[i:j]
-		results := make([]*Result, len(layer))
-		done := blockersOf(er.Results) // the lower layers: what may block this one
-		one := func(k int) bool {
-			if ctx.Err() != nil {
-				return false
+	} else {
+		for _, layer := range layers {
+			// The lower layers' results: what may block this one.
+			results, ok := v.runChecks(ctx, e, layer, blockersOf(er.Results))
+			if !ok {
+				return nil
 			}
-			r := v.check(ctx, e, layer[k], done)
-			if r == nil {
-				return false
-			}
-			results[k] = r
-			return true
+			er.Results = append(er.Results, results...)
 		}
-		if !v.runLayer(len(layer), layer[0].Layer, one) {
-			return nil
-		}
-		er.Results = append(er.Results, results...)
-		i = j
 	}
 	er.Diagnosis = Diagnose(er.Results)
 	er.Duration = time.Since(start)
 	return er
+}
+
+// layersOf cuts checks in plan order into runs of one layer each.
+func layersOf(checks []*Check) [][]*Check {
+	var layers [][]*Check
+	for i := 0; i < len(checks); {
+		j := i + 1
+		for j < len(checks) && checks[j].Layer == checks[i].Layer {
+			j++
+		}
+		layers = append(layers, checks[i:j])
+		i = j
+	}
+	return layers
+}
+
+// runChecks runs the checks of one layer side by side (runLayer) against
+// the lower layers' blockers done; their results in order, false when
+// cancelled midway.
+func (v *verifier) runChecks(ctx context.Context, e *EndpointPlan, layer []*Check, done *blockIndex) ([]*Result, bool) {
+	results := make([]*Result, len(layer))
+	ok := v.runLayer(len(layer), layer[0].Layer, func(k int) bool {
+		if ctx.Err() != nil {
+			return false
+		}
+		r := v.check(ctx, e, layer[k], done)
+		if r == nil {
+			return false
+		}
+		results[k] = r
+		return true
+	})
+	return results, ok
+}
+
+// layersAtOnce runs every layer of the endpoint side by side, nothing
+// blocking, and appends the results in plan order; false when cancelled
+// midway.
+func (v *verifier) layersAtOnce(ctx context.Context, e *EndpointPlan, layers [][]*Check, er *EndpointResult) bool {
+	results := make([][]*Result, len(layers))
+	ok := make([]bool, len(layers))
+	none := blockersOf(nil)
+	var wg sync.WaitGroup
+	for g, layer := range layers {
+		wg.Go(func() { results[g], ok[g] = v.runChecks(ctx, e, layer, none) })
+	}
+	wg.Wait()
+	for g := range layers {
+		if !ok[g] {
+			return false
+		}
+		er.Results = append(er.Results, results[g]...)
+	}
+	return true
 }
 
 // check decides one check against the lower layers' results: an error or
@@ -202,51 +238,6 @@ func (v *verifier) check(ctx context.Context, e *EndpointPlan, c *Check, done *b
 // ten endpoints of 1,000 ports hold about as many goroutines as one of
 // 10,000, and an endpoint that starts while others hold the budget gains
 // workers as they finish. false when any call was cancelled.
-// layersAtOnce runs every layer of the endpoint side by side (each one's
-// checks as runLayer runs them) and appends the results in plan order;
-// false when cancelled midway.
-func (v *verifier) layersAtOnce(ctx context.Context, e *EndpointPlan, er *EndpointResult) bool {
-	var groups [][]*Check
-	for i := 0; i < len(e.Checks); {
-		j := i + 1
-		for j < len(e.Checks) && e.Checks[j].Layer == e.Checks[i].Layer {
-			j++
-		}
-		groups = append(groups, e.Checks[i:j])
-		i = j
-	}
-	results := make([][]*Result, len(groups))
-	ok := make([]bool, len(groups))
-	none := blockersOf(nil)
-	var wg sync.WaitGroup
-	for g, layer := range groups {
-		results[g] = make([]*Result, len(layer))
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ok[g] = v.runLayer(len(layer), layer[0].Layer, func(k int) bool {
-				if ctx.Err() != nil {
-					return false
-				}
-				r := v.check(ctx, e, layer[k], none)
-				if r == nil {
-					return false
-				}
-				results[g][k] = r
-				return true
-			})
-		}()
-	}
-	wg.Wait()
-	for g := range groups {
-		if !ok[g] {
-			return false
-		}
-		er.Results = append(er.Results, results[g]...)
-	}
-	return true
-}
-
 func (v *verifier) runLayer(n int, l providers.Layer, one func(k int) bool) bool {
 	if n == 1 {
 		return one(0)
