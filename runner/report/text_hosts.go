@@ -14,14 +14,13 @@ import (
 // broken, and is it the machine or the check?" comes before any endpoint.
 const GroupHosts = 3
 
-// hostTally is one server host's endpoints and the first reason its checks
-// could not run (an unreachable host makes every check an error with the
-// same reason).
+// hostTally is one server host's endpoints (counted as the run's summary
+// counts them) and why its checks could not run (an unreachable host makes
+// every check an error with the same reason).
 type hostTally struct {
-	name, where                            string
-	ok, drifted, failed, incomplete, total int
-	errors                                 int
-	reasons                                map[string]int
+	name, where string
+	sum         runner.Summary
+	reasons     map[string]int
 }
 
 // byHost counts endpoints per server host as they are reported.
@@ -42,20 +41,9 @@ func (b *byHost) add(er *runner.EndpointResult) {
 		t = &hostTally{name: name, where: er.Plan.Server.String(), reasons: map[string]int{}}
 		b.hosts[name] = t
 	}
-	t.total++
-	switch d := er.Diagnosis; {
-	case d.Cause == runner.CauseOK && d.Incomplete:
-		t.incomplete++
-	case d.Cause == runner.CauseOK:
-		t.ok++
-	case d.Cause == runner.CauseDrift:
-		t.drifted++
-	default:
-		t.failed++
-	}
+	t.sum.Add(er)
 	for _, r := range er.Results {
 		if r.Status == runner.StatusError {
-			t.errors++
 			t.reasons[r.Summary]++
 		}
 	}
@@ -71,31 +59,32 @@ func (b *byHost) write(w io.Writer, s Style) {
 	for _, t := range b.hosts {
 		hs = append(hs, t)
 	}
+	troubled := func(t *hostTally) bool { return t.sum.EndpointsOK < t.sum.Finished }
 	sort.Slice(hs, func(i, j int) bool {
-		bi, bj := hs[i].ok < hs[i].total, hs[j].ok < hs[j].total
-		if bi != bj {
+		if bi, bj := troubled(hs[i]), troubled(hs[j]); bi != bj {
 			return bi
 		}
 		return hs[i].name < hs[j].name
 	})
 	fmt.Fprintf(w, "%s\n", s.paint(ansiBold, fmt.Sprintf("By host (%d):", len(hs))))
 	for _, t := range hs {
-		parts := []string{fmt.Sprintf("%d ok", t.ok)}
+		sum := t.sum
+		parts := []string{fmt.Sprintf("%d ok", sum.EndpointsOK)}
 		for _, c := range []struct {
 			n    int
 			what string
-		}{{t.drifted, "drifted"}, {t.failed, "failed"}, {t.incomplete, "incomplete"}} {
+		}{{sum.EndpointsDrifted, "drifted"}, {sum.EndpointsFailed, "failed"}, {sum.EndpointsIncomplete, "incomplete"}} {
 			if c.n > 0 {
 				parts = append(parts, fmt.Sprintf("%d %s", c.n, c.what))
 			}
 		}
 		mark, colour := "✓", ansiGreen
-		if t.ok < t.total {
+		if troubled(t) {
 			mark, colour = "✗", ansiRed
 		}
-		line := fmt.Sprintf("  %s %s (%s): %d endpoint%s, %s", mark, t.name, t.where, t.total, plural(t.total), strings.Join(parts, ", "))
-		if t.errors > 0 {
-			line += fmt.Sprintf("; %d check%s could not run: %s", t.errors, plural(t.errors), clip(commonest(t.reasons), 200))
+		line := fmt.Sprintf("  %s %s (%s): %d endpoint%s, %s", mark, t.name, t.where, sum.Finished, plural(sum.Finished), strings.Join(parts, ", "))
+		if sum.Errors > 0 {
+			line += fmt.Sprintf("; %d check%s could not run: %s", sum.Errors, plural(sum.Errors), clip(commonest(t.reasons), 200))
 		}
 		fmt.Fprintln(w, s.paint(colour, line))
 	}
