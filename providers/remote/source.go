@@ -226,11 +226,7 @@ func (h *hostState) run(ctx context.Context) (facts.HostFacts, int64, error) {
 // Probe runs an L4 probe from the vantage host exec names, over its
 // connection (verify's RemoteProbe).
 func (s *Source) Probe(ctx context.Context, exec providers.Exec, t providers.Target, p probe.Params) (probe.Outcome, error) {
-	hf, err := s.For(exec.Host, nil, exec)
-	if err != nil {
-		return probe.Outcome{Target: t}, err
-	}
-	c, err := hf.(*hostState).probeStream(ctx)
+	c, err := s.stream(ctx, exec)
 	if err != nil {
 		return probe.Outcome{Target: t}, err
 	}

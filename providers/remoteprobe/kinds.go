@@ -139,9 +139,7 @@ func runKind(ctx context.Context, obs Observers, exec providers.Exec, r Request)
 		if len(r.Params) == 0 {
 			return fmt.Errorf("request %d (%s) has no params", r.ID, r.Kind)
 		}
-		dec := json.NewDecoder(bytesReader(r.Params))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(v); err != nil {
+		if err := decodeStrict(r.Params, v); err != nil {
 			return fmt.Errorf("request %d (%s): params: %v", r.ID, r.Kind, err)
 		}
 		return nil

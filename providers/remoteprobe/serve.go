@@ -182,5 +182,3 @@ func (w *lineWriter) write(v any) error {
 	w.err = w.enc.Encode(v)
 	return w.err
 }
-
-func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }

@@ -21,6 +21,7 @@
 package remoteprobe
 
 import (
+	"bytes"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -114,15 +115,10 @@ func (r Request) params() (probe.Params, error) {
 // refused, so a newer client's request is never half understood.
 func decodeRequest(line []byte) (Request, error) {
 	var r Request
-	dec := json.NewDecoder(bytesReader(line))
-	dec.DisallowUnknownFields()
 	// A line that is not exactly one request ends the stream (the zero
 	// Request says so); a request with an id but bad values is answered.
-	if err := dec.Decode(&r); err != nil {
+	if err := decodeStrict(line, &r); err != nil {
 		return Request{}, err
-	}
-	if dec.More() {
-		return Request{}, fmt.Errorf("more than one JSON value on the line")
 	}
 	if r.ID == 0 {
 		return r, fmt.Errorf("request without an id")
@@ -139,4 +135,18 @@ func decodeRequest(line []byte) (Request, error) {
 		}
 	}
 	return r, nil
+}
+
+// decodeStrict decodes exactly one JSON value into v, refusing fields v
+// does not have: a newer peer's message is never half understood.
+func decodeStrict(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return fmt.Errorf("more than one JSON value on the line")
+	}
+	return nil
 }
