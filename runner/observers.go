@@ -74,8 +74,8 @@ type RemoteVantages interface {
 }
 
 // routeRemote sends the observations of vantage hosts reached over ssh to
-// remote (nil: they are errors), the others to local.
-func routeRemote[P, F any](local, remote func(context.Context, providers.Exec, providers.Target, P) (F, error)) func(context.Context, providers.Exec, providers.Target, P) (F, error) {
+// method m of remote (nil remote: they are errors), the others to local.
+func routeRemote[P, F any](local func(context.Context, providers.Exec, providers.Target, P) (F, error), remote RemoteVantages, m func(RemoteVantages, context.Context, providers.Exec, providers.Target, P) (F, error)) func(context.Context, providers.Exec, providers.Target, P) (F, error) {
 	return func(ctx context.Context, exec providers.Exec, t providers.Target, p P) (F, error) {
 		if exec.Remote == "" {
 			return local(ctx, exec, t, p)
@@ -84,26 +84,17 @@ func routeRemote[P, F any](local, remote func(context.Context, providers.Exec, p
 			var zero F
 			return zero, fmt.Errorf("vantage host %s is reached over ssh (%s): this command does not run checks over ssh", exec.Host, exec.Remote)
 		}
-		return remote(ctx, exec, t, p)
+		return m(remote, ctx, exec, t, p)
 	}
 }
 
 // withRemote routes every vantage-side observer through routeRemote.
 func (o Observers) withRemote() Observers {
-	if r := o.Remote; r != nil {
-		o.Probe = routeRemote(o.Probe, r.Probe)
-		o.Trace = routeRemote(o.Trace, r.Trace)
-		o.HTTP = routeRemote(o.HTTP, r.HTTP)
-		o.TLS = routeRemote(o.TLS, r.TLS)
-		o.GRPC = routeRemote(o.GRPC, r.GRPC)
-		o.Banner = routeRemote(o.Banner, r.Banner)
-		return o
-	}
-	o.Probe = routeRemote(o.Probe, nil)
-	o.Trace = routeRemote(o.Trace, nil)
-	o.HTTP = routeRemote(o.HTTP, nil)
-	o.TLS = routeRemote(o.TLS, nil)
-	o.GRPC = routeRemote(o.GRPC, nil)
-	o.Banner = routeRemote(o.Banner, nil)
+	o.Probe = routeRemote(o.Probe, o.Remote, RemoteVantages.Probe)
+	o.Trace = routeRemote(o.Trace, o.Remote, RemoteVantages.Trace)
+	o.HTTP = routeRemote(o.HTTP, o.Remote, RemoteVantages.HTTP)
+	o.TLS = routeRemote(o.TLS, o.Remote, RemoteVantages.TLS)
+	o.GRPC = routeRemote(o.GRPC, o.Remote, RemoteVantages.GRPC)
+	o.Banner = routeRemote(o.Banner, o.Remote, RemoteVantages.Banner)
 	return o
 }

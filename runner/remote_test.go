@@ -1,11 +1,20 @@
 package runner_test
 
 import (
+	"context"
+	"errors"
+	"net/netip"
+	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/portcheck/portcheck/config"
+	"github.com/portcheck/portcheck/providers"
+	"github.com/portcheck/portcheck/providers/app"
+	"github.com/portcheck/portcheck/providers/facts"
+	"github.com/portcheck/portcheck/providers/probe"
 	"github.com/portcheck/portcheck/runner"
 )
 
@@ -122,5 +131,81 @@ endpoint "from_web" {
 	}
 	if vs := plan.RemoteVantages(); len(vs) != 1 || vs[0].Name != "web" {
 		t.Errorf("RemoteVantages = %v", vs)
+	}
+}
+
+// noFacts is a facts source that has none: the server-side checks are
+// errors, which this test does not look at.
+type noFacts struct{}
+
+func (noFacts) For(string, []netip.Addr, providers.Exec) (facts.HostFacts, error) {
+	return nil, errors.New("no facts in this test")
+}
+func (noFacts) Recorded() bool { return false }
+
+// TestRemoteVantageWithoutRemote: a front end that gives verify no way to
+// reach ssh hosts (Observers.Remote nil, as serve) turns the checks from
+// such a vantage host into errors that say so; they never run from this
+// machine in its place.
+func TestRemoteVantageWithoutRemote(t *testing.T) {
+	src := `
+host "web" {
+  address = "192.0.2.5"
+  connection {
+    user = "ops"
+  }
+}
+host "svc" {
+  address = "10.9.9.9"
+  netns   = "svc"
+}
+endpoint "from_web" {
+  host = host.svc
+  port = 22
+  from = [host.web]
+  expect {
+    banner {
+      match = "^SSH-"
+    }
+  }
+}
+`
+	cfg, diags := config.LoadSources(map[string][]byte{"r.pc.hcl": []byte(src)}, config.Options{})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	plan, err := runner.BuildPlan(cfg, runner.PlanOptions{Env: runner.Environment{GOOS: "linux"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var local atomic.Int32
+	obs := runner.Observers{
+		Facts: noFacts{},
+		Probe: func(context.Context, providers.Exec, providers.Target, probe.Params) (probe.Outcome, error) {
+			local.Add(1)
+			return probe.Outcome{State: probe.StateOpen}, nil
+		},
+		Banner: func(context.Context, providers.Exec, providers.Target, app.BannerParams) (*app.BannerFacts, error) {
+			local.Add(1)
+			return &app.BannerFacts{Banner: "SSH-2.0-x"}, nil
+		},
+	}
+	var results []*runner.Result
+	runner.Verify(t.Context(), plan, runner.Options{AllLayers: true, Observers: obs}, func(er *runner.EndpointResult) { results = append(results, er.Results...) })
+	seen := map[string]bool{}
+	for _, r := range results {
+		if r.Check.From != "web" || (r.Check.Name != "connectivity" && r.Check.Name != "banner") {
+			continue
+		}
+		seen[r.Check.Name] = true
+		if r.Status != runner.StatusError || !strings.Contains(r.Summary, "does not run checks over ssh") {
+			t.Errorf("%s from web: %s %q, want an error saying this command does not run checks over ssh", r.Check.Name, r.Status, r.Summary)
+		}
+	}
+	if !seen["connectivity"] || !seen["banner"] {
+		t.Errorf("checks from web: %v, want connectivity and banner", seen)
+	}
+	if n := local.Load(); n != 0 {
+		t.Errorf("%d checks of the ssh vantage host ran from this machine instead", n)
 	}
 }
