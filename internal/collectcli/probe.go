@@ -47,46 +47,46 @@ func Probe(prog string, args []string, stdin io.Reader, stdout, stderr io.Writer
 		}
 		return ExitUsage
 	}
+	var t providers.Target
+	p := probe.Params{Timeout: *timeout, Retries: *retries}
 	if *stdio {
 		if *target != "" || len(fs.Args()) > 0 {
 			fmt.Fprintf(stderr, "%s probe: -stdio reads its targets from stdin: no -target or arguments\n", prog)
 			return ExitUsage
 		}
-		path := providers.NetnsPath(*ns)
-		if err := netns.Check(path); err != nil {
-			fmt.Fprintf(stderr, "%s probe: -netns: %v\n", prog, err)
+	} else {
+		ap, err := netip.ParseAddrPort(*target)
+		if err != nil || len(fs.Args()) > 0 || (*proto != "tcp" && *proto != "udp") || *timeout <= 0 || *retries < 0 {
+			fmt.Fprintf(stderr, "%s probe: want -target ADDR:PORT, -proto tcp|udp, a positive -timeout (got target %q: %v)\n", prog, *target, err)
 			return ExitUsage
 		}
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-		defer stop()
-		s := probe.NewScheduler(*maxProbes)
-		if err := remoteprobe.Serve(ctx, stdin, stdout, providers.Exec{Netns: path}, remoteprobe.DefaultObservers(s.Probe)); err != nil {
-			fmt.Fprintf(stderr, "%s probe: %v\n", prog, err)
-			return ExitFailed
+		if *payload != "" {
+			if p.Payload, err = hex.DecodeString(*payload); err != nil {
+				fmt.Fprintf(stderr, "%s probe: -payload-hex: %v\n", prog, err)
+				return ExitUsage
+			}
 		}
-		return ExitOK
-	}
-	ap, err := netip.ParseAddrPort(*target)
-	if err != nil || len(fs.Args()) > 0 || (*proto != "tcp" && *proto != "udp") || *timeout <= 0 || *retries < 0 {
-		fmt.Fprintf(stderr, "%s probe: want -target ADDR:PORT, -proto tcp|udp, a positive -timeout (got target %q: %v)\n", prog, *target, err)
-		return ExitUsage
-	}
-	p := probe.Params{Timeout: *timeout, Retries: *retries}
-	if *payload != "" {
-		if p.Payload, err = hex.DecodeString(*payload); err != nil {
-			fmt.Fprintf(stderr, "%s probe: -payload-hex: %v\n", prog, err)
-			return ExitUsage
-		}
+		t = providers.Target{Address: ap.Addr(), Port: int(ap.Port()), Protocol: providers.Protocol(*proto)}
 	}
 	path := providers.NetnsPath(*ns)
 	if err := netns.Check(path); err != nil {
 		fmt.Fprintf(stderr, "%s probe: -netns: %v\n", prog, err)
 		return ExitUsage
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// SIGHUP too: a prober started over ssh with a terminal gets it when
+	// the session goes.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
-	t := providers.Target{Address: ap.Addr(), Port: int(ap.Port()), Protocol: providers.Protocol(*proto)}
-	out, err := probe.Probe(ctx, providers.Exec{Netns: path}, t, p)
+	exec := providers.Exec{Netns: path}
+	if *stdio {
+		s := probe.NewScheduler(*maxProbes)
+		if err := remoteprobe.Serve(ctx, stdin, stdout, exec, remoteprobe.DefaultObservers(s.Probe)); err != nil {
+			fmt.Fprintf(stderr, "%s probe: %v\n", prog, err)
+			return ExitFailed
+		}
+		return ExitOK
+	}
+	out, err := probe.Probe(ctx, exec, t, p)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s probe: %v\n", prog, err)
 		return ExitFailed
