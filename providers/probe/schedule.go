@@ -239,7 +239,7 @@ func (h *hostTiming) release() {
 // retransmissions of dozens of probes leave in one wave, and a rate
 // limiter with a small burst (nft "limit rate 20/second burst 5") answers
 // five of them each time: a closed port can lose every attempt and read as
-// filtered. Queued behind the halved window, retries leave a few at a time.
+// filtered. Queued behind the loss window, retries leave a few at a time.
 // On a context error the probe holds a slot again (its caller releases one).
 func (h *hostTiming) requeue(ctx context.Context) error {
 	if h == nil {
