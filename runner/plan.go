@@ -176,6 +176,16 @@ type Environment struct {
 	// Offline skips the vantage-side probes (L4, L5, L7): verify -facts
 	// -offline judges only what the documents hold.
 	Offline bool
+
+	// skips memoizes providerSkip within one BuildPlan: 10,000 endpoints
+	// on one host asked the same providers the same question (a stat of
+	// the namespace file each) 30,000 times, most of planning's time.
+	skips map[skipKey]string
+}
+
+type skipKey struct {
+	provider string
+	exec     providers.Exec
 }
 
 // CurrentEnvironment reads the facts of this machine (read-only).
@@ -221,6 +231,18 @@ func BuildPlan(cfg *config.Config, opts PlanOptions) (*Plan, error) {
 		selected[name] = true
 	}
 	plan := &Plan{SecurityGroups: cfg.SecurityGroups}
+	opts.Env.skips = map[skipKey]string{}
+	if check := opts.Env.NetnsCheck; check != nil {
+		seen := map[string]error{}
+		opts.Env.NetnsCheck = func(path string) error {
+			err, ok := seen[path]
+			if !ok {
+				err = check(path)
+				seen[path] = err
+			}
+			return err
+		}
+	}
 	for _, ep := range cfg.Endpoints {
 		if len(selected) > 0 && !selected[ep.Name] {
 			continue
@@ -529,10 +551,18 @@ func providerSkip(name string, exec providers.Exec, env Environment) string {
 	if env.NetnsCheck == nil {
 		return "" // pinned environment (tests): do not look at the machine
 	}
-	if err := p.Available(exec); err != nil {
-		return err.Error()
+	key := skipKey{name, exec}
+	if skip, ok := env.skips[key]; ok {
+		return skip
 	}
-	return ""
+	skip := ""
+	if err := p.Available(exec); err != nil {
+		skip = err.Error()
+	}
+	if env.skips != nil {
+		env.skips[key] = skip
+	}
+	return skip
 }
 
 func targetAddresses(ep *config.Endpoint) []netip.Addr {
