@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"flag"
 	"fmt"
@@ -85,11 +86,20 @@ func verifyConfig(cfg *config.Config, env runner.Environment, targets []string, 
 		fmt.Fprintln(stderr, "portcheck:", err)
 		return exitUsage
 	}
+	// A text report to a pipe or file is buffered: 10,000 endpoints are
+	// tens of thousands of lines, each its own write(2) otherwise. On a
+	// terminal each line shows as it is ready.
+	textOut := io.Writer(stdout)
+	var textBuf *bufio.Writer
+	if !of.json && !isTerminal(stdout) {
+		textBuf = bufio.NewWriterSize(stdout, 64<<10)
+		textOut = textBuf
+	}
 	var reps report.Multi
 	if of.json {
 		reps = append(reps, &report.JSON{W: stdout})
 	} else {
-		reps = append(reps, &report.Text{W: stdout, Style: style(stdout, noColor), Verbose: of.verbose, Ladder: of.ladder})
+		reps = append(reps, &report.Text{W: textOut, Style: style(stdout, noColor), Verbose: of.verbose, Ladder: of.ladder})
 	}
 	var junitFile *os.File
 	if of.junit != "" {
@@ -125,6 +135,11 @@ func verifyConfig(cfg *config.Config, env runner.Environment, targets []string, 
 		fmt.Fprintln(stderr, "portcheck: interrupted; reporting the endpoints that finished")
 	}
 	code, err := reps.Finish(sum)
+	if textBuf != nil {
+		if ferr := textBuf.Flush(); err == nil {
+			err = ferr
+		}
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "portcheck: writing the report:", err)
 		if code == 0 {

@@ -106,6 +106,10 @@ type JSONSummary struct {
 type JSON struct {
 	W     io.Writer
 	order *inPlanOrder[[]byte]
+	// out buffers W: an endpoint is a few KB written in pieces, and at
+	// 10,000 endpoints a write(2) per piece into a pipe cost more than
+	// encoding them. Flushed at Finish.
+	out *bufio.Writer
 	// wrote counts the endpoints written; err is the first write error,
 	// returned by Finish.
 	wrote int
@@ -124,6 +128,7 @@ type jsonTail struct {
 
 func (j *JSON) Start(p *runner.Plan) {
 	j.order = newInPlanOrder[[]byte](p)
+	j.out = bufio.NewWriterSize(j.W, 64<<10)
 	j.write([]byte(jsonHead))
 }
 
@@ -133,11 +138,7 @@ func (j *JSON) Endpoint(er *runner.EndpointResult) {
 		// Next in plan order: written straight out, never held (one
 		// endpoint of 10,000 ports is tens of MB of JSON).
 		j.separator()
-		bw := bufio.NewWriterSize(j.W, 64<<10)
-		encodeEndpointTo(bw, er)
-		if err := bw.Flush(); err != nil && j.err == nil {
-			j.err = err
-		}
+		encodeEndpointTo(j.out, er)
 		ready = j.order.add(er, nil)[1:]
 	} else {
 		ready = j.order.add(er, encodeEndpoint(er))
@@ -212,7 +213,7 @@ func (j *JSON) writeEndpoint(b []byte) {
 
 func (j *JSON) write(b []byte) {
 	if j.err == nil {
-		_, j.err = j.W.Write(b)
+		_, j.err = j.out.Write(b)
 	}
 }
 
@@ -294,5 +295,8 @@ func (j *JSON) Finish(sum runner.Summary) (int, error) {
 	// "{\n  \"summary\": …" continues the document after "],".
 	j.write([]byte("],\n"))
 	j.write(bytes.TrimPrefix(buf.Bytes(), []byte("{\n")))
+	if err := j.out.Flush(); err != nil && j.err == nil {
+		j.err = err
+	}
 	return sum.ExitCode(), j.err
 }
