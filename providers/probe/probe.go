@@ -175,46 +175,65 @@ func parseTarget(t providers.Target) (endpoint, error) {
 // socket creates a non-blocking socket inside the vantage's namespace with
 // the ICMP error queue enabled, and hands it to the runtime poller so that
 // waits cost no OS thread and deadlines work. The caller closes the file.
-// Only socket() must run in the namespace: connect, send and the error
-// queue then work on the socket's own namespace from any thread.
+// Only socket() (and a zone's interface lookup) must run in the namespace:
+// options, connect, send and the error queue then work on the socket's own
+// namespace from any thread.
 func socket(exec providers.Exec, ep endpoint, typ int) (*os.File, unix.Sockaddr, error) {
 	ns := providers.NetnsPath(exec.Netns)
 	var fd = -1
 	var sa unix.Sockaddr
-	err := inNetns(ns, func() error {
-		// A zone names an interface of the vantage, so resolve it in there.
-		var err error
-		if sa, err = sockaddr(ep); err != nil {
-			return err
+	var err error
+	switch {
+	case ns == "":
+		if sa, err = sockaddr(ep); err == nil {
+			fd, err = unix.Socket(ep.family, typ|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+			if err != nil {
+				fd, err = -1, fmt.Errorf("probe: socket: %w", err)
+			}
 		}
-		fd, err = unix.Socket(ep.family, typ|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			fd = -1
-			return fmt.Errorf("probe: socket: %w", err)
+	case typ == unix.SOCK_STREAM && ep.ap.Addr().Zone() == "":
+		// The common case at scale: a spare socket the namespace's worker
+		// made ahead (no zone to resolve in there).
+		if sa, err = sockaddr(ep); err == nil {
+			fd, err = nsStreamSocket(ns, ep.family)
 		}
-		if ep.family == unix.AF_INET6 {
-			err = unix.SetsockoptInt(fd, unix.SOL_IPV6, unix.IPV6_RECVERR, 1)
-		} else {
-			err = unix.SetsockoptInt(fd, unix.SOL_IP, unix.IP_RECVERR, 1)
-		}
-		if err == nil && typ == unix.SOCK_STREAM {
-			// Close with RST rather than FIN: the probe only needs the
-			// handshake, and an abortive close leaves no TIME_WAIT on the
-			// vantage, so thousands of probes cannot exhaust its ports.
-			err = unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
-		}
-		if err != nil {
-			unix.Close(fd)
-			fd = -1
-			return fmt.Errorf("probe: setsockopt: %w", err)
-		}
-		return nil
-	})
+	default:
+		err = inNetns(ns, func() error {
+			// A zone names an interface of the vantage, so resolve it in there.
+			var err error
+			if sa, err = sockaddr(ep); err != nil {
+				return err
+			}
+			fd, err = unix.Socket(ep.family, typ|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+			if err != nil {
+				fd = -1
+				return fmt.Errorf("probe: socket: %w", err)
+			}
+			return nil
+		})
+	}
 	if err != nil {
-		if fd >= 0 { // fn succeeded but leaving the namespace failed
+		if fd >= 0 { // made, but leaving the namespace failed
 			unix.Close(fd)
 		}
 		return nil, nil, err
+	}
+	// Socket options belong to the socket, not the namespace: set here,
+	// off the namespace worker's thread.
+	if ep.family == unix.AF_INET6 {
+		err = unix.SetsockoptInt(fd, unix.SOL_IPV6, unix.IPV6_RECVERR, 1)
+	} else {
+		err = unix.SetsockoptInt(fd, unix.SOL_IP, unix.IP_RECVERR, 1)
+	}
+	if err == nil && typ == unix.SOCK_STREAM {
+		// Close with RST rather than FIN: the probe only needs the
+		// handshake, and an abortive close leaves no TIME_WAIT on the
+		// vantage, so thousands of probes cannot exhaust its ports.
+		err = unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
+	}
+	if err != nil {
+		unix.Close(fd)
+		return nil, nil, fmt.Errorf("probe: setsockopt: %w", err)
 	}
 	f := os.NewFile(uintptr(fd), "probe")
 	// NewFile registers a non-blocking fd with the poller; check it did,
