@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"io"
+	"math"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -162,5 +164,84 @@ endpoint "c" {
 				t.Errorf("JUnit differs from the whole document:\n--- streamed\n%s\n--- whole\n%s", ju.String(), wantJU.String())
 			}
 		})
+	}
+}
+
+// TestUnencodableCheckStaysInTheDocument: a value encoding/json refuses
+// (a NaN in evidence is a bug somewhere) takes the check's place as an
+// object naming it and the error; the document stays valid JSON, held or
+// written at once, and the other checks are all there.
+func TestUnencodableCheckStaysInTheDocument(t *testing.T) {
+	cfg, diags := config.LoadSources(map[string][]byte{"s.pc.hcl": []byte(`
+host "web" {
+  address = "10.20.0.5"
+  netns   = "web"
+}
+endpoint "a" {
+  host = host.web
+  port = 80
+}
+endpoint "b" {
+  host = host.web
+  port = 81
+}
+`)}, config.Options{})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	plan, err := runner.BuildPlan(cfg, runner.PlanOptions{Env: runner.Environment{GOOS: "linux"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var results []*runner.EndpointResult
+	for _, e := range plan.Endpoints {
+		er := &runner.EndpointResult{Plan: e}
+		for _, c := range e.Checks {
+			r := &runner.Result{Check: c, Status: runner.StatusPass, Summary: "ok"}
+			if c.Name == "connectivity" {
+				r.Evidence = map[string]float64{"rtt_ms": math.NaN()}
+			}
+			er.Results = append(er.Results, r)
+		}
+		er.Diagnosis = runner.Diagnose(er.Results)
+		results = append(results, er)
+	}
+	var out bytes.Buffer
+	jr := &JSON{W: &out}
+	jr.Start(plan)
+	var sum runner.Summary
+	for _, er := range []*runner.EndpointResult{results[1], results[0]} { // b is held, a written at once
+		sum.Add(er)
+		jr.Endpoint(er)
+	}
+	if _, err := jr.Finish(sum); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Endpoints []struct {
+			Name   string
+			Checks []map[string]any
+		}
+	}
+	if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out.String())
+	}
+	if len(doc.Endpoints) != 2 {
+		t.Fatalf("%d endpoints, want 2:\n%s", len(doc.Endpoints), out.String())
+	}
+	for _, e := range doc.Endpoints {
+		if len(e.Checks) != len(plan.Endpoints[0].Checks) {
+			t.Errorf("endpoint %s: %d checks, want %d", e.Name, len(e.Checks), len(plan.Endpoints[0].Checks))
+		}
+		found := false
+		for _, c := range e.Checks {
+			if c["check"] == "connectivity" {
+				msg, _ := c["error"].(string)
+				found = strings.Contains(msg, "NaN")
+			}
+		}
+		if !found {
+			t.Errorf("endpoint %s: no error object for the connectivity check:\n%s", e.Name, out.String())
+		}
 	}
 }
