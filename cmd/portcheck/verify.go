@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"flag"
 	"fmt"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/portcheck/portcheck/config"
+	"github.com/portcheck/portcheck/internal/spool"
 	"github.com/portcheck/portcheck/providers/probe"
 	"github.com/portcheck/portcheck/runner"
 	"github.com/portcheck/portcheck/runner/report"
@@ -86,20 +86,21 @@ func verifyConfig(cfg *config.Config, env runner.Environment, targets []string, 
 		fmt.Fprintln(stderr, "portcheck:", err)
 		return exitUsage
 	}
-	// A text report to a pipe or file is buffered: 10,000 endpoints are
-	// tens of thousands of lines, each its own write(2) otherwise. On a
-	// terminal each line shows as it is ready.
-	textOut := io.Writer(stdout)
-	var textBuf *bufio.Writer
-	if !of.json && !isTerminal(stdout) {
-		textBuf = bufio.NewWriterSize(stdout, 64<<10)
-		textOut = textBuf
+	// A report to a pipe or file is written in chunks by a goroutine of
+	// its own: 10,000 endpoints are tens of thousands of lines (a write(2)
+	// each otherwise), and a reader slower than the run must not hold the
+	// probes back. On a terminal each line shows as it is ready.
+	out := io.Writer(stdout)
+	var spooled *spool.Writer
+	if !isTerminal(stdout) {
+		spooled = spool.New(stdout)
+		out = spooled
 	}
 	var reps report.Multi
 	if of.json {
-		reps = append(reps, &report.JSON{W: stdout})
+		reps = append(reps, &report.JSON{W: out})
 	} else {
-		reps = append(reps, &report.Text{W: textOut, Style: style(stdout, noColor), Verbose: of.verbose, Ladder: of.ladder})
+		reps = append(reps, &report.Text{W: out, Style: style(stdout, noColor), Verbose: of.verbose, Ladder: of.ladder})
 	}
 	var junitFile *os.File
 	if of.junit != "" {
@@ -135,9 +136,9 @@ func verifyConfig(cfg *config.Config, env runner.Environment, targets []string, 
 		fmt.Fprintln(stderr, "portcheck: interrupted; reporting the endpoints that finished")
 	}
 	code, err := reps.Finish(sum)
-	if textBuf != nil {
-		if ferr := textBuf.Flush(); err == nil {
-			err = ferr
+	if spooled != nil {
+		if cerr := spooled.Close(); err == nil {
+			err = cerr
 		}
 	}
 	if err != nil {
