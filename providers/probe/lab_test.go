@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
 
 	"github.com/portcheck/portcheck/internal/lab"
 	"github.com/portcheck/portcheck/providers"
@@ -373,4 +374,49 @@ func TestSelfConnectLab(t *testing.T) {
 			t.Fatalf("outcome %+v: want open with no self-connect", o)
 		}
 	})
+}
+
+// TestSpareSocketsInTheNamespace: the sockets a namespace worker makes
+// ahead belong to that namespace (the kernel's SIOCGSKNS names it), not
+// to the namespace of the thread that takes them; and when the worker
+// leaves after its idle time, the spares nobody took are closed.
+func TestSpareSocketsInTheNamespace(t *testing.T) {
+	l := lab.New(t)
+	h := l.Host("spares")
+	want, err := nsID(h.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := openFDs()
+	for i := range 3 * nsSpares {
+		fd, err := nsStreamSocket(h.Path(), unix.AF_INET)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nsfd, err := unix.IoctlRetInt(fd, unix.SIOCGSKNS)
+		if err != nil {
+			t.Fatalf("SIOCGSKNS: %v", err)
+		}
+		var st unix.Stat_t
+		err = unix.Fstat(nsfd, &st)
+		unix.Close(nsfd)
+		unix.Close(fd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fmt.Sprintf("%d:%d", st.Dev, st.Ino); got != want {
+			t.Fatalf("socket %d is in namespace %s, want the lab's %s", i, got, want)
+		}
+		if i == 0 {
+			time.Sleep(50 * time.Millisecond) // let the first refill happen
+		}
+	}
+	// The worker leaves after nsIdleAfter without work; its spares go too.
+	deadline := time.Now().Add(nsIdleAfter + 5*time.Second)
+	for openFDs() > before {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d file descriptors open %v after the last probe, %d before: spare sockets leaked", openFDs(), nsIdleAfter+5*time.Second, before)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
