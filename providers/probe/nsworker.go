@@ -28,7 +28,7 @@ const (
 	// nsSpares is how many TCP sockets per address family a worker keeps
 	// made ahead: enough to cover a wake-up's latency at thousands of
 	// probes a second, few against the open-file budget (fdReserve).
-	nsSpares = 32
+	nsSpares = 128
 )
 
 type nsWorker struct {
@@ -169,18 +169,14 @@ func (w *nsWorker) run(path, key string, ready chan<- error) {
 // nsStreamSocket returns a non-blocking TCP socket of family made inside
 // the namespace at path: a spare when one is ready, else made now.
 func nsStreamSocket(path string, family int) (int, error) {
-	id, err := nsID(path)
-	if err != nil {
-		return -1, fmt.Errorf("open network namespace: %w", err)
-	}
-	w, err := nsWorkerFor(path, id)
+	w, err := recentWorker(path)
 	if err != nil {
 		return -1, err
 	}
 	spares := w.spare[family]
 	select {
 	case fd := <-spares:
-		if len(spares) < nsSpares/2 {
+		if len(spares) < 3*nsSpares/4 {
 			w.askRefill(family)
 		}
 		return fd, nil
@@ -238,4 +234,47 @@ func (w *nsWorker) closeSpares() {
 			break
 		}
 	}
+}
+
+// nsRecheck is how long a namespace path is trusted to name the namespace
+// it named at the last stat: a stat per probe was a tenth of a probe's
+// CPU. A namespace replaced at the same path is seen within this time.
+const nsRecheck = 100 * time.Millisecond
+
+var nsRecent = struct {
+	sync.Mutex
+	m map[string]recentNS
+}{m: map[string]recentNS{}}
+
+type recentNS struct {
+	w  *nsWorker
+	at time.Time
+}
+
+// recentWorker is nsWorkerFor(path, nsID(path)), the stat skipped while
+// the last one is recent and its worker still serves.
+func recentWorker(path string) (*nsWorker, error) {
+	now := time.Now()
+	nsRecent.Lock()
+	r, ok := nsRecent.m[path]
+	nsRecent.Unlock()
+	if ok && now.Sub(r.at) < nsRecheck {
+		select {
+		case <-r.w.exited:
+		default:
+			return r.w, nil
+		}
+	}
+	id, err := nsID(path)
+	if err != nil {
+		return nil, fmt.Errorf("open network namespace: %w", err)
+	}
+	w, err := nsWorkerFor(path, id)
+	if err != nil {
+		return nil, err
+	}
+	nsRecent.Lock()
+	nsRecent.m[path] = recentNS{w: w, at: now}
+	nsRecent.Unlock()
+	return w, nil
 }

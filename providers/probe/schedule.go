@@ -21,8 +21,11 @@ const (
 	DefaultMaxProbes = 1024
 	initialWindow    = 10
 	// fdReserve is what the probes leave of RLIMIT_NOFILE for everything
-	// else a run opens (facts readers, L5 and L7 sockets, reports).
-	fdReserve = 256
+	// else a run opens (facts readers, L5 and L7 sockets, reports), and
+	// for the sockets namespace workers make ahead (nsSpares per family;
+	// two namespaces' worth, the common case of one vantage namespace and
+	// a remote or local one).
+	fdReserve = 256 + 2*nsSpares
 	// maxSendGap bounds the pause between two probes to one host that a
 	// lossy host earns (nmap's max-scan-delay).
 	maxSendGap = time.Second
