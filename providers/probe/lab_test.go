@@ -420,3 +420,57 @@ func TestSpareSocketsInTheNamespace(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestNamespaceReplacedAtSamePath: a namespace deleted and made again
+// under the same name is a new namespace; once nsRecheck has passed,
+// probe sockets are made in the new one, never the old.
+func TestNamespaceReplacedAtSamePath(t *testing.T) {
+	// A lab host, so that its teardown (and the sweep of stale labs)
+	// removes the namespace made again under its name.
+	h := lab.New(t).Host("replaced")
+	name, path := h.NS, h.Path()
+	add := func() {
+		if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
+			t.Fatalf("ip netns add: %v\n%s", err, out)
+		}
+	}
+	del := func() {
+		if out, err := exec.Command("ip", "netns", "del", name).CombinedOutput(); err != nil {
+			t.Fatalf("ip netns del: %v\n%s", err, out)
+		}
+	}
+	inNamespace := func() string {
+		t.Helper()
+		fd, err := nsStreamSocket(path, unix.AF_INET)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer unix.Close(fd)
+		nsfd, err := unix.IoctlRetInt(fd, unix.SIOCGSKNS)
+		if err != nil {
+			t.Fatalf("SIOCGSKNS: %v", err)
+		}
+		defer unix.Close(nsfd)
+		var st unix.Stat_t
+		if err := unix.Fstat(nsfd, &st); err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprintf("%d:%d", st.Dev, st.Ino)
+	}
+	first, _ := nsID(path)
+	if got := inNamespace(); got != first {
+		t.Fatalf("socket in %s, want %s", got, first)
+	}
+	del()
+	add()
+	second, _ := nsID(path)
+	if second == first {
+		t.Skip("the kernel gave the new namespace the old one's inode")
+	}
+	time.Sleep(nsRecheck + 20*time.Millisecond)
+	for i := range 2 * nsSpares {
+		if got := inNamespace(); got != second {
+			t.Fatalf("socket %d after the namespace was replaced is in %s, want the new %s (old %s)", i, got, second, first)
+		}
+	}
+}
