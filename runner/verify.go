@@ -59,7 +59,7 @@ func Verify(ctx context.Context, plan *Plan, opts Options, emit func(*EndpointRe
 	}
 	opts.Observers = opts.Observers.withDefaults()
 	opts.Observers = opts.Observers.withRemote()
-	v := &verifier{opts: opts, helpers: make(chan struct{}, opts.Parallelism), probeHelpers: make(chan struct{}, probeWorkers), slots: make(chan struct{}, opts.Parallelism), obs: opts.Observers, hosts: map[string]*hostFacts{}, servers: map[string]*config.Host{}, snapshots: map[string]*snapshot{}, filters: map[string]*filterSnapshot{}, clouds: map[cloudKey]*cloudSnapshot{}, groups: plan.SecurityGroups}
+	v := &verifier{opts: opts, helpers: make(chan struct{}, opts.Parallelism), probeHelpers: make(chan struct{}, probeWorkers), slots: make(chan slotJob), obs: opts.Observers, hosts: map[string]*hostFacts{}, servers: map[string]*config.Host{}, snapshots: map[string]*snapshot{}, filters: map[string]*filterSnapshot{}, clouds: map[cloudKey]*cloudSnapshot{}, groups: plan.SecurityGroups}
 	for _, e := range plan.Endpoints {
 		v.servers[hostKey(e.Server)] = e.Endpoint.Host
 	}
@@ -91,7 +91,8 @@ func Verify(ctx context.Context, plan *Plan, opts Options, emit func(*EndpointRe
 			}
 		}
 	}()
-	go func() { wg.Wait(); close(results) }()
+	stopSlots := v.startSlots()
+	go func() { wg.Wait(); stopSlots(); close(results) }()
 
 	for er := range results {
 		if er == nil {
@@ -114,7 +115,7 @@ type verifier struct {
 	// the checks of one layer of an endpoint of several ports (runLayer):
 	// Parallelism, and for L4 the probe scheduler's cap.
 	helpers, probeHelpers chan struct{}
-	slots                 chan struct{} // Parallelism: checks other than L4 probes at once
+	slots                 chan slotJob // to the Parallelism goroutines that run all checks but L4 probes
 	obs                   Observers
 	hosts                 map[string]*hostFacts   // server-side facts, one source per host
 	servers               map[string]*config.Host // the server hosts, by hostKey
@@ -414,17 +415,55 @@ func (x *blockIndex) blocker(c *Check) *Result {
 }
 
 // runSlot runs a check; all but L4 probes (which the probe scheduler
-// paces) first take one of the Parallelism slots.
+// paces) run on one of the Parallelism slot goroutines. Those goroutines
+// live for the run: judging a packet against a ruleset runs deep, and
+// when each of the endpoints' workers (a thousand, to fill the probe
+// windows) did it on its own stack, their stacks held 17-22 MB at 10,000
+// endpoints; now ten stacks grow, and the workers', which mostly wait on
+// probes, stay small.
 func (v *verifier) runSlot(ctx context.Context, e *EndpointPlan, c *Check) *Result {
-	if c.Layer != providers.LayerConnectivity {
-		select {
-		case v.slots <- struct{}{}:
-			defer func() { <-v.slots }()
-		case <-ctx.Done():
-			return &Result{Check: c, Status: StatusError, Summary: ctx.Err().Error()}
-		}
+	if c.Layer == providers.LayerConnectivity {
+		return v.run(ctx, e, c)
 	}
-	return v.run(ctx, e, c)
+	var r *Result
+	if !v.inSlot(ctx, func() { r = v.run(ctx, e, c) }) {
+		return &Result{Check: c, Status: StatusError, Summary: ctx.Err().Error()}
+	}
+	return r
+}
+
+// inSlot runs fn on a slot goroutine and waits for it; false when ctx
+// ended before a slot was free (fn did not run).
+func (v *verifier) inSlot(ctx context.Context, fn func()) bool {
+	job := slotJob{fn: fn, done: make(chan struct{})}
+	select {
+	case v.slots <- job:
+	case <-ctx.Done():
+		return false
+	}
+	<-job.done
+	return true
+}
+
+// slotJob is work handed to a slot goroutine.
+type slotJob struct {
+	fn   func()
+	done chan struct{}
+}
+
+// startSlots starts the Parallelism slot goroutines; stop ends them once
+// no check is left to hand them.
+func (v *verifier) startSlots() (stop func()) {
+	var wg sync.WaitGroup
+	for range cap(v.helpers) {
+		wg.Go(func() {
+			for job := range v.slots {
+				job.fn()
+				close(job.done)
+			}
+		})
+	}
+	return func() { close(v.slots); wg.Wait() }
 }
 
 // run observes and evaluates one check through its layer's entry.
@@ -459,7 +498,8 @@ func runConnectivity(v *verifier, ctx context.Context, e *EndpointPlan, c *Check
 	}
 	r := evalConnectivity(c, e.Endpoint, o)
 	if r.Status == StatusFail {
-		v.serverFirewallHint(ctx, e, c, r)
+		// The fix judges the server's ruleset: deep work, on a slot.
+		v.inSlot(ctx, func() { v.serverFirewallHint(ctx, e, c, r) })
 	}
 	return r
 }
