@@ -33,9 +33,9 @@ func BenchmarkL4VersusNmap(b *testing.B) {
 	if os.Geteuid() != 0 {
 		b.Skip("needs root: the lab is two network namespaces")
 	}
-	for _, bin := range []string{"nmap", "nft", "ip", "go"} {
+	for _, bin := range []string{"nmap", "nft", "ip", "go", "/usr/bin/time"} {
 		if _, err := exec.LookPath(bin); err != nil {
-			b.Skipf("needs the %s binary (apt-get install nmap)", bin)
+			b.Skipf("needs the %s binary (apt-get install nmap time)", bin)
 		}
 	}
 	bin := filepath.Join(b.TempDir(), "portcheck")
@@ -47,11 +47,13 @@ func BenchmarkL4VersusNmap(b *testing.B) {
 			f := nmapLab(b, n)
 			for b.Loop() {
 				tn := f.nmap(b)
-				tv := f.verify(b, bin, false)
-				ta := f.verify(b, bin, true)
+				tv, rv := f.verify(b, bin, false)
+				ta, ra := f.verify(b, bin, true)
 				pv, pa := f.verifyPhase(b, false), f.verifyPhase(b, true)
-				b.Logf("N=%d: nmap -sT -Pn -n %.2fs | verify %.2fs (%.2f× nmap) | verify -all-layers %.2fs (%.2f× nmap) | the verify phase alone (no load, plan or report): %.2fs and %.2fs -all-layers",
-					n, tn.Seconds(), tv.Seconds(), tv.Seconds()/tn.Seconds(), ta.Seconds(), ta.Seconds()/tn.Seconds(), pv.Seconds(), pa.Seconds())
+				b.Logf("N=%d: nmap -sT -Pn -n %.2fs | verify %.2fs (%.2f× nmap), peak RSS %d MB | verify -all-layers %.2fs (%.2f× nmap), peak RSS %d MB | the verify phase alone (no load, plan or report): %.2fs and %.2fs -all-layers",
+					n, tn.Seconds(), tv.Seconds(), tv.Seconds()/tn.Seconds(), rv>>20, ta.Seconds(), ta.Seconds()/tn.Seconds(), ra>>20, pv.Seconds(), pa.Seconds())
+				b.ReportMetric(float64(rv)/(1<<20), "verify-peak-RSS-MB")
+				b.ReportMetric(float64(ra)/(1<<20), "all-layers-peak-RSS-MB")
 				b.ReportMetric(pa.Seconds(), "all-layers-phase-s")
 				b.ReportMetric(tn.Seconds(), "nmap-s")
 				b.ReportMetric(tv.Seconds(), "verify-s")
@@ -192,24 +194,16 @@ type verifyReport struct {
 // -all-layers the L4 state of every port; without, L4 open on the open
 // ports and the lower layer that blocks the others (L1 not listening, L2
 // firewall).
-func (f *nmapFixture) verify(b *testing.B, bin string, allLayers bool) time.Duration {
+func (f *nmapFixture) verify(b *testing.B, bin string, allLayers bool) (time.Duration, int64) {
 	b.Helper()
 	args := []string{"verify", "-json"}
 	if allLayers {
 		args = append(args, "-all-layers")
 	}
-	var stdout, stderr bytes.Buffer
-	cmd := exec.Command(bin, append(args, f.cfg)...)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	start := time.Now()
-	err := cmd.Run()
-	d := time.Since(start)
-	if ee, ok := err.(*exec.ExitError); err != nil && !(ok && ee.ExitCode() == 1) {
-		b.Fatalf("portcheck %v: %v\n%s", args, err, stderr.String())
-	}
+	stdout, d, rss := runTimed(b, bin, append(args, f.cfg)...)
 	var rep verifyReport
-	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
-		b.Fatalf("portcheck %v: JSON: %v\n%s", args, err, stderr.String())
+	if err := json.Unmarshal(stdout, &rep); err != nil {
+		b.Fatalf("portcheck %v: JSON: %v", args, err)
 	}
 	if len(rep.Endpoints) != f.n {
 		b.Fatalf("portcheck %v reported %d endpoints, want %d", args, len(rep.Endpoints), f.n)
@@ -244,5 +238,29 @@ func (f *nmapFixture) verify(b *testing.B, bin string, allLayers bool) time.Dura
 	if wrong > 0 {
 		b.Errorf("portcheck %v: %d of %d ports classified wrong", args, wrong, f.n)
 	}
-	return d
+	return d, rss
+}
+
+// runTimed runs portcheck under /usr/bin/time (a child's own rusage
+// carries this process's peak, see BenchmarkRangeVersusNmap) with its
+// report read into memory as a reader of stdout would; it returns the
+// report, the wall time and the process's peak RSS in bytes. Exit code 1
+// (checks failed, as the lab intends) is no error.
+func runTimed(b *testing.B, bin string, args ...string) ([]byte, time.Duration, int64) {
+	b.Helper()
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command("/usr/bin/time", append([]string{"-f", "maxrss_kb=%M", bin}, args...)...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	err := cmd.Run()
+	d := time.Since(start)
+	if ee, ok := err.(*exec.ExitError); err != nil && !(ok && ee.ExitCode() == 1) {
+		b.Fatalf("portcheck %v: %v\n%s", args, err, stderr.String())
+	}
+	_, kb, ok := strings.Cut(stderr.String(), "maxrss_kb=")
+	rssKB, err := strconv.ParseInt(strings.TrimSpace(kb), 10, 64)
+	if !ok || err != nil {
+		b.Fatalf("portcheck %v: no peak RSS from /usr/bin/time in %q", args, stderr.String())
+	}
+	return stdout.Bytes(), d, rssKB << 10
 }

@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -100,24 +99,10 @@ func (f *nmapFixture) verifyRange(b *testing.B, bin string, allLayers bool) (tim
 	if allLayers {
 		args = append(args, "-all-layers")
 	}
-	var stdout, stderr bytes.Buffer
-	cmd := exec.Command("/usr/bin/time", append([]string{"-f", "maxrss_kb=%M", bin}, append(args, f.cfg)...)...)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	start := time.Now()
-	err := cmd.Run()
-	d := time.Since(start)
-	if ee, ok := err.(*exec.ExitError); err != nil && !(ok && ee.ExitCode() == 1) {
-		b.Fatalf("portcheck %v: %v\n%s", args, err, stderr.String())
-	}
-	_, kb, ok := strings.Cut(stderr.String(), "maxrss_kb=")
-	rssKB, err := strconv.ParseInt(strings.TrimSpace(kb), 10, 64)
-	if !ok || err != nil {
-		b.Fatalf("portcheck %v: no peak RSS from /usr/bin/time in %q", args, stderr.String())
-	}
-	rss := rssKB << 10
+	stdout, d, rss := runTimed(b, bin, append(args, f.cfg)...)
 	var rep rangeReport
-	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
-		b.Fatalf("portcheck %v: JSON: %v\n%s", args, err, stderr.String())
+	if err := json.Unmarshal(stdout, &rep); err != nil {
+		b.Fatalf("portcheck %v: JSON: %v", args, err)
 	}
 	if len(rep.Endpoints) != 1 || rep.Endpoints[0].Port != basePort || rep.Endpoints[0].PortEnd != basePort+f.n-1 {
 		b.Fatalf("portcheck %v: want one endpoint of ports %d-%d", args, basePort, basePort+f.n-1)
