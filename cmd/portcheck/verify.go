@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/portcheck/portcheck/config"
+	"github.com/portcheck/portcheck/internal/memlimit"
 	"github.com/portcheck/portcheck/internal/spool"
 	"github.com/portcheck/portcheck/providers/probe"
 	"github.com/portcheck/portcheck/runner"
@@ -86,6 +87,8 @@ func verifyConfig(cfg *config.Config, env runner.Environment, targets []string, 
 		fmt.Fprintln(stderr, "portcheck:", err)
 		return exitUsage
 	}
+	// The run's memory is held near what it needs (README "Scale").
+	defer memlimit.Hold()()
 	// A report to a pipe or file is written in chunks by a goroutine of
 	// its own: 10,000 endpoints are tens of thousands of lines (a write(2)
 	// each otherwise), and a reader slower than the run must not hold the
