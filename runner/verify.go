@@ -433,7 +433,8 @@ func (v *verifier) runSlot(ctx context.Context, e *EndpointPlan, c *Check) *Resu
 }
 
 // inSlot runs fn on a slot goroutine and waits for it; false when ctx
-// ended before a slot was free (fn did not run).
+// ended before a slot was free (fn did not run). fn must not call inSlot
+// itself: with every slot busy waiting on another, the run would stall.
 func (v *verifier) inSlot(ctx context.Context, fn func()) bool {
 	job := slotJob{fn: fn, done: make(chan struct{})}
 	select {
