@@ -30,18 +30,7 @@ import (
 //
 // It is a benchmark only: it skips (also with CI=true) without root or nmap.
 func BenchmarkL4VersusNmap(b *testing.B) {
-	if os.Geteuid() != 0 {
-		b.Skip("needs root: the lab is two network namespaces")
-	}
-	for _, bin := range []string{"nmap", "nft", "ip", "go", "/usr/bin/time"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			b.Skipf("needs the %s binary (apt-get install nmap time)", bin)
-		}
-	}
-	bin := filepath.Join(b.TempDir(), "portcheck")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/portcheck").CombinedOutput(); err != nil {
-		b.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := nmapBenchBinary(b)
 	for _, n := range []int{200, 10000} {
 		b.Run(fmt.Sprint("N=", n), func(b *testing.B) {
 			f := nmapLab(b, n)
@@ -63,6 +52,21 @@ func BenchmarkL4VersusNmap(b *testing.B) {
 			}
 		})
 	}
+}
+
+// nmapBenchBinary skips unless the nmap lab can be built and timed (root,
+// nmap, nft, ip, /usr/bin/time) and returns a freshly built portcheck.
+func nmapBenchBinary(b *testing.B) string {
+	b.Helper()
+	if os.Geteuid() != 0 {
+		b.Skip("needs root: the lab is two network namespaces")
+	}
+	for _, bin := range []string{"nmap", "nft", "ip", "go", "/usr/bin/time"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			b.Skipf("needs the %s binary (apt-get install nmap time)", bin)
+		}
+	}
+	return buildPortcheck(b)
 }
 
 // portTruth is what the lab made of a port.
@@ -200,7 +204,7 @@ func (f *nmapFixture) verify(b *testing.B, bin string, allLayers bool) (time.Dur
 	if allLayers {
 		args = append(args, "-all-layers")
 	}
-	stdout, d, rss := runTimed(b, bin, append(args, f.cfg)...)
+	stdout, d, rss := runTimed(b, checksFailed, bin, append(args, f.cfg)...)
 	var rep verifyReport
 	if err := json.Unmarshal(stdout, &rep); err != nil {
 		b.Fatalf("portcheck %v: JSON: %v", args, err)
@@ -239,28 +243,4 @@ func (f *nmapFixture) verify(b *testing.B, bin string, allLayers bool) (time.Dur
 		b.Errorf("portcheck %v: %d of %d ports classified wrong", args, wrong, f.n)
 	}
 	return d, rss
-}
-
-// runTimed runs portcheck under /usr/bin/time (a child's own rusage
-// carries this process's peak, see BenchmarkRangeVersusNmap) with its
-// report read into memory as a reader of stdout would; it returns the
-// report, the wall time and the process's peak RSS in bytes. Exit code 1
-// (checks failed, as the lab intends) is no error.
-func runTimed(b *testing.B, bin string, args ...string) ([]byte, time.Duration, int64) {
-	b.Helper()
-	var stdout, stderr bytes.Buffer
-	cmd := exec.Command("/usr/bin/time", append([]string{"-f", "maxrss_kb=%M", bin}, args...)...)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	start := time.Now()
-	err := cmd.Run()
-	d := time.Since(start)
-	if ee, ok := err.(*exec.ExitError); err != nil && !(ok && ee.ExitCode() == 1) {
-		b.Fatalf("portcheck %v: %v\n%s", args, err, stderr.String())
-	}
-	_, kb, ok := strings.Cut(stderr.String(), "maxrss_kb=")
-	rssKB, err := strconv.ParseInt(strings.TrimSpace(kb), 10, 64)
-	if !ok || err != nil {
-		b.Fatalf("portcheck %v: no peak RSS from /usr/bin/time in %q", args, stderr.String())
-	}
-	return stdout.Bytes(), d, rssKB << 10
 }

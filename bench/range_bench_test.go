@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -24,18 +23,7 @@ import (
 //
 // It is a benchmark only: it skips (also with CI=true) without root or nmap.
 func BenchmarkRangeVersusNmap(b *testing.B) {
-	if os.Geteuid() != 0 {
-		b.Skip("needs root: the lab is two network namespaces")
-	}
-	for _, bin := range []string{"nmap", "nft", "ip", "go", "/usr/bin/time"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			b.Skipf("needs the %s binary (apt-get install nmap time)", bin)
-		}
-	}
-	bin := filepath.Join(b.TempDir(), "portcheck")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/portcheck").CombinedOutput(); err != nil {
-		b.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := nmapBenchBinary(b)
 	for _, n := range []int{10000} {
 		b.Run(fmt.Sprint("N=", n), func(b *testing.B) {
 			f := nmapLab(b, n)
@@ -99,7 +87,7 @@ func (f *nmapFixture) verifyRange(b *testing.B, bin string, allLayers bool) (tim
 	if allLayers {
 		args = append(args, "-all-layers")
 	}
-	stdout, d, rss := runTimed(b, bin, append(args, f.cfg)...)
+	stdout, d, rss := runTimed(b, checksFailed, bin, append(args, f.cfg)...)
 	var rep rangeReport
 	if err := json.Unmarshal(stdout, &rep); err != nil {
 		b.Fatalf("portcheck %v: JSON: %v", args, err)

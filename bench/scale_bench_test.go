@@ -13,6 +13,7 @@ package bench
 // own pages.
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -21,6 +22,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -163,64 +166,40 @@ func buildPortcheck(b *testing.B) string {
 	return bin
 }
 
-// runRSS runs the binary, which must exit 0, and returns its peak RSS in
-// bytes: VmHWM of /proc/PID/status, read every 5 ms until it exits. (The
-// rusage of a child is no use here: Linux carries the forking process's
-// high-water mark into the child's, and this process holds thousands of
-// listeners.) Growth in the last few milliseconds before exit can be
-// missed; the peak of a run is in loading and verifying, not at exit.
-func runRSS(b *testing.B, bin string, args ...string) int64 {
-	b.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout = io.Discard
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	status := fmt.Sprintf("/proc/%d/status", cmd.Process.Pid)
-	var peak atomic.Int64
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			if kb := vmHWM(status); kb > peak.Load() {
-				peak.Store(kb)
-			}
-			select {
-			case <-done:
-				return
-			case <-time.After(5 * time.Millisecond):
-			}
-		}
-	})
-	err := cmd.Wait()
-	close(done)
-	wg.Wait()
-	if err != nil {
-		b.Fatalf("portcheck %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
-	}
-	if peak.Load() == 0 {
-		b.Skip("no VmHWM in /proc/PID/status on this system")
-	}
-	return peak.Load() * 1024
-}
+// Exit codes runTimed accepts: a run where every check holds, or one
+// where checks failed as a lab intends.
+var (
+	allHold      = []int{0}
+	checksFailed = []int{0, 1}
+)
 
-// vmHWM is the VmHWM line of a status file in kB; 0 once the process is
-// gone (or a zombie, which has no memory left to report).
-func vmHWM(path string) int64 {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return 0
+// runTimed runs portcheck under /usr/bin/time, its report read into
+// memory as a reader of stdout would, and returns the report, the wall
+// time and the process's peak RSS in bytes. /usr/bin/time measures the
+// child alone: the rusage of a child of this process is no use, since
+// Go starts children with vfork and Linux carries this process's
+// high-water mark (thousands of lab listeners) into the child's. An exit
+// code not in okExit is fatal.
+func runTimed(b *testing.B, okExit []int, bin string, args ...string) ([]byte, time.Duration, int64) {
+	b.Helper()
+	if _, err := exec.LookPath("/usr/bin/time"); err != nil {
+		b.Skip("needs /usr/bin/time to read the peak RSS (apt-get install time)")
 	}
-	for line := range strings.Lines(string(data)) {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			var kb int64
-			fmt.Sscanf(strings.TrimSpace(rest), "%d", &kb)
-			return kb
-		}
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command("/usr/bin/time", append([]string{"-f", "maxrss_kb=%M", bin}, args...)...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	err := cmd.Run()
+	d := time.Since(start)
+	if ee, ok := err.(*exec.ExitError); err != nil && !(ok && slices.Contains(okExit, ee.ExitCode())) {
+		b.Fatalf("portcheck %v: %v\n%s", args, err, stderr.String())
 	}
-	return 0
+	_, kb, ok := strings.Cut(stderr.String(), "maxrss_kb=")
+	rssKB, err := strconv.ParseInt(strings.TrimSpace(kb), 10, 64)
+	if !ok || err != nil {
+		b.Fatalf("portcheck %v: no peak RSS from /usr/bin/time in %q", args, stderr.String())
+	}
+	return stdout.Bytes(), d, rssKB << 10
 }
 
 // BenchmarkProcessVerify10k: the portcheck binary verifies the 10,000
@@ -237,7 +216,7 @@ func BenchmarkProcessVerify10k(b *testing.B) {
 			}
 			var peak int64
 			for b.Loop() {
-				rss := runRSS(b, bin, args...)
+				_, _, rss := runTimed(b, allHold, bin, args...)
 				peak = max(peak, rss)
 			}
 			b.ReportMetric(float64(peak)/mb, "peak-RSS-MB")
@@ -256,7 +235,7 @@ func BenchmarkProcessPlan100k(b *testing.B) {
 	}
 	var peak int64
 	for b.Loop() {
-		rss := runRSS(b, bin, "plan", "-no-color", dir)
+		_, _, rss := runTimed(b, allHold, bin, "plan", "-no-color", dir)
 		peak = max(peak, rss)
 	}
 	b.ReportMetric(float64(peak)/mb, "peak-RSS-MB")
