@@ -58,13 +58,9 @@ func inNetns(path string, fn func() error) error {
 	if path == "" {
 		return fn()
 	}
-	id, err := nsID(path)
-	if err != nil {
-		return fmt.Errorf("open network namespace: %w", err)
-	}
 	done := make(chan error, 1)
 	for {
-		w, err := nsWorkerFor(path, id)
+		w, err := recentWorker(path)
 		if err != nil {
 			return err
 		}
@@ -186,9 +182,16 @@ func nsStreamSocket(path string, family int) (int, error) {
 	fd := -1
 	err = inNetns(path, func() error {
 		var err error
-		fd, err = unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+		fd, err = newSocket(family, unix.SOCK_STREAM)
 		return err
 	})
+	return fd, err
+}
+
+// newSocket makes a non-blocking, close-on-exec socket in the calling
+// thread's namespace.
+func newSocket(family, typ int) (int, error) {
+	fd, err := unix.Socket(family, typ|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return -1, fmt.Errorf("probe: socket: %w", err)
 	}
@@ -204,34 +207,34 @@ func (w *nsWorker) askRefill(family int) {
 	}
 }
 
-// makeSpares tops the family's spares up. Runs on the worker's thread.
+// makeSpares tops the family's spares up. Runs on the worker's thread, the
+// only sender on spares, so a send below capacity never waits.
 func (w *nsWorker) makeSpares(family int) {
 	spares := w.spare[family]
 	for len(spares) < cap(spares) {
-		fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+		fd, err := newSocket(family, unix.SOCK_STREAM)
 		if err != nil {
 			return // a probe that finds none makes its own and meets the error
 		}
-		select {
-		case spares <- fd:
-		default:
-			unix.Close(fd)
-			return
-		}
+		spares <- fd
 	}
 }
 
-// closeSpares closes the sockets nobody took when the worker leaves.
+// closeSpares closes the sockets nobody took when the worker leaves (a
+// taker may still be receiving, so never wait on an empty channel).
 func (w *nsWorker) closeSpares() {
 	for _, spares := range w.spare {
-		for {
-			select {
-			case fd := <-spares:
-				unix.Close(fd)
-				continue
-			default:
-			}
-			break
+		closeAll(spares)
+	}
+}
+
+func closeAll(fds chan int) {
+	for {
+		select {
+		case fd := <-fds:
+			unix.Close(fd)
+		default:
+			return
 		}
 	}
 }

@@ -184,14 +184,7 @@ func socket(exec providers.Exec, ep endpoint, typ int) (*os.File, unix.Sockaddr,
 	var sa unix.Sockaddr
 	var err error
 	switch {
-	case ns == "":
-		if sa, err = sockaddr(ep); err == nil {
-			fd, err = unix.Socket(ep.family, typ|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-			if err != nil {
-				fd, err = -1, fmt.Errorf("probe: socket: %w", err)
-			}
-		}
-	case typ == unix.SOCK_STREAM && ep.ap.Addr().Zone() == "":
+	case ns != "" && typ == unix.SOCK_STREAM && ep.ap.Addr().Zone() == "":
 		// The common case at scale: a spare socket the namespace's worker
 		// made ahead (no zone to resolve in there).
 		if sa, err = sockaddr(ep); err == nil {
@@ -204,12 +197,8 @@ func socket(exec providers.Exec, ep endpoint, typ int) (*os.File, unix.Sockaddr,
 			if sa, err = sockaddr(ep); err != nil {
 				return err
 			}
-			fd, err = unix.Socket(ep.family, typ|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-			if err != nil {
-				fd = -1
-				return fmt.Errorf("probe: socket: %w", err)
-			}
-			return nil
+			fd, err = newSocket(ep.family, typ)
+			return err
 		})
 	}
 	if err != nil {
