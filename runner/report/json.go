@@ -1,7 +1,6 @@
 package report
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -111,15 +110,12 @@ type JSON struct {
 	enc   *endpointEncoder
 	// unheld is the buffer a held endpoint is decompressed into.
 	unheld []byte
-	// out buffers W: an endpoint is a few KB written in pieces, and at
-	// 10,000 endpoints a write(2) per piece into a pipe cost more than
-	// encoding them. Flushed at Finish.
-	out    *bufio.Writer
+	// out is W, keeping its first write error (returned by Finish): the
+	// encoder and the indenter write to it in many pieces.
+	out    *errWriter
 	indent *indenter // into out
-	// wrote counts the endpoints written; err is the first write error,
-	// returned by Finish.
+	// wrote counts the endpoints written.
 	wrote int
-	err   error
 }
 
 // jsonHead is JSONReport's encoding up to its endpoints array.
@@ -134,13 +130,13 @@ type jsonTail struct {
 
 func (j *JSON) Start(p *runner.Plan) {
 	j.order = newInPlanOrder[[]byte](p)
-	j.out = bufio.NewWriterSize(j.W, 64<<10)
-	j.write([]byte(jsonHead))
+	j.out = &errWriter{w: j.W}
+	j.out.Write([]byte(jsonHead))
 }
 
 func (j *JSON) Endpoint(er *runner.EndpointResult) {
 	var ready [][]byte
-	if j.order.isNext(er) && j.err == nil {
+	if j.order.isNext(er) && j.out.err == nil {
 		// Next in plan order: written straight out, never held (one
 		// endpoint of 10,000 ports is tens of MB of JSON).
 		j.separator()
@@ -247,16 +243,16 @@ func writeEncodeError(w io.Writer, key, name string, err error) {
 
 func (j *JSON) separator() {
 	if j.wrote > 0 {
-		j.write([]byte(","))
+		j.out.Write([]byte(","))
 	}
-	j.write([]byte("\n    "))
+	j.out.Write([]byte("\n    "))
 	j.wrote++
 }
 
 // writeEndpoint writes a held endpoint's compact JSON, indented.
 func (j *JSON) writeEndpoint(held []byte) {
 	j.separator()
-	if j.err != nil {
+	if j.out.err != nil {
 		return
 	}
 	b, err := s2.Decode(j.unheld[:0], held)
@@ -267,13 +263,7 @@ func (j *JSON) writeEndpoint(held []byte) {
 	if cap(b) <= 1<<20 {
 		j.unheld = b
 	}
-	_, j.err = j.indented().Write(b)
-}
-
-func (j *JSON) write(b []byte) {
-	if j.err == nil {
-		_, j.err = j.out.Write(b)
-	}
+	j.indented().Write(b)
 }
 
 // EndpointJSON converts one endpoint's results to the contract's shape.
@@ -335,7 +325,7 @@ func (j *JSON) Finish(sum runner.Summary) (int, error) {
 		j.writeEndpoint(b)
 	}
 	if j.wrote > 0 {
-		j.write([]byte("\n  "))
+		j.out.Write([]byte("\n  "))
 	}
 	tail := jsonTail{
 		Summary: JSONSummary{Endpoints: sum.Finished, Passed: sum.Passed, Drifted: sum.Drifted, Failed: sum.Failed,
@@ -348,14 +338,11 @@ func (j *JSON) Finish(sum runner.Summary) (int, error) {
 	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(tail); err != nil && j.err == nil {
-		j.err = err
+	if err := enc.Encode(tail); err != nil && j.out.err == nil {
+		j.out.err = err
 	}
 	// "{\n  \"summary\": …" continues the document after "],".
-	j.write([]byte("],\n"))
-	j.write(bytes.TrimPrefix(buf.Bytes(), []byte("{\n")))
-	if err := j.out.Flush(); err != nil && j.err == nil {
-		j.err = err
-	}
-	return sum.ExitCode(), j.err
+	j.out.Write([]byte("],\n"))
+	j.out.Write(bytes.TrimPrefix(buf.Bytes(), []byte("{\n")))
+	return sum.ExitCode(), j.out.err
 }

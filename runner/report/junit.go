@@ -198,18 +198,18 @@ func (j *JUnit) Finish(sum runner.Summary) (int, error) {
 	}
 	start, end, _ := bytes.Cut(head.Bytes(), []byte("</testsuites>"))
 	w := &errWriter{w: j.W}
-	w.write([]byte(xml.Header))
-	w.write(start)
+	w.Write([]byte(xml.Header))
+	w.Write(start)
 	for _, s := range j.suites {
-		w.write([]byte("\n"))
-		w.write(s.xml)
+		w.Write([]byte("\n"))
+		w.Write(s.xml)
 	}
 	if len(j.suites) > 0 {
-		w.write([]byte("\n"))
+		w.Write([]byte("\n"))
 	}
-	w.write([]byte("</testsuites>"))
-	w.write(end)
-	w.write([]byte("\n"))
+	w.Write([]byte("</testsuites>"))
+	w.Write(end)
+	w.Write([]byte("\n"))
 	return sum.ExitCode(), w.err
 }
 
@@ -219,8 +219,13 @@ type errWriter struct {
 	err error
 }
 
-func (e *errWriter) write(b []byte) {
-	if e.err == nil {
-		_, e.err = e.w.Write(b)
+// Write writes b unless an earlier write failed; the first error is kept
+// (and returned again), so callers can write on and look once at the end.
+func (e *errWriter) Write(b []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
 	}
+	n, err := e.w.Write(b)
+	e.err = err
+	return n, err
 }

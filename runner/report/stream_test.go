@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/xml"
+	"errors"
 	"io"
 	"math"
 	"net/netip"
@@ -242,6 +243,80 @@ endpoint "b" {
 		}
 		if !found {
 			t.Errorf("endpoint %s: no error object for the connectivity check:\n%s", e.Name, out.String())
+		}
+	}
+}
+
+// failAfter accepts n bytes, fails the write that goes past them, and
+// accepts the writes after it again: an error that is not kept where it
+// happened is lost.
+type failAfter struct {
+	n      int
+	failed bool
+}
+
+var errDiskFull = errors.New("no space left on device")
+
+func (w *failAfter) Write(b []byte) (int, error) {
+	if !w.failed && len(b) > w.n {
+		w.failed = true
+		return 0, errDiskFull
+	}
+	w.n -= len(b)
+	return len(b), nil
+}
+
+// TestJSONWriteErrorReturned: a write that fails anywhere in the document
+// (the head, an endpoint written at once or one held for its turn, the
+// summary) is returned by Finish, so verify's exit code says so.
+func TestJSONWriteErrorReturned(t *testing.T) {
+	cfg, diags := config.LoadSources(map[string][]byte{"s.pc.hcl": []byte(`
+host "web" {
+  address = "10.20.0.5"
+  netns   = "web"
+}
+endpoint "a" {
+  host = host.web
+  port = 80
+}
+endpoint "b" {
+  host = host.web
+  port = 81
+}
+`)}, config.Options{})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	plan, err := runner.BuildPlan(cfg, runner.PlanOptions{Env: runner.Environment{GOOS: "linux"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var results []*runner.EndpointResult
+	for _, e := range plan.Endpoints {
+		er := &runner.EndpointResult{Plan: e}
+		for _, c := range e.Checks {
+			er.Results = append(er.Results, &runner.Result{Check: c, Status: runner.StatusPass, Summary: "ok"})
+		}
+		results = append(results, er)
+	}
+	var whole bytes.Buffer
+	report := func(w io.Writer) error {
+		jr := &JSON{W: w}
+		jr.Start(plan)
+		var sum runner.Summary
+		for _, er := range []*runner.EndpointResult{results[1], results[0]} { // b held, a at once
+			sum.Add(er)
+			jr.Endpoint(er)
+		}
+		_, err := jr.Finish(sum)
+		return err
+	}
+	if err := report(&whole); err != nil {
+		t.Fatal(err)
+	}
+	for n := 0; n < whole.Len(); n += max(1, whole.Len()/40) {
+		if err := report(&failAfter{n: n}); !errors.Is(err, errDiskFull) {
+			t.Fatalf("the write failing after %d of %d bytes: Finish returned %v", n, whole.Len(), err)
 		}
 	}
 }
