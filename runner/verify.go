@@ -456,7 +456,7 @@ type slotJob struct {
 // no check is left to hand them.
 func (v *verifier) startSlots() (stop func()) {
 	var wg sync.WaitGroup
-	for range cap(v.helpers) {
+	for range v.opts.Parallelism {
 		wg.Go(func() {
 			for job := range v.slots {
 				job.fn()

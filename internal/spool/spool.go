@@ -24,7 +24,7 @@ const (
 	flushAfter = 250 * time.Millisecond
 )
 
-// Writer is an io.WriteCloser that writes to W in the background, in
+// Writer is an io.WriteCloser that writes to w in the background, in
 // order. It is safe for use by one writer goroutine at a time.
 type Writer struct {
 	w      io.Writer
