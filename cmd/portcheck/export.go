@@ -17,13 +17,8 @@ exported (listed on stderr and in the files), unless -partial.
 `
 
 func cmdExport(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "blackbox" {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
-			fmt.Fprint(stdout, exportUsage)
-			return exitOK
-		}
-		fmt.Fprint(stderr, "portcheck export: want a format: blackbox\n\n"+exportUsage)
-		return exitUsage
+	if code, ok := subcommand("export", "a format", "blackbox", exportUsage, args, stdout, stderr); !ok {
+		return code
 	}
 	fs := newFlagSet("export blackbox", "[flags] PATH", stderr)
 	var cf configFlags

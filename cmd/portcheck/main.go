@@ -163,6 +163,21 @@ func style(w io.Writer, noColor bool) report.Style {
 	return report.Style{Color: ok && term.IsTerminal(int(f.Fd()))}
 }
 
+// subcommand checks that a command's arguments start with its one
+// subcommand, want (`export blackbox`, `remote clean`); -h prints the
+// command's usage. When !ok the command exits with code.
+func subcommand(command, what, want, usage string, args []string, stdout, stderr io.Writer) (code int, ok bool) {
+	switch {
+	case len(args) > 0 && args[0] == want:
+		return exitOK, true
+	case len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help"):
+		fmt.Fprint(stdout, usage)
+		return exitOK, false
+	}
+	fmt.Fprintf(stderr, "portcheck %s: want %s: %s\n\n%s", command, what, want, usage)
+	return exitUsage, false
+}
+
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))

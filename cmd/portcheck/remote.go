@@ -67,13 +67,8 @@ Flags:
 // cmdRemote is `portcheck remote clean`: the one command that changes
 // something on remote hosts, and only portcheck's own cache there.
 func cmdRemote(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "clean" {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
-			fmt.Fprint(stdout, remoteUsage)
-			return exitOK
-		}
-		fmt.Fprint(stderr, "portcheck remote: want a subcommand: clean\n\n"+remoteUsage)
-		return exitUsage
+	if code, ok := subcommand("remote", "a subcommand", "clean", remoteUsage, args, stdout, stderr); !ok {
+		return code
 	}
 	fs := newFlagSet("remote clean", "[flags] PATH", stderr)
 	var cf configFlags
