@@ -173,40 +173,11 @@ endpoint "c" {
 // object naming it and the error; the document stays valid JSON, held or
 // written at once, and the other checks are all there.
 func TestUnencodableCheckStaysInTheDocument(t *testing.T) {
-	cfg, diags := config.LoadSources(map[string][]byte{"s.pc.hcl": []byte(`
-host "web" {
-  address = "10.20.0.5"
-  netns   = "web"
-}
-endpoint "a" {
-  host = host.web
-  port = 80
-}
-endpoint "b" {
-  host = host.web
-  port = 81
-}
-`)}, config.Options{})
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	plan, err := runner.BuildPlan(cfg, runner.PlanOptions{Env: runner.Environment{GOOS: "linux"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var results []*runner.EndpointResult
-	for _, e := range plan.Endpoints {
-		er := &runner.EndpointResult{Plan: e}
-		for _, c := range e.Checks {
-			r := &runner.Result{Check: c, Status: runner.StatusPass, Summary: "ok"}
-			if c.Name == "connectivity" {
-				r.Evidence = map[string]float64{"rtt_ms": math.NaN()}
-			}
-			er.Results = append(er.Results, r)
+	plan, results := twoEndpoints(t, func(r *runner.Result) {
+		if r.Check.Name == "connectivity" {
+			r.Evidence = map[string]float64{"rtt_ms": math.NaN()}
 		}
-		er.Diagnosis = runner.Diagnose(er.Results)
-		results = append(results, er)
-	}
+	})
 	var out bytes.Buffer
 	jr := &JSON{W: &out}
 	jr.Start(plan)
@@ -270,6 +241,33 @@ func (w *failAfter) Write(b []byte) (int, error) {
 // (the head, an endpoint written at once or one held for its turn, the
 // summary) is returned by Finish, so verify's exit code says so.
 func TestJSONWriteErrorReturned(t *testing.T) {
+	plan, results := twoEndpoints(t, func(*runner.Result) {})
+	var whole bytes.Buffer
+	report := func(w io.Writer) error {
+		jr := &JSON{W: w}
+		jr.Start(plan)
+		var sum runner.Summary
+		for _, er := range []*runner.EndpointResult{results[1], results[0]} { // b held, a at once
+			sum.Add(er)
+			jr.Endpoint(er)
+		}
+		_, err := jr.Finish(sum)
+		return err
+	}
+	if err := report(&whole); err != nil {
+		t.Fatal(err)
+	}
+	for n := 0; n < whole.Len(); n += max(1, whole.Len()/40) {
+		if err := report(&failAfter{n: n}); !errors.Is(err, errDiskFull) {
+			t.Fatalf("the write failing after %d of %d bytes: Finish returned %v", n, whole.Len(), err)
+		}
+	}
+}
+
+// twoEndpoints plans endpoints a and b (ports 80 and 81 of one host) and
+// gives every check a passing result, which edit may change.
+func twoEndpoints(t *testing.T, edit func(*runner.Result)) (*runner.Plan, []*runner.EndpointResult) {
+	t.Helper()
 	cfg, diags := config.LoadSources(map[string][]byte{"s.pc.hcl": []byte(`
 host "web" {
   address = "10.20.0.5"
@@ -295,28 +293,12 @@ endpoint "b" {
 	for _, e := range plan.Endpoints {
 		er := &runner.EndpointResult{Plan: e}
 		for _, c := range e.Checks {
-			er.Results = append(er.Results, &runner.Result{Check: c, Status: runner.StatusPass, Summary: "ok"})
+			r := &runner.Result{Check: c, Status: runner.StatusPass, Summary: "ok"}
+			edit(r)
+			er.Results = append(er.Results, r)
 		}
+		er.Diagnosis = runner.Diagnose(er.Results)
 		results = append(results, er)
 	}
-	var whole bytes.Buffer
-	report := func(w io.Writer) error {
-		jr := &JSON{W: w}
-		jr.Start(plan)
-		var sum runner.Summary
-		for _, er := range []*runner.EndpointResult{results[1], results[0]} { // b held, a at once
-			sum.Add(er)
-			jr.Endpoint(er)
-		}
-		_, err := jr.Finish(sum)
-		return err
-	}
-	if err := report(&whole); err != nil {
-		t.Fatal(err)
-	}
-	for n := 0; n < whole.Len(); n += max(1, whole.Len()/40) {
-		if err := report(&failAfter{n: n}); !errors.Is(err, errDiskFull) {
-			t.Fatalf("the write failing after %d of %d bytes: Finish returned %v", n, whole.Len(), err)
-		}
-	}
+	return plan, results
 }
